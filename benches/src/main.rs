@@ -1,0 +1,2 @@
+//! Benchmark harness (WORKLOAD.md). Filled in by the benchmarks issue.
+fn main() {}

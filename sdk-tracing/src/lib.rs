@@ -1,0 +1,2 @@
+//! A `tracing-subscriber` layer for the SDK.
+#![forbid(unsafe_code)]

@@ -1,0 +1,22 @@
+//! The wire layer of the SDK.
+//!
+//! Everything the SDK captures leaves the process through this crate: the [`Dsn`] says where to,
+//! an [`Envelope`] is what is sent, a [`Transport`] sends it. It knows nothing of events: items
+//! carry a type name and a payload that serialises itself when the delivery worker writes it.
+#![forbid(unsafe_code)]
+
+pub mod category;
+pub mod envelope;
+pub mod time;
+pub mod transport;
+
+pub use category::{DataCategory, DiscardReason};
+pub use envelope::{
+    Envelope, EnvelopeHeaders, EnvelopeItem, ItemPayload, ItemType, Payload, PayloadError,
+};
+pub use transport::Transport;
+
+/// The SDK's name as sent in `sdk.name`, the auth header and the user agent.
+pub const SDK_NAME: &str = "sentry.rust.sdk";
+/// The SDK's version.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
