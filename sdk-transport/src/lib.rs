@@ -6,11 +6,13 @@
 #![forbid(unsafe_code)]
 
 pub mod category;
+pub mod dsn;
 pub mod envelope;
 pub mod time;
 pub mod transport;
 
 pub use category::{DataCategory, DiscardReason};
+pub use dsn::{Dsn, DsnError, Scheme};
 pub use envelope::{
     Envelope, EnvelopeHeaders, EnvelopeItem, ItemPayload, ItemType, Payload, PayloadError,
 };
