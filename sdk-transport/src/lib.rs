@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod category;
+pub mod diag;
 pub mod dsn;
 pub mod envelope;
 pub mod time;
