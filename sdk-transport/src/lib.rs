@@ -11,6 +11,7 @@ pub mod diag;
 pub mod dsn;
 pub mod envelope;
 pub mod gzip;
+pub mod http;
 pub mod options;
 pub mod queue;
 pub mod rate_limit;
@@ -18,12 +19,17 @@ pub mod retry;
 pub mod spool;
 pub mod time;
 pub mod transport;
+mod worker;
 
 pub use category::{DataCategory, DiscardReason};
 pub use client_report::{ClientReports, DiscardedCount};
 pub use dsn::{Dsn, DsnError, Scheme};
 pub use envelope::{
     Envelope, EnvelopeHeaders, EnvelopeItem, ItemPayload, ItemType, Payload, PayloadError,
+};
+pub use http::{
+    default_http_client, default_transport, HttpClient, HttpError, HttpRequest, HttpResponse,
+    HttpTransport, TransportError, TransportStats,
 };
 pub use options::{RetryPolicy, SpoolOptions, TransportOptions};
 pub use rate_limit::RateLimits;
