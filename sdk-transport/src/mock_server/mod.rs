@@ -1,0 +1,1 @@
+//! An in-process mock ingest server for development and tests (work in progress).
