@@ -20,6 +20,8 @@ pub use dsn::{Dsn, DsnError, Scheme};
 pub use envelope::{
     Envelope, EnvelopeHeaders, EnvelopeItem, ItemPayload, ItemType, Payload, PayloadError,
 };
+#[cfg(feature = "mock-server")]
+pub use mock_server::MockServer;
 pub use parse::{parse_envelope, ParseError};
 pub use transport::Transport;
 
