@@ -10,6 +10,9 @@ fuzz_target!(|data: &[u8]| {
         let written = envelope.to_vec().expect("parsed payloads always write");
         let again = parse_envelope(&written).expect("written envelopes parse");
         assert_eq!(again.items.len(), envelope.items.len());
-        assert_eq!(again.to_vec().expect("parsed payloads always write"), written);
+        assert_eq!(
+            again.to_vec().expect("parsed payloads always write"),
+            written
+        );
     }
 });
