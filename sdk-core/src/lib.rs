@@ -1,6 +1,7 @@
 //! The SDK's core: what applications and libraries call.
 #![forbid(unsafe_code)]
 
+pub mod contexts;
 pub mod error_chain;
 pub mod ids;
 pub mod protocol;
