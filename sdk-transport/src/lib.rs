@@ -12,7 +12,10 @@ pub mod dsn;
 pub mod envelope;
 pub mod gzip;
 pub mod http;
+#[cfg(feature = "mock-server")]
+pub mod mock_server;
 pub mod options;
+pub mod parse;
 pub mod queue;
 pub mod rate_limit;
 pub mod retry;
@@ -31,7 +34,10 @@ pub use http::{
     default_http_client, default_transport, HttpClient, HttpError, HttpRequest, HttpResponse,
     HttpTransport, TransportError, TransportStats,
 };
+#[cfg(feature = "mock-server")]
+pub use mock_server::MockServer;
 pub use options::{RetryPolicy, SpoolOptions, TransportOptions};
+pub use parse::{parse_envelope, ParseError};
 pub use rate_limit::RateLimits;
 pub use spool::{Spool, SpoolError};
 pub use transport::Transport;
