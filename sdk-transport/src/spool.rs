@@ -18,11 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
-
 use crate::category::{DataCategory, DiscardReason};
 use crate::client_report::ClientReports;
-use crate::envelope::{Envelope, EnvelopeHeaders, EnvelopeItem, ItemType, Payload};
+use crate::envelope::Envelope;
 use crate::options::SpoolOptions;
 
 const EXTENSION: &str = "envelope";
@@ -423,7 +421,8 @@ pub fn read_file(path: &Path) -> Result<Envelope, SpoolError> {
     if crc32(body) != header.crc {
         return Err(corrupt(path, "checksum mismatch"));
     }
-    let mut envelope = parse_own_envelope(body).map_err(|reason| corrupt(path, reason))?;
+    let mut envelope = crate::parse::parse_envelope(body)
+        .map_err(|err| corrupt(path, format!("unreadable envelope: {err}")))?;
     if envelope.items.len() != header.items.len() {
         return Err(corrupt(path, "item count does not match the header"));
     }
@@ -434,82 +433,10 @@ pub fn read_file(path: &Path) -> Result<Envelope, SpoolError> {
     Ok(envelope)
 }
 
-/// Splits off one line (without its `\n`); the rest follows it.
-fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
-    match bytes.iter().position(|&b| b == b'\n') {
-        Some(pos) => (&bytes[..pos], &bytes[pos + 1..]),
-        None => (bytes, &[]),
-    }
-}
-
-/// Parses an envelope this SDK wrote (every item has an explicit `length`).
-fn parse_own_envelope(bytes: &[u8]) -> Result<Envelope, String> {
-    let (header_line, mut rest) = split_line(bytes);
-    let mut header: Map<String, Value> =
-        serde_json::from_slice(header_line).map_err(|e| format!("bad envelope header: {e}"))?;
-    let mut headers = EnvelopeHeaders::default();
-    if let Some(Value::String(id)) = header.remove("event_id") {
-        headers.event_id =
-            Some(uuid::Uuid::parse_str(&id).map_err(|e| format!("bad event_id: {e}"))?);
-    }
-    if let Some(Value::String(dsn)) = header.remove("dsn") {
-        headers.dsn = Some(dsn);
-    }
-    header.remove("sent_at");
-    let raw_json = |value: Value| serde_json::to_vec(&value).map(Payload::bytes).ok();
-    headers.sdk = header.remove("sdk").and_then(raw_json);
-    headers.trace = header.remove("trace").and_then(raw_json);
-    headers.other = header;
-
-    let mut envelope = Envelope {
-        headers,
-        items: Vec::new(),
-    };
-    while !rest.is_empty() {
-        let (line, after) = split_line(rest);
-        if line.is_empty() {
-            rest = after;
-            continue;
-        }
-        let mut item: Map<String, Value> =
-            serde_json::from_slice(line).map_err(|e| format!("bad item header: {e}"))?;
-        let item_type = match item.remove("type") {
-            Some(Value::String(name)) => ItemType::from_name(&name),
-            _ => return Err("item header without a type".into()),
-        };
-        let length = item
-            .remove("length")
-            .and_then(|v| v.as_u64())
-            .ok_or("item header without a length")? as usize;
-        if after.len() < length {
-            return Err("item payload is truncated".into());
-        }
-        let payload = Payload::bytes(&after[..length]);
-        rest = after[length..]
-            .strip_prefix(b"\n")
-            .unwrap_or(&after[length..]);
-        let mut parsed = EnvelopeItem::new(item_type, payload);
-        let mut text = |key: &str| match item.remove(key) {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        };
-        parsed.content_type = text("content_type").map(Into::into);
-        parsed.filename = text("filename");
-        parsed.attachment_type = text("attachment_type");
-        parsed.platform = text("platform");
-        parsed.item_count = item
-            .remove("item_count")
-            .and_then(|v| v.as_u64())
-            .and_then(|n| u32::try_from(n).ok());
-        parsed.other_headers = item;
-        envelope.items.push(parsed);
-    }
-    Ok(envelope)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::{EnvelopeItem, ItemType, Payload};
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
