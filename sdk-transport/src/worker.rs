@@ -9,7 +9,7 @@
 //! re-sent when sending works again and on the next start.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -111,6 +111,8 @@ pub(crate) struct Shared {
     auth: String,
     delivered: AtomicU64,
     requests: AtomicU64,
+    /// Mirrors `consecutive_failures > 0`, so a success needs no lock when all is well.
+    failing: AtomicBool,
 }
 
 /// The delivery worker: the shared state and its threads.
@@ -152,9 +154,18 @@ impl Shared {
                 >= self.options.client_report_interval
     }
 
-    /// Takes the next piece of work, waiting for one; `None` when the thread should exit.
-    fn next_work(&self) -> Option<Work> {
+    /// Marks the previous piece of work finished (`Some(true)` for a spool drain) and takes
+    /// the next one, waiting for it, under one lock; `None` when the thread should exit.
+    fn next_work(&self, finished: Option<bool>) -> Option<Work> {
         let mut state = self.lock();
+        match finished {
+            Some(true) => state.draining -= 1,
+            Some(false) => state.in_flight -= 1,
+            None => {}
+        }
+        if finished.is_some() {
+            self.wake_waiters(&state);
+        }
         loop {
             if state.stop {
                 return None;
@@ -251,17 +262,6 @@ impl Shared {
         }
     }
 
-    /// Marks one piece of memory work (`drain == false`) or one spool drain finished.
-    fn finish(&self, drain: bool) {
-        let mut state = self.lock();
-        if drain {
-            state.draining -= 1;
-        } else {
-            state.in_flight -= 1;
-        }
-        self.wake_waiters(&state);
-    }
-
     /// Writes jobs to the spool as one file (or counts them lost without a spool).
     fn spool_jobs(&self, jobs: Vec<Job>, reason_without_spool: DiscardReason) {
         match &self.spool {
@@ -288,13 +288,18 @@ impl Shared {
 
     /// A request succeeded or was answered for good: the network works.
     fn note_success(&self) {
+        if !self.failing.load(Ordering::Relaxed) {
+            return;
+        }
         let mut state = self.lock();
         state.consecutive_failures = 0;
         state.paused_until = None;
+        self.failing.store(false, Ordering::Relaxed);
     }
 
     /// A request failed in a way worth retrying: pause sending; returns the end of the pause.
     fn note_failure(&self, state: &mut State) -> Instant {
+        self.failing.store(true, Ordering::Relaxed);
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         let pause = self
             .options
@@ -394,10 +399,11 @@ impl Shared {
             return;
         }
         if job.report.is_empty() && self.options.send_client_reports {
-            let attach = job.force_report || {
-                let state = self.lock();
-                self.report_due(&state, now)
-            };
+            let attach = job.force_report
+                || (self.reports.has_pending() && {
+                    let state = self.lock();
+                    self.report_due(&state, now)
+                });
             if attach {
                 if let Some((item, counts)) = self.reports.take_item() {
                     job.envelope.add_item(item);
@@ -505,20 +511,13 @@ impl Shared {
 
     fn run(&self) {
         let mut buffers = Buffers::default();
-        while let Some(work) = self.next_work() {
+        let mut finished = None;
+        while let Some(work) = self.next_work(finished) {
+            finished = Some(matches!(work, Work::Drain(..)));
             match work {
-                Work::Send(job) => {
-                    self.send(job, &mut buffers);
-                    self.finish(false);
-                }
-                Work::Spool(jobs) => {
-                    self.spool_jobs(jobs, DiscardReason::NetworkError);
-                    self.finish(false);
-                }
-                Work::Drain(path, envelopes) => {
-                    self.drain(path, envelopes, &mut buffers);
-                    self.finish(true);
-                }
+                Work::Send(job) => self.send(job, &mut buffers),
+                Work::Spool(jobs) => self.spool_jobs(jobs, DiscardReason::NetworkError),
+                Work::Drain(path, envelopes) => self.drain(path, envelopes, &mut buffers),
             }
             // Don't keep a huge buffer around after one big envelope.
             for buffer in [
@@ -575,6 +574,7 @@ impl Worker {
             auth,
             delivered: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
         });
         let mut handles = Vec::with_capacity(threads);
         for _ in 0..threads {
