@@ -367,7 +367,7 @@ fn short_filename(abs: &str) -> String {
 pub struct RawStacktrace {
     /// Instruction addresses, innermost (most recent call) first, as the unwinder yields them.
     ips: Arc<[usize]>,
-    /// Caller frames to drop from the top after the SDK's own frames are trimmed.
+    /// At least this many frames are dropped from the top (trimmed SDK frames included).
     skip: usize,
 }
 
@@ -392,9 +392,12 @@ impl RawStacktrace {
 
     /// Records the current thread's stack (addresses only; no symbols are looked up).
     ///
-    /// The SDK's own frames and the panic machinery are trimmed when the stack is resolved;
-    /// `skip` drops that many further frames from the top (e.g. a helper of the caller that
-    /// should not appear). Returns an empty stack without the `backtrace` feature.
+    /// When the stack is resolved, the frames on top that belong to the SDK (any crate of it,
+    /// and the stack walker) or the panic machinery are trimmed. `skip` is a lower bound on
+    /// that: at least `skip` frames are dropped from the top, counting the trimmed ones, so a
+    /// caller inside the SDK may pass the number of its own frames without ever losing an
+    /// application frame to inlining differences. Returns an empty stack without the
+    /// `backtrace` feature.
     #[inline(never)]
     pub fn capture(skip: usize) -> RawStacktrace {
         #[cfg(feature = "backtrace")]
@@ -438,7 +441,7 @@ impl RawStacktrace {
                 .map(move |s| (s, ip))
         });
         let cut = trim_point(flat.clone().map(|(s, _)| s), rules);
-        let cut = (cut + self.skip).min(total);
+        let cut = cut.max(self.skip).min(total);
         let mut frames: Vec<Frame> = Vec::with_capacity(total - cut);
         for (sym, ip) in flat.skip(cut) {
             frames.push(match sym {
@@ -829,7 +832,7 @@ mod tests {
     }
 
     #[test]
-    fn skip_drops_caller_frames_and_unknown_addresses_stay() {
+    fn skip_drops_top_frames_and_unknown_addresses_stay() {
         let raw = RawStacktrace::from_addresses(vec![1, 2, 3]);
         let st = raw.resolve(&InAppRules::default());
         assert_eq!(st.frames.len(), 3);
@@ -839,5 +842,31 @@ mod tests {
         let st = skipped.resolve(&InAppRules::default());
         assert_eq!(st.frames.len(), 2);
         assert_eq!(st.frames[1].instruction_addr, Some(Addr(2)));
+    }
+
+    #[cfg(feature = "backtrace")]
+    #[test]
+    fn skip_never_eats_application_frames_below_the_sdk() {
+        // Callers inside the SDK pass a count of their own frames; the capture function and
+        // stack walker frames are already trimmed, so the app's frame must survive.
+        let raw = app_level_one_skipping(2);
+        let st = raw.resolve(&app_rules());
+        let top = st.frames.last().and_then(|f| f.function.as_deref());
+        assert!(
+            top.is_some_and(|f| f.ends_with("app_level_two_skipping")),
+            "top frame: {top:?}"
+        );
+    }
+
+    #[cfg(feature = "backtrace")]
+    #[inline(never)]
+    fn app_level_two_skipping(skip: usize) -> RawStacktrace {
+        std::hint::black_box(RawStacktrace::capture(skip))
+    }
+
+    #[cfg(feature = "backtrace")]
+    #[inline(never)]
+    fn app_level_one_skipping(skip: usize) -> RawStacktrace {
+        std::hint::black_box(app_level_two_skipping(skip))
     }
 }
