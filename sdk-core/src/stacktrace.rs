@@ -467,6 +467,26 @@ impl RawStacktrace {
     }
 }
 
+/// Loads symbol tables now (resolving this function and the calling thread's stack), so that
+/// the first real resolve is faster. Call it on the delivery worker at start-up.
+///
+/// Why it matters: the stack walker and the symboliser share one process-wide lock in the
+/// `backtrace` crate, so a [`RawStacktrace::capture`] on an application thread waits while a
+/// lookup runs on the worker. Cached lookups never take that lock and a warm lookup holds it
+/// briefly, but a cold one parses debug info (tens to hundreds of ms for the first lookups
+/// in a library or compilation unit). Warming up moves the biggest of those to start-up.
+#[inline(never)]
+pub fn warm_up() {
+    #[cfg(feature = "backtrace")]
+    {
+        // One past the entry: the symboliser looks up `ip - 1` (a return address's call).
+        let ip = warm_up as fn() as usize + 1;
+        let _ = lookup(ip);
+        // The calling thread's own stack loads the units of std and libc every stack shares.
+        let _ = RawStacktrace::capture(0).resolve(&InAppRules::default());
+    }
+}
+
 /// A symbolised frame as cached per instruction address: the protocol frame without `in_app`
 /// (which depends on the rules), plus what trimming and the in-app rules need.
 #[derive(Debug, Clone, PartialEq)]
@@ -829,6 +849,17 @@ mod tests {
             .as_deref()
             .unwrap_or("")
             .contains("app_level")));
+    }
+
+    #[cfg(feature = "backtrace")]
+    #[test]
+    fn warm_up_symbolises_its_own_address() {
+        warm_up();
+        let ip = warm_up as fn() as usize + 1;
+        let cached = lookup(ip);
+        assert!(cached
+            .iter()
+            .any(|c| c.frame.function.as_deref() == Some("sdk_core::stacktrace::warm_up")));
     }
 
     #[test]
