@@ -901,3 +901,32 @@ mod tests {
         std::hint::black_box(app_level_two_skipping(skip))
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn name_helpers_never_panic(name in "\\PC{0,60}", prefix in "\\PC{0,10}") {
+            let _ = strip_generics(&name);
+            let _ = strip_hash_suffix(&name);
+            let _ = module_of_function(&name);
+            let _ = short_filename(&name);
+            let rules = InAppRules::default().include(prefix.clone()).exclude(prefix);
+            let _ = rules.is_in_app(&name);
+            let _ = rules.is_included(&name);
+            let _ = CachedFrame::new(1, Some(name.clone()), Some(name));
+        }
+
+        #[test]
+        fn rust_like_names_never_panic(name in "[<>a-z_:{}#0-9 ,&()]{0,60}") {
+            let stripped = strip_generics(&name);
+            prop_assert!(stripped.len() <= name.len());
+            let _ = module_of_function(&name);
+            let _ = InAppRules::default().is_in_app(&name);
+        }
+    }
+}

@@ -287,3 +287,67 @@ fn user_ip_address_forms() {
         Some(IpAddress::Exact("10.0.0.1".parse().unwrap()))
     );
 }
+
+mod properties {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    proptest! {
+        #[test]
+        fn rfc3339_round_trips_with_the_transport_formatter(millis in 0u64..8_000_000_000_000) {
+            let t = UNIX_EPOCH + Duration::from_millis(millis);
+            let text = sdk_transport::time::format_rfc3339(t);
+            prop_assert_eq!(parse_rfc3339(&text), Some(t));
+        }
+
+        #[test]
+        fn text_parsers_never_panic(s in "\\PC{0,40}") {
+            let _ = parse_rfc3339(&s);
+            let _ = s.parse::<Level>();
+            let _ = s.parse::<Addr>();
+            let _ = s.parse::<IpAddress>();
+            let _ = s.parse::<SpanStatus>();
+        }
+
+        #[test]
+        fn rfc3339_shaped_garbage_never_panics(
+            s in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,12})?(Z|[+-][0-9]{2}:[0-9]{2}|\\PC{0,3})"
+        ) {
+            let _ = parse_rfc3339(&s);
+        }
+
+        #[test]
+        fn addresses_round_trip(v in any::<u64>()) {
+            let json = serde_json::to_string(&Addr(v)).unwrap();
+            prop_assert!(json.starts_with("\"0x"));
+            let back: Addr = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back, Addr(v));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_event_reader(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = serde_json::from_slice::<Event>(&bytes);
+            let _ = serde_json::from_slice::<Contexts>(&bytes);
+        }
+
+        #[test]
+        fn event_shaped_json_never_panics(
+            ty in "[a-z]{0,8}",
+            ts in prop_oneof![Just(serde_json::json!(-1.0)), Just(serde_json::json!(1e300)),
+                              Just(serde_json::json!("2026-11-24T21:34:48Z")), Just(serde_json::json!(null)),
+                              Just(serde_json::json!([])), any::<u32>().prop_map(|n| serde_json::json!(n))],
+            addr in "\\PC{0,20}",
+        ) {
+            let value = serde_json::json!({
+                "event_id": "8c9a02166c7a4dc8aa610fe1e8610f98",
+                "timestamp": ts,
+                "contexts": {"x": {"type": ty, "trace_id": "zz"}, "os": {"name": 5}},
+                "threads": {"values": [{"id": 1, "stacktrace": {"frames": [{"instruction_addr": addr}]}}]},
+            });
+            let _ = serde_json::from_value::<Event>(value);
+        }
+    }
+}
