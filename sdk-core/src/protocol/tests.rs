@@ -288,6 +288,159 @@ fn user_ip_address_forms() {
     );
 }
 
+#[test]
+fn resolving_fills_stacktraces_and_keeps_existing_ones() {
+    let mut event = Event::new();
+    let existing = Stacktrace {
+        frames: vec![Frame {
+            function: Some("kept".into()),
+            ..Frame::default()
+        }],
+        ..Stacktrace::default()
+    };
+    event.exception.push(Exception {
+        ty: "A".into(),
+        raw_stacktrace: Some(crate::stacktrace::RawStacktrace::from_addresses(vec![
+            0x10, 0x20,
+        ])),
+        ..Exception::default()
+    });
+    event.exception.push(Exception {
+        ty: "B".into(),
+        stacktrace: Some(existing.clone()),
+        raw_stacktrace: Some(crate::stacktrace::RawStacktrace::from_addresses(vec![0x30])),
+        ..Exception::default()
+    });
+    event.threads.push(Thread {
+        raw_stacktrace: Some(crate::stacktrace::RawStacktrace::from_addresses(vec![0x40])),
+        ..Thread::default()
+    });
+    // Unresolved stacks are never written.
+    let before = serde_json::to_value(&event).unwrap();
+    assert!(before["exception"]["values"][0].get("stacktrace").is_none());
+    assert!(!before.to_string().contains("raw_stacktrace"));
+
+    event.resolve_stacktraces(&crate::stacktrace::InAppRules::default());
+    let a = event.exception.values[0]
+        .stacktrace
+        .as_ref()
+        .expect("resolved");
+    let addrs: Vec<_> = a.frames.iter().map(|f| f.instruction_addr).collect();
+    assert_eq!(addrs, [Some(Addr(0x20)), Some(Addr(0x10))], "oldest first");
+    assert!(event.exception.values[0].raw_stacktrace.is_none());
+    assert_eq!(
+        event.exception.values[1].stacktrace.as_ref(),
+        Some(&existing)
+    );
+    assert!(event.threads.values[0].stacktrace.is_some());
+}
+
+/// An error event assembled from this crate's own parts, as the client builds it, has the
+/// shape of the official SDK's `capture_error` event.
+#[test]
+fn an_assembled_error_event_has_the_samples_shape() {
+    use std::fmt;
+
+    #[derive(Debug)]
+    struct ConnectionError;
+    impl fmt::Display for ConnectionError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("connection reset by peer (os error 104)")
+        }
+    }
+    impl std::error::Error for ConnectionError {}
+    #[derive(Debug)]
+    struct QueryError(ConnectionError);
+    impl fmt::Display for QueryError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("query on table `items` failed")
+        }
+    }
+    impl std::error::Error for QueryError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    #[derive(Debug)]
+    struct RequestError(QueryError);
+    impl fmt::Display for RequestError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("handling request GET /api/items failed")
+        }
+    }
+    impl std::error::Error for RequestError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    let sample = sample_event("capture_error");
+    let err = RequestError(QueryError(ConnectionError));
+    let mut event = Event {
+        exception: crate::error_chain::exceptions_from_error(&err).into(),
+        server_name: Some("vm".into()),
+        release: Some("peer-bench@0.1.0".into()),
+        environment: Some("production".into()),
+        contexts: crate::contexts::default_contexts().clone(),
+        sdk: Some(SdkInfo::current(vec!["panic".into()])),
+        debug_meta: Some(DebugMeta {
+            images: vec![DebugImage {
+                ty: "elf".into(),
+                ..DebugImage::default()
+            }],
+        }),
+        ..Event::new()
+    };
+    event.contexts.insert(
+        "trace",
+        TraceContext {
+            trace_id: TraceId::random(),
+            span_id: SpanId::random(),
+            ..TraceContext::default()
+        },
+    );
+    event.threads.push(Thread {
+        id: Some("1".into()),
+        name: Some("main".into()),
+        current: Some(true),
+        raw_stacktrace: Some(crate::stacktrace::RawStacktrace::capture(0)),
+        ..Thread::default()
+    });
+    event.resolve_stacktraces(&crate::stacktrace::InAppRules::default());
+    let ours = serde_json::to_value(&event).unwrap();
+
+    let mut got = keys(&ours);
+    got.remove("level");
+    assert_eq!(got, keys(&sample));
+    if cfg!(feature = "contexts") {
+        assert_eq!(keys(&ours["contexts"]), keys(&sample["contexts"]));
+        for ctx in ["os", "rust", "device", "trace"] {
+            assert_eq!(
+                ours["contexts"][ctx]["type"],
+                sample["contexts"][ctx]["type"]
+            );
+        }
+    }
+    let types = |v: &Value| -> Vec<String> {
+        v["exception"]["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(types(&ours), types(&sample));
+    for (a, b) in ours["exception"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(sample["exception"]["values"].as_array().unwrap())
+    {
+        assert_eq!(a["value"], b["value"]);
+    }
+    assert_eq!(keys(&ours["sdk"]), keys(&sample["sdk"]));
+}
+
 mod properties {
     use std::time::{Duration, UNIX_EPOCH};
 
