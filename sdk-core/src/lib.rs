@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod contexts;
+pub mod debug_images;
 pub mod error_chain;
 pub mod ids;
 pub mod protocol;
