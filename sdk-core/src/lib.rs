@@ -18,7 +18,9 @@ pub mod hub;
 pub mod ids;
 pub mod integrations;
 pub mod options;
+pub mod protocol;
 pub mod scope;
+pub mod stacktrace;
 #[cfg(any(test, feature = "test"))]
 pub mod testing;
 
@@ -31,6 +33,8 @@ pub use hub::{configure_global_scope, Hub, IntoBreadcrumbs, ScopeGuard};
 pub use ids::{SpanId, TraceId};
 pub use integrations::Integration;
 pub use options::{BeforeBreadcrumb, BeforeSend, ClientOptions, TransportFactory};
+pub use protocol::{Breadcrumb, Event, Level, User};
 pub use scope::{EventProcessor, Scope};
 pub use sdk_transport as transport;
+pub use stacktrace::{InAppRules, RawStacktrace};
 pub use uuid::Uuid;

@@ -164,7 +164,11 @@ impl fmt::Debug for ClientOptions {
             .field("default_integrations", &self.default_integrations)
             .field(
                 "integrations",
-                &self.integrations.iter().map(|i| i.name()).collect::<Vec<_>>(),
+                &self
+                    .integrations
+                    .iter()
+                    .map(|i| i.name())
+                    .collect::<Vec<_>>(),
             )
             .field("transport", &self.transport.is_some())
             .field("traces_sample_rate", &self.traces_sample_rate)
@@ -383,7 +387,11 @@ mod tests {
     fn a_str_is_a_dsn() {
         let o: ClientOptions = "https://k@example.com/1".into();
         assert_eq!(o.dsn.as_deref(), Some("https://k@example.com/1"));
-        let o: ClientOptions = ("https://k@example.com/2", ClientOptions::new().release("x@1")).into();
+        let o: ClientOptions = (
+            "https://k@example.com/2",
+            ClientOptions::new().release("x@1"),
+        )
+            .into();
         assert_eq!(o.dsn.as_deref(), Some("https://k@example.com/2"));
         assert_eq!(o.release.as_deref(), Some("x@1"));
     }

@@ -96,10 +96,7 @@ pub fn message_from_panic_info<'a>(info: &'a PanicHookInfo<'_>) -> &'a str {
 /// handled false) with the message, the location and the panicking thread's stack trace.
 pub fn event_from_panic_info(info: &PanicHookInfo<'_>) -> Event {
     let message = message_from_panic_info(info);
-    let location = info
-        .location()
-        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
-    let mut exception = crate::error_chain::exception_from_panic(message, location.as_deref());
+    let mut exception = crate::error_chain::exception_from_panic(message, info.location());
     exception.raw_stacktrace = Some(RawStacktrace::capture(2));
     let mut event = blank_event(Level::Fatal);
     event.exception = Values::from(vec![exception]);
