@@ -472,15 +472,20 @@ mod defaults {
     use crate::protocol::{Contexts, DebugMeta};
 
     pub(super) fn server_name() -> Option<String> {
-        None
+        crate::contexts::server_name().map(str::to_owned)
     }
 
     pub(super) fn contexts() -> Contexts {
-        Contexts::default()
+        crate::contexts::default_contexts().clone()
     }
 
     pub(super) fn debug_meta() -> Option<DebugMeta> {
-        None
+        let meta = crate::debug_images::debug_meta();
+        if meta.is_empty() {
+            None
+        } else {
+            Some(meta)
+        }
     }
 }
 
