@@ -63,13 +63,19 @@ fn disabled_then_init_reaches_existing_threads_then_guard_shuts_down() {
     // 2. a thread that exists (and used the SDK) before init
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let (done_tx, done_rx) = mpsc::channel();
+    let (ready_tx, ready_rx) = mpsc::channel();
     let worker = std::thread::spawn(move || {
-        assert!(sdk_core::capture_message("before init", Level::Info).is_nil());
+        let _ = ready_tx.send(sdk_core::capture_message("before init", Level::Info));
         let _ = go_rx.recv();
         sdk_core::configure_scope(|s| s.set_tag("thread", "worker"));
         let id = sdk_core::capture_message("from an old thread", Level::Warning);
         let _ = done_tx.send(id);
     });
+
+    let before = ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("worker started");
+    assert!(before.is_nil());
 
     let transport = Arc::new(Recording::default());
     let shared: Arc<dyn Transport> = transport.clone();
