@@ -2,6 +2,10 @@
 #![forbid(unsafe_code)]
 
 pub mod ids;
+pub mod performance;
 
 pub use ids::{SpanId, TraceId};
+pub use performance::{
+    PropagationContext, Span, SpanStatus, Transaction, TransactionContext, TransactionOrSpan,
+};
 pub use sdk_transport as transport;
