@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sdk_core::performance::{
-    FinishedTransaction, Transaction, TransactionContext, TransactionSink, TracingConfig,
-    SamplingOptions,
+    FinishedTransaction, SamplingOptions, TracingConfig, Transaction, TransactionContext,
+    TransactionSink,
 };
 use sdk_core::transport::{DataCategory, DiscardReason};
 
@@ -75,7 +75,10 @@ fn clock(n: usize) {
     for _ in 0..n {
         std::hint::black_box(Instant::now());
     }
-    println!("Instant::now: {:.1} ns", t.elapsed().as_nanos() as f64 / n as f64);
+    println!(
+        "Instant::now: {:.1} ns",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
 }
 
 fn main() {

@@ -9,6 +9,9 @@ pub mod category;
 pub mod diag;
 pub mod dsn;
 pub mod envelope;
+#[cfg(feature = "mock-server")]
+pub mod mock_server;
+pub mod parse;
 pub mod time;
 pub mod transport;
 
@@ -17,6 +20,9 @@ pub use dsn::{Dsn, DsnError, Scheme};
 pub use envelope::{
     Envelope, EnvelopeHeaders, EnvelopeItem, ItemPayload, ItemType, Payload, PayloadError,
 };
+#[cfg(feature = "mock-server")]
+pub use mock_server::MockServer;
+pub use parse::{parse_envelope, ParseError};
 pub use transport::Transport;
 
 /// The SDK's name as sent in `sdk.name`, the auth header and the user agent.

@@ -38,6 +38,7 @@ pub mod transaction;
 #[cfg(test)]
 mod tests;
 
+pub use crate::protocol::{SpanStatus, TraceContext};
 pub use baggage::{merge_baggage, Baggage};
 pub use dsc::DynamicSamplingContext;
 pub use propagation::{InvalidTraceHeader, PropagationContext, SentryTrace, TraceParent};
@@ -46,7 +47,5 @@ pub use sampling::{
     DecisionSource, SamplingContext, SamplingDecision, SamplingOptions, TracesSampler,
 };
 pub use sink::{RecordingSink, TracingConfig, TransactionSink, DEFAULT_MAX_SPANS};
-pub use span::{
-    Measurement, Span, SpanRecord, SpanStatus, TraceContext, TransactionOrSpan, UnknownSpanStatus,
-};
+pub use span::{Measurement, Span, SpanRecord, TransactionOrSpan};
 pub use transaction::{Transaction, TransactionContext, TransactionSource};

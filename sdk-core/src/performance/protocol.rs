@@ -13,9 +13,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::dsc::DynamicSamplingContext;
-use super::span::{Measurement, SpanRecord, SpanStatus};
+use super::span::{Measurement, SpanRecord};
 use super::transaction::TransactionSource;
 use crate::ids::{SpanId, TraceId};
+use crate::protocol::SpanStatus;
 
 /// A finished, sampled transaction: what a [`TransactionSink`](super::TransactionSink)
 /// receives. Its JSON is written only when the envelope is serialised (on the worker).

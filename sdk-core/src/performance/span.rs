@@ -2,8 +2,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -13,151 +11,11 @@ use serde::Serialize;
 use super::propagation::{SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
 use super::transaction::{Transaction, TxShared};
 use crate::ids::{SpanId, TraceId};
+use crate::protocol::{SpanStatus, TraceContext};
 
 /// Locks a mutex, taking the data even if a thread panicked while holding it.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The status of a span or transaction, with Sentry's names (PROTOCOL.md §5.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SpanStatus {
-    /// `ok`
-    Ok,
-    /// `cancelled`
-    Cancelled,
-    /// `unknown`
-    Unknown,
-    /// `invalid_argument`
-    InvalidArgument,
-    /// `deadline_exceeded`
-    DeadlineExceeded,
-    /// `not_found`
-    NotFound,
-    /// `already_exists`
-    AlreadyExists,
-    /// `permission_denied`
-    PermissionDenied,
-    /// `resource_exhausted`
-    ResourceExhausted,
-    /// `failed_precondition`
-    FailedPrecondition,
-    /// `aborted`
-    Aborted,
-    /// `out_of_range`
-    OutOfRange,
-    /// `unimplemented`
-    Unimplemented,
-    /// `internal_error`
-    InternalError,
-    /// `unavailable`
-    Unavailable,
-    /// `data_loss`
-    DataLoss,
-    /// `unauthenticated`
-    Unauthenticated,
-}
-
-const STATUS_NAMES: [(SpanStatus, &str); 17] = [
-    (SpanStatus::Ok, "ok"),
-    (SpanStatus::Cancelled, "cancelled"),
-    (SpanStatus::Unknown, "unknown"),
-    (SpanStatus::InvalidArgument, "invalid_argument"),
-    (SpanStatus::DeadlineExceeded, "deadline_exceeded"),
-    (SpanStatus::NotFound, "not_found"),
-    (SpanStatus::AlreadyExists, "already_exists"),
-    (SpanStatus::PermissionDenied, "permission_denied"),
-    (SpanStatus::ResourceExhausted, "resource_exhausted"),
-    (SpanStatus::FailedPrecondition, "failed_precondition"),
-    (SpanStatus::Aborted, "aborted"),
-    (SpanStatus::OutOfRange, "out_of_range"),
-    (SpanStatus::Unimplemented, "unimplemented"),
-    (SpanStatus::InternalError, "internal_error"),
-    (SpanStatus::Unavailable, "unavailable"),
-    (SpanStatus::DataLoss, "data_loss"),
-    (SpanStatus::Unauthenticated, "unauthenticated"),
-];
-
-impl SpanStatus {
-    /// The name on the wire.
-    pub fn as_str(self) -> &'static str {
-        STATUS_NAMES
-            .iter()
-            .find(|(s, _)| *s == self)
-            .map_or("unknown", |(_, n)| n)
-    }
-
-    /// The status for an HTTP response code (`None` for 1xx/3xx).
-    ///
-    /// ```
-    /// use sdk_core::performance::SpanStatus;
-    /// assert_eq!(SpanStatus::from_http_status(404), Some(SpanStatus::NotFound));
-    /// assert_eq!(SpanStatus::from_http_status(200), Some(SpanStatus::Ok));
-    /// ```
-    pub fn from_http_status(code: u16) -> Option<SpanStatus> {
-        let exact = match code {
-            400 => SpanStatus::InvalidArgument,
-            401 => SpanStatus::Unauthenticated,
-            403 => SpanStatus::PermissionDenied,
-            404 => SpanStatus::NotFound,
-            409 => SpanStatus::AlreadyExists,
-            429 => SpanStatus::ResourceExhausted,
-            499 => SpanStatus::Cancelled,
-            501 => SpanStatus::Unimplemented,
-            503 => SpanStatus::Unavailable,
-            504 => SpanStatus::DeadlineExceeded,
-            _ => match code / 100 {
-                2 => SpanStatus::Ok,
-                4 => SpanStatus::InvalidArgument,
-                5 => SpanStatus::InternalError,
-                _ => return None,
-            },
-        };
-        Some(exact)
-    }
-}
-
-impl fmt::Display for SpanStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Error for a status name Sentry does not know.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownSpanStatus(pub String);
-
-impl fmt::Display for UnknownSpanStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`{}` is not a span status; use one of ok, cancelled, unknown, internal_error, not_found, ...",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for UnknownSpanStatus {}
-
-impl FromStr for SpanStatus {
-    type Err = UnknownSpanStatus;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "unknown_error" {
-            return Ok(SpanStatus::Unknown);
-        }
-        STATUS_NAMES
-            .iter()
-            .find(|(_, n)| *n == s)
-            .map(|(st, _)| *st)
-            .ok_or_else(|| UnknownSpanStatus(s.to_owned()))
-    }
-}
-
-impl Serialize for SpanStatus {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
 }
 
 /// A measurement on a transaction (`measurements.{name}`).
@@ -443,6 +301,7 @@ impl Span {
             parent_span_id: Some(self.parent_span_id()),
             op,
             status,
+            ..TraceContext::default()
         }
     }
 }
@@ -474,24 +333,6 @@ fn finish_recording(inner: &SpanInner, end: i64) {
             inner.span_id
         );
     }
-}
-
-/// `contexts.trace` of an event: which trace and span it happened in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TraceContext {
-    /// The trace id.
-    pub trace_id: TraceId,
-    /// The span id.
-    pub span_id: SpanId,
-    /// The parent span id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_span_id: Option<SpanId>,
-    /// The span's operation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub op: Option<String>,
-    /// The span's status.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<SpanStatus>,
 }
 
 /// Either a transaction or a span: what the scope binds and what new spans nest under.
@@ -629,32 +470,4 @@ impl TransactionOrSpan {
 pub(crate) fn record_span_overflow(tx: &TxShared) {
     tx.sink
         .record_discard(DiscardReason::BufferOverflow, DataCategory::Span, 1);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_names_round_trip() {
-        for (status, name) in STATUS_NAMES {
-            assert_eq!(status.as_str(), name);
-            assert_eq!(name.parse::<SpanStatus>().unwrap(), status);
-        }
-        assert_eq!(
-            "unknown_error".parse::<SpanStatus>().unwrap(),
-            SpanStatus::Unknown
-        );
-        let err = "fine".parse::<SpanStatus>().unwrap_err();
-        assert!(err.to_string().contains("`fine` is not a span status"));
-        assert_eq!(
-            SpanStatus::from_http_status(503),
-            Some(SpanStatus::Unavailable)
-        );
-        assert_eq!(
-            SpanStatus::from_http_status(418),
-            Some(SpanStatus::InvalidArgument)
-        );
-        assert_eq!(SpanStatus::from_http_status(302), None);
-    }
 }

@@ -15,10 +15,9 @@ use super::propagation::{PropagationContext, SentryTrace, BAGGAGE_HEADER, SENTRY
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
-use super::span::{
-    lock, record_span_overflow, Measurement, Span, SpanRecord, SpanStatus, TraceContext,
-};
+use super::span::{lock, record_span_overflow, Measurement, Span, SpanRecord};
 use crate::ids::{SpanId, TraceId};
+use crate::protocol::{SpanStatus, TraceContext};
 
 /// How a transaction's name was made (`transaction_info.source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -642,6 +641,7 @@ impl Transaction {
             parent_span_id: self.shared.parent_span_id,
             op: Some(state.op.to_string()),
             status: state.status,
+            ..TraceContext::default()
         }
     }
 
