@@ -707,6 +707,7 @@ impl Transaction {
             sample_rate: shared.decision.sample_rate,
             dsc,
             extra: serde_json::Map::new(),
+            shared_fields: None,
         };
         shared.sink.send(Arc::new(finished));
     }
