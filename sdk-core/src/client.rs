@@ -478,13 +478,15 @@ fn build_constants(
 
 /// The HTTP transport of the enabled features, or `None` (with a warning) when there is none.
 fn default_transport(dsn: &Dsn, options: &ClientOptions) -> Option<Arc<dyn Transport>> {
-    let _ = options;
-    eprintln!(
-        "[sentry] no HTTP transport is available for {}: enable the `ureq` or `reqwest` feature \
-         of sdk-core, or set ClientOptions::transport",
-        dsn.envelope_url()
-    );
-    None
+    match sdk_transport::default_transport(dsn, options.transport_options.clone()) {
+        Ok(transport) => Some(transport),
+        Err(err) => {
+            eprintln!(
+                "[sentry] could not create the HTTP transport, so the SDK is disabled: {err}"
+            );
+            None
+        }
+    }
 }
 
 /// The default data of the `contexts` and `debug-images` integrations, built once per process
@@ -493,15 +495,20 @@ mod defaults {
     use crate::protocol::{Contexts, DebugMeta};
 
     pub(super) fn server_name() -> Option<String> {
-        None
+        crate::contexts::server_name().map(str::to_owned)
     }
 
     pub(super) fn contexts() -> Contexts {
-        Contexts::default()
+        crate::contexts::default_contexts().clone()
     }
 
     pub(super) fn debug_meta() -> Option<DebugMeta> {
-        None
+        let meta = crate::debug_images::debug_meta();
+        if meta.is_empty() {
+            None
+        } else {
+            Some(meta)
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod api;
 pub mod breadcrumbs;
 pub mod client;
 pub mod contexts;
+pub mod debug_images;
 pub mod error_chain;
 pub mod event_payload;
 pub mod hub;

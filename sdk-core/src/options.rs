@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sdk_transport::Transport;
+use sdk_transport::{Transport, TransportOptions};
 
 use crate::integrations::Integration;
 use crate::protocol::{Breadcrumb, Event};
@@ -113,6 +113,9 @@ pub struct ClientOptions {
     pub integrations: Vec<Arc<dyn Integration>>,
     /// Creates the transport; `None` uses the HTTP transport of the enabled features.
     pub transport: Option<Arc<dyn TransportFactory>>,
+    /// Options of the default HTTP transport: queue limits, gzip, timeouts, retries, client
+    /// reports, offline spool.
+    pub transport_options: TransportOptions,
     /// Share of transactions that are sent, from 0.0 to 1.0 (default 0.0: tracing off).
     pub traces_sample_rate: f32,
     /// Decides the sample rate per transaction (wins over `traces_sample_rate`).
@@ -148,6 +151,7 @@ impl Default for ClientOptions {
             default_integrations: true,
             integrations: Vec::new(),
             transport: None,
+            transport_options: TransportOptions::default(),
             traces_sample_rate: 0.0,
             traces_sampler: None,
             before_send_transaction: None,
@@ -186,6 +190,7 @@ impl fmt::Debug for ClientOptions {
                     .collect::<Vec<_>>(),
             )
             .field("transport", &self.transport.is_some())
+            .field("transport_options", &self.transport_options)
             .field("traces_sample_rate", &self.traces_sample_rate)
             .field("traces_sampler", &self.traces_sampler.is_some())
             .field(
@@ -316,6 +321,12 @@ impl ClientOptions {
     /// Sets the transport factory.
     pub fn transport(mut self, factory: impl TransportFactory) -> Self {
         self.transport = Some(Arc::new(factory));
+        self
+    }
+
+    /// Sets the options of the default HTTP transport.
+    pub fn transport_options(mut self, options: TransportOptions) -> Self {
+        self.transport_options = options;
         self
     }
 

@@ -148,10 +148,14 @@ impl Default for Faults {
     }
 }
 
-#[derive(Default)]
 struct State {
+    /// Whether envelopes and request records are kept (counts always are).
+    store: bool,
     envelopes: Vec<Envelope>,
+    envelope_count: usize,
+    item_counts: HashMap<String, usize>,
     requests: Vec<RequestRecord>,
+    request_count: usize,
     rejected: Vec<Rejected>,
     faults: Faults,
     running: bool,
@@ -160,6 +164,46 @@ struct State {
     connections: HashMap<u64, TcpStream>,
     connection_threads: Vec<JoinHandle<()>>,
     next_connection: u64,
+}
+
+impl State {
+    fn new() -> State {
+        State {
+            store: true,
+            envelopes: Vec::new(),
+            envelope_count: 0,
+            item_counts: HashMap::new(),
+            requests: Vec::new(),
+            request_count: 0,
+            rejected: Vec::new(),
+            faults: Faults::default(),
+            running: false,
+            epoch: 0,
+            connections: HashMap::new(),
+            connection_threads: Vec::new(),
+            next_connection: 0,
+        }
+    }
+
+    fn record_request(&mut self, record: RequestRecord) {
+        self.request_count += 1;
+        if self.store {
+            self.requests.push(record);
+        }
+    }
+
+    fn record_envelope(&mut self, envelope: Envelope) {
+        self.envelope_count += 1;
+        for item in &envelope.items {
+            *self
+                .item_counts
+                .entry(item.item_type.as_str().to_owned())
+                .or_default() += 1;
+        }
+        if self.store {
+            self.envelopes.push(envelope);
+        }
+    }
 }
 
 struct Shared {
@@ -220,7 +264,7 @@ impl MockServer {
         let shared = Arc::new(Shared {
             key: key.to_owned(),
             addr,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State::new()),
             changed: Condvar::new(),
         });
         let server = MockServer {
@@ -284,9 +328,25 @@ impl MockServer {
         self.shared.lock().envelopes.clone()
     }
 
-    /// How many envelopes were accepted.
+    /// How many envelopes were accepted (counted even when not [stored](Self::set_store)).
     pub fn envelope_count(&self) -> usize {
-        self.shared.lock().envelopes.len()
+        self.shared.lock().envelope_count
+    }
+
+    /// How many items of type `type_name` were accepted (counted even when not stored).
+    pub fn item_count(&self, type_name: &str) -> usize {
+        let name = ItemType::from_name(type_name);
+        let state = self.shared.lock();
+        state.item_counts.get(name.as_str()).copied().unwrap_or(0)
+    }
+
+    /// Whether envelopes and request records are kept (the default). Turn it off when the
+    /// server shares a process with a benchmark that measures memory: envelopes are then
+    /// parsed and counted ([`envelope_count`](Self::envelope_count),
+    /// [`item_count`](Self::item_count), [`request_count`](Self::request_count), the
+    /// `wait_for*` methods) but not kept.
+    pub fn set_store(&self, store: bool) {
+        self.shared.lock().store = store;
     }
 
     /// The items of type `type_name` (e.g. `"event"`) of all accepted envelopes.
@@ -345,7 +405,7 @@ impl MockServer {
 
     /// How many requests the server read.
     pub fn request_count(&self) -> usize {
-        self.shared.lock().requests.len()
+        self.shared.lock().request_count
     }
 
     /// The requests the server refused, with the reason it answered.
@@ -356,27 +416,21 @@ impl MockServer {
     /// Waits until at least `count` envelopes were accepted, at most `timeout`. Returns whether
     /// they were.
     pub fn wait_for(&self, count: usize, timeout: Duration) -> bool {
-        self.wait_until(timeout, |state| state.envelopes.len() >= count)
+        self.wait_until(timeout, |state| state.envelope_count >= count)
     }
 
     /// Waits until at least `count` items of type `type_name` were accepted, at most `timeout`.
     pub fn wait_for_items(&self, type_name: &str, count: usize, timeout: Duration) -> bool {
         let wanted = ItemType::from_name(type_name);
         self.wait_until(timeout, |state| {
-            state
-                .envelopes
-                .iter()
-                .flat_map(|e| e.items.iter())
-                .filter(|item| item.item_type == wanted)
-                .count()
-                >= count
+            state.item_counts.get(wanted.as_str()).copied().unwrap_or(0) >= count
         })
     }
 
     /// Waits until at least `count` requests were read (whatever was answered), at most
     /// `timeout`.
     pub fn wait_for_requests(&self, count: usize, timeout: Duration) -> bool {
-        self.wait_until(timeout, |state| state.requests.len() >= count)
+        self.wait_until(timeout, |state| state.request_count >= count)
     }
 
     fn wait_until(&self, timeout: Duration, mut done: impl FnMut(&State) -> bool) -> bool {
@@ -399,11 +453,15 @@ impl MockServer {
         }
     }
 
-    /// Forgets what arrived (envelopes, requests, rejections). Faults stay as they are.
+    /// Forgets what arrived (envelopes, requests, rejections and their counts). Faults stay
+    /// as they are.
     pub fn clear(&self) {
         let mut state = self.shared.lock();
         state.envelopes.clear();
+        state.envelope_count = 0;
+        state.item_counts.clear();
         state.requests.clear();
+        state.request_count = 0;
         state.rejected.clear();
     }
 
@@ -414,7 +472,9 @@ impl MockServer {
         summary::summarize(
             self.shared.addr,
             &state.envelopes,
-            state.requests.len(),
+            state.envelope_count,
+            &state.item_counts,
+            state.request_count,
             state.rejected.len(),
         )
     }
@@ -736,7 +796,7 @@ fn serve_connection(shared: &Shared, stream: TcpStream, epoch: u64) {
 }
 
 fn record_request(shared: &Shared, record: RequestRecord) {
-    shared.lock().requests.push(record);
+    shared.lock().record_request(record);
     shared.changed.notify_all();
 }
 
@@ -745,7 +805,7 @@ fn record_request(shared: &Shared, record: RequestRecord) {
 fn reject_unread(shared: &Shared, writer: &mut BufWriter<TcpStream>, status: u16, reason: String) {
     {
         let mut state = shared.lock();
-        state.requests.push(RequestRecord {
+        state.record_request(RequestRecord {
             method: String::new(),
             path: String::new(),
             query: None,
@@ -846,7 +906,7 @@ fn process(
                 Some(id) => format!("{{\"id\":\"{}\"}}", id.simple()),
                 None => "{}".to_owned(),
             };
-            shared.lock().envelopes.push(envelope);
+            shared.lock().record_envelope(envelope);
             shared.changed.notify_all();
             Ok(response)
         }

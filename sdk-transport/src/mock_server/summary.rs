@@ -1,6 +1,6 @@
 //! The human-readable summary the examples print.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::net::SocketAddr;
 
@@ -14,6 +14,8 @@ const MAX_TEXT: usize = 100;
 pub(super) fn summarize(
     addr: SocketAddr,
     envelopes: &[Envelope],
+    envelope_count: usize,
+    item_counts: &HashMap<String, usize>,
     requests: usize,
     rejected: usize,
 ) -> String {
@@ -21,12 +23,9 @@ pub(super) fn summarize(
     let _ = writeln!(
         out,
         "mock ingest server at http://{addr}: {} envelope(s) in {requests} request(s), {rejected} rejected",
-        envelopes.len()
+        envelope_count
     );
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for item in envelopes.iter().flat_map(|e| e.items.iter()) {
-        *counts.entry(item.item_type.as_str()).or_default() += 1;
-    }
+    let counts: BTreeMap<&String, &usize> = item_counts.iter().collect();
     if counts.is_empty() {
         out.push_str("  items: none\n");
     } else {

@@ -542,3 +542,24 @@ fn summary_describes_exceptions_and_transactions() {
         "{summary}"
     );
 }
+
+#[test]
+fn counting_only_mode_keeps_counts_not_envelopes() {
+    let server = MockServer::start();
+    server.set_store(false);
+    for _ in 0..3 {
+        assert_eq!(post_ok(&server, EVENT).status, 200);
+    }
+    assert!(server.wait_for(3, WAIT));
+    assert!(server.wait_for_items("event", 3, WAIT));
+    assert_eq!(server.envelope_count(), 3);
+    assert_eq!(server.item_count("event"), 3);
+    assert_eq!(server.request_count(), 3);
+    assert!(server.envelopes().is_empty());
+    assert!(server.requests().is_empty());
+    assert!(server.summary().contains("items: event 3"));
+    server.set_store(true);
+    assert_eq!(post_ok(&server, EVENT).status, 200);
+    assert_eq!(server.envelopes().len(), 1);
+    assert_eq!(server.envelope_count(), 4);
+}
