@@ -71,6 +71,8 @@ pub struct Client {
     /// Whether some integration wants to see every event (forces materialisation).
     integrations_process_events: bool,
     closed: AtomicBool,
+    /// Tracing config and shared transaction fields (`performance::binding`).
+    tracing: crate::performance::binding::ClientTracing,
 }
 
 impl std::fmt::Debug for Client {
@@ -135,6 +137,8 @@ impl Client {
         }
 
         let constants = Arc::new(build_constants(&options, dsn.as_ref(), &all));
+        let tracing =
+            crate::performance::binding::ClientTracing::new(&options, dsn.as_ref(), &constants);
         sdk_transport::sdk_debug!(
             "client ready: enabled={} integrations={:?}",
             transport.is_some(),
@@ -148,7 +152,18 @@ impl Client {
             integrations: all,
             integrations_process_events,
             closed: AtomicBool::new(false),
+            tracing,
         }
+    }
+
+    /// The data every event of this client shares.
+    pub(crate) fn constants(&self) -> &Arc<ClientConstants> {
+        &self.constants
+    }
+
+    /// Tracing config and shared transaction fields.
+    pub(crate) fn tracing(&self) -> &crate::performance::binding::ClientTracing {
+        &self.tracing
     }
 
     /// The options the client was built with (after integrations set up).
@@ -245,6 +260,8 @@ impl Client {
             }
             None => scope,
         };
+        let mut event = event;
+        crate::performance::binding::apply_span(&mut event, scope);
         let id = event.event_id;
         let needs_event = self.options.before_send.is_some()
             || self.integrations_process_events
@@ -295,10 +312,14 @@ impl Client {
         let id = payload.event_id();
         let mut envelope = Envelope::with_event_id(id);
         envelope.headers.sdk = Some(self.constants.sdk_header.clone());
-        envelope.headers.trace = Some(Payload::lazy(DscPayload {
-            trace_id: scope.trace_id,
-            constants: self.constants.clone(),
-        }));
+        envelope.headers.trace = Some(
+            crate::performance::binding::span_trace_header(scope).unwrap_or_else(|| {
+                Payload::lazy(DscPayload {
+                    trace_id: scope.trace_id,
+                    constants: self.constants.clone(),
+                })
+            }),
+        );
         envelope.add_item(EnvelopeItem::lazy_json(ItemType::Event, payload));
         for attachment in scope.attachments() {
             envelope.add_item(attachment.clone());
