@@ -218,3 +218,106 @@ pub fn expect_eq(what: &str, got: u64, want: u64) -> Result<(), String> {
         Err(format!("{what}: expected {want}, got {got}"))
     }
 }
+
+/// A summary of an event or transaction payload, so the table can say where one SDK's events
+/// carry more or less data than the other's: JSON size, top-level keys, context names and the
+/// sizes of the lists that matter.
+pub fn shape(payload: &Value, bytes: usize) -> Value {
+    let keys: Vec<&str> = payload
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let contexts: Vec<&str> = payload
+        .get("contexts")
+        .and_then(Value::as_object)
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let len = |ptr: &str| {
+        payload
+            .pointer(ptr)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    };
+    let frames = payload
+        .pointer("/threads/values/0/stacktrace/frames")
+        .or_else(|| payload.pointer("/exception/values/0/stacktrace/frames"))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    json!({
+        "bytes": bytes,
+        "keys": keys,
+        "contexts": contexts,
+        "images": len("/debug_meta/images"),
+        "exceptions": len("/exception/values"),
+        "frames": frames,
+        "breadcrumbs": len("/breadcrumbs/values"),
+        "spans": len("/spans"),
+        "tags": payload.get("tags").and_then(Value::as_object).map_or(0, |t| t.len()),
+        "sdk_integrations": len("/sdk/integrations"),
+    })
+}
+
+/// Compares two shapes (ours against sentry's) in words; empty when they match.
+pub fn shape_diff(sentry: &Value, ours: &Value) -> String {
+    let set = |v: &Value, k: &str| -> Vec<String> {
+        v.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut parts = Vec::new();
+    for k in ["keys", "contexts"] {
+        let (s, o) = (set(sentry, k), set(ours, k));
+        let missing: Vec<&String> = s.iter().filter(|x| !o.contains(x)).collect();
+        let extra: Vec<&String> = o.iter().filter(|x| !s.contains(x)).collect();
+        if !missing.is_empty() {
+            parts.push(format!(
+                "ours lacks {}{}",
+                if k == "contexts" { "contexts " } else { "" },
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+        }
+        if !extra.is_empty() {
+            parts.push(format!(
+                "ours adds {}{}",
+                if k == "contexts" { "contexts " } else { "" },
+                extra
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+        }
+    }
+    for k in [
+        "images",
+        "exceptions",
+        "frames",
+        "breadcrumbs",
+        "spans",
+        "tags",
+        "sdk_integrations",
+    ] {
+        let (s, o) = (
+            sentry.get(k).and_then(Value::as_u64).unwrap_or(0),
+            ours.get(k).and_then(Value::as_u64).unwrap_or(0),
+        );
+        if s != o {
+            parts.push(format!("{k} {o} vs {s}"));
+        }
+    }
+    let (s, o) = (
+        sentry.get("bytes").and_then(Value::as_u64).unwrap_or(0),
+        ours.get("bytes").and_then(Value::as_u64).unwrap_or(0),
+    );
+    parts.push(format!("JSON {o} B vs {s} B"));
+    parts.join("; ")
+}

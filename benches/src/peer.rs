@@ -96,6 +96,30 @@ impl Transport for Counting {
     }
 }
 
+impl Counting {
+    /// Runs `op` once with keeping on and returns the shape of the event or transaction it sent.
+    fn shape_of(&self, op: impl FnOnce()) -> serde_json::Value {
+        self.keep.store(true, Relaxed);
+        op();
+        self.keep.store(false, Relaxed);
+        let kept = self.kept.lock().ok().and_then(|mut k| k.take());
+        let payload = kept.as_ref().and_then(|env| {
+            env.items().find_map(|i| match i {
+                EnvelopeItem::Event(e) => serde_json::to_value(e).ok(),
+                EnvelopeItem::Transaction(t) => serde_json::to_value(t).ok(),
+                _ => None,
+            })
+        });
+        match payload {
+            Some(p) => {
+                let bytes = serde_json::to_vec(&p).map_or(0, |b| b.len());
+                crate::harness::shape(&p, bytes)
+            }
+            None => serde_json::Value::Null,
+        }
+    }
+}
+
 fn base_options(transport: &Arc<Counting>) -> ClientOptions {
     ClientOptions::new()
         .dsn(DSN)
@@ -206,12 +230,16 @@ fn capture_message(opts: &Opts) -> Result<(), String> {
         let m = measure(opts.n(n), opts.reps, || {
             black_box(sentry::capture_message(black_box(MESSAGE), Level::Info));
         });
-        let check = expect_eq("events sent", t.events(), m.calls);
         let bytes = t.serialized_bytes.load(Relaxed);
+        let per_event = bytes / t.events().max(1);
+        let shape = t.shape_of(|| {
+            sentry::capture_message(MESSAGE, Level::Info);
+        });
+        let check = expect_eq("events sent", t.events(), m.calls + 1);
         let extra = if serialize {
-            json!({ "serialized_bytes_per_event": bytes / t.events().max(1) })
+            json!({ "serialized_bytes_per_event": per_event, "shape": shape })
         } else {
-            json!({})
+            json!({ "shape": shape })
         };
         emit(SDK, workload, &m, check, extra);
         drop(guard);
@@ -226,8 +254,11 @@ fn capture_error(opts: &Opts) -> Result<(), String> {
         let err = black_box(error_chain());
         black_box(sentry::capture_error(&err));
     });
-    let check = expect_eq("events sent", t.events(), m.calls);
-    emit(SDK, "capture_error", &m, check, json!({}));
+    let shape = t.shape_of(|| {
+        sentry::capture_error(&error_chain());
+    });
+    let check = expect_eq("events sent", t.events(), m.calls + 1);
+    emit(SDK, "capture_error", &m, check, json!({ "shape": shape }));
     Ok(())
 }
 

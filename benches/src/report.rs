@@ -110,6 +110,17 @@ pub fn tables(lines: &[Value]) -> String {
                 }
             }
         }
+        let shape_of = |ls: &Option<Vec<&Value>>| {
+            ls.as_ref()
+                .and_then(|ls| {
+                    ls.iter()
+                        .find_map(|l| l.get("shape").filter(|v| !v.is_null()))
+                })
+                .cloned()
+        };
+        if let (Some(ss), Some(os)) = (shape_of(&s), shape_of(&o)) {
+            notes.push(crate::harness::shape_diff(&ss, &os));
+        }
         if let Some(n) = crate::ours::note(w) {
             notes.push(n.to_string());
         }
