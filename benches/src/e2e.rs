@@ -147,3 +147,47 @@ pub fn emit_e2e(sdk: Sdk, workload: &str, n: u64, rss_before: u64, reps: &[Rep])
     });
     print_line(&line);
 }
+
+/// `stall_probe`: `n` captures against a sink that never answers, then `flush` and `close` on
+/// helper threads, each watched for 10 s. Prints one JSON line.
+pub fn stall_probe(
+    sdk: Sdk,
+    workload: &str,
+    n: u64,
+    mut capture: impl FnMut(),
+    flush: impl FnOnce() -> bool + Send + 'static,
+    close: impl FnOnce() + Send + 'static,
+) {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let t = Instant::now();
+    for _ in 0..n {
+        capture();
+    }
+    let capture_ns = t.elapsed().as_nanos() as f64 / n.max(1) as f64;
+    std::thread::sleep(Duration::from_millis(200));
+    let watch = |f: Box<dyn FnOnce() -> bool + Send>| -> (Option<bool>, f64) {
+        let (tx, rx) = mpsc::channel();
+        let start = Instant::now();
+        let _ = std::thread::Builder::new()
+            .name("stall-watch".into())
+            .spawn(move || {
+                let r = f();
+                let _ = tx.send(r);
+            });
+        let r = rx.recv_timeout(Duration::from_secs(10)).ok();
+        (r, start.elapsed().as_secs_f64() * 1e3)
+    };
+    let (flushed, flush_ms) = watch(Box::new(flush));
+    let (closed, close_ms) = watch(Box::new(move || {
+        close();
+        true
+    }));
+    print_line(&json!({
+        "sdk": sdk.name(), "version": sdk.version(), "workload": workload,
+        "ns_per_op_median": r1(capture_ns), "ns_per_op_min": r1(capture_ns), "iters": n,
+        "flush_returned": flushed.is_some(), "flush_result": flushed, "flush_ms": r1(flush_ms),
+        "close_returned": closed.is_some(), "close_ms": r1(close_ms),
+        "rule_kept": flushed.is_some() && closed.is_some() && flush_ms < 2500.0 && close_ms < 2500.0,
+    }));
+}

@@ -94,9 +94,16 @@ pub const JOBS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Jobs that `all` does not run (behaviour checks, not timings).
+pub const EXTRA_JOBS: &[(&str, &[&str])] = &[
+    ("stall_probe.reqwest", &["stall_probe.reqwest"]),
+    ("stall_probe.ureq", &["stall_probe.ureq"]),
+];
+
 /// The workloads a job reports.
 pub fn workloads_of(job: &str) -> &'static [&'static str] {
     JOBS.iter()
+        .chain(EXTRA_JOBS)
         .find(|(j, _)| *j == job)
         .map_or(&[], |(_, w)| *w)
 }
@@ -210,6 +217,9 @@ fn main() -> ExitCode {
             for (job, workloads) in JOBS {
                 println!("{job}: {}", workloads.join(", "));
             }
+            for (job, workloads) in EXTRA_JOBS {
+                println!("{job} (not in all): {}", workloads.join(", "));
+            }
             ExitCode::SUCCESS
         }
         "report" => {
@@ -227,15 +237,15 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         selector => {
-            let jobs: Vec<&str> = JOBS
+            let matches = |j: &&str| {
+                *j == selector || j.strip_prefix(selector).is_some_and(|r| r.starts_with('.'))
+            };
+            let mut jobs: Vec<&str> = JOBS
                 .iter()
                 .map(|(j, _)| *j)
-                .filter(|j| {
-                    selector == "all"
-                        || *j == selector
-                        || j.strip_prefix(selector).is_some_and(|r| r.starts_with('.'))
-                })
+                .filter(|j| selector == "all" || matches(j))
                 .collect();
+            jobs.extend(EXTRA_JOBS.iter().map(|(j, _)| *j).filter(matches));
             if jobs.is_empty() {
                 eprintln!("unknown job {selector}\n{USAGE}");
                 return ExitCode::from(2);

@@ -172,6 +172,8 @@ pub fn run(job: &str, opts: &Opts) -> Result<(), String> {
         "e2e_http.reqwest.big_queue" => e2e(opts, false, true),
         "e2e_http.ureq.big_queue" => e2e(opts, true, true),
         "serialize_baseline" => crate::baseline::run(opts),
+        "stall_probe.reqwest" => stall(opts, false),
+        "stall_probe.ureq" => stall(opts, true),
         other => Err(format!("unknown job {other}")),
     }
 }
@@ -396,4 +398,35 @@ fn e2e(opts: &Opts, ureq: bool, big_queue: bool) -> Result<(), String> {
     crate::e2e::emit_e2e(SDK, &workload, n, rss_before, &reps);
     let _ = Instant::now();
     Ok(())
+}
+
+fn stall(opts: &Opts, ureq: bool) -> Result<(), String> {
+    let n = opts.iters.unwrap_or(100);
+    let sink = crate::sink::Sink::start_with(true).map_err(|e| format!("sink: {e}"))?;
+    let mut options = ClientOptions::new()
+        .dsn(&format!("http://public@127.0.0.1:{}/1", sink.port()))
+        .release(RELEASE)
+        .environment(ENVIRONMENT)
+        .shutdown_timeout(Duration::from_secs(2));
+    if ureq {
+        options = options.transport(UreqFactory);
+    }
+    let guard = init(options);
+    let client = sentry::Hub::current().client();
+    crate::e2e::stall_probe(
+        SDK,
+        if ureq {
+            "stall_probe.ureq"
+        } else {
+            "stall_probe.reqwest"
+        },
+        n,
+        || {
+            black_box(sentry::capture_message(black_box(MESSAGE), Level::Info));
+        },
+        move || client.is_some_and(|c| c.flush(Some(Duration::from_secs(2)))),
+        move || drop(guard),
+    );
+    // A transport thread may still be stuck on the hung socket: leave without joining it.
+    std::process::exit(0);
 }

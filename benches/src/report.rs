@@ -97,6 +97,16 @@ pub fn tables(lines: &[Value]) -> String {
         let mut notes: Vec<String> = Vec::new();
         for ls in [&s, &o].into_iter().flatten() {
             for l in ls {
+                if let Some(kept) = l.get("rule_kept").and_then(Value::as_bool) {
+                    let c = format!(
+                        "{}: flush {} ms, close {} ms{}",
+                        l.get("sdk").and_then(Value::as_str).unwrap_or("?"),
+                        num(l, "flush_ms").unwrap_or(f64::NAN),
+                        num(l, "close_ms").unwrap_or(f64::NAN),
+                        if kept { "" } else { " (HUNG: watched 10 s)" }
+                    );
+                    notes.push(c);
+                }
                 for key in ["check", "status", "note"] {
                     if let Some(c) = l.get(key).and_then(Value::as_str) {
                         let c = format!(

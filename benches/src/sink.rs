@@ -54,6 +54,12 @@ pub struct Sink {
 impl Sink {
     /// Starts a sink on `127.0.0.1:0` with one accept thread.
     pub fn start() -> std::io::Result<Sink> {
+        Sink::start_with(false)
+    }
+
+    /// Starts a sink; with `hang`, it reads requests but never answers and keeps the socket
+    /// open (a hung ingest, for `stall_probe`).
+    pub fn start_with(hang: bool) -> std::io::Result<Sink> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let stats = Arc::new(Mutex::new(SinkStats::default()));
@@ -70,7 +76,7 @@ impl Sink {
                     let st = st.clone();
                     let _ = thread::Builder::new()
                         .name("sink-conn".into())
-                        .spawn(move || serve(conn, &st));
+                        .spawn(move || serve(conn, &st, hang));
                 }
             })?;
         Ok(Sink {
@@ -122,7 +128,7 @@ impl Request {
     }
 }
 
-fn serve(conn: TcpStream, stats: &Mutex<SinkStats>) {
+fn serve(conn: TcpStream, stats: &Mutex<SinkStats>, hang: bool) {
     let _ = conn.set_nodelay(true);
     let Ok(write_half) = conn.try_clone() else {
         return;
@@ -140,6 +146,10 @@ fn serve(conn: TcpStream, stats: &Mutex<SinkStats>) {
             record(&req, stats);
         } else if let Ok(mut s) = stats.lock() {
             s.requests += 1;
+        }
+        if hang {
+            // Never answer; keep reading whatever else arrives on this socket.
+            continue;
         }
         let response: &[u8] = if is_envelope {
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
