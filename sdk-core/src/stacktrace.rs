@@ -1,0 +1,792 @@
+//! Stack traces: recorded cheaply on the caller's thread, symbolised later on the worker.
+//!
+//! [`RawStacktrace::capture`] stores only instruction addresses (no symbol lookup), so it costs
+//! a stack walk and one allocation. [`RawStacktrace::resolve`] symbolises them (with a bounded
+//! per-address cache, so repeated captures of the same site are cheap), demangles names without
+//! their `::h0123…` hash suffix, trims the SDK's own frames and the panic machinery from the
+//! top, orders frames oldest first (the protocol's order) and marks `in_app` with
+//! [`InAppRules`].
+//!
+//! Without the `backtrace` feature captures are empty.
+//!
+//! ```
+//! use sdk_core::stacktrace::{InAppRules, RawStacktrace};
+//!
+//! let raw = RawStacktrace::capture(0); // on the caller's thread: addresses only
+//! let rules = InAppRules::default();
+//! let stacktrace = raw.resolve(&rules); // later, on the delivery worker
+//! # #[cfg(feature = "backtrace")]
+//! assert!(!stacktrace.frames.is_empty());
+//! ```
+
+use std::sync::Arc;
+
+use crate::protocol::{Addr, Frame, Stacktrace};
+
+/// The most frames one capture records; deeper stacks keep their innermost frames.
+pub const MAX_FRAMES: usize = 256;
+
+/// Crates whose frames are never the application's: the standard library, the SDK itself,
+/// stack walking, and common runtime/framework crates.
+const NOT_IN_APP_CRATES: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "proc_macro",
+    "test",
+    "panic_unwind",
+    "panic_abort",
+    "backtrace",
+    "gimli",
+    "addr2line",
+    "rustc_demangle",
+    "sdk_core",
+    "sdk_transport",
+    "sdk_tracing",
+    "sdk_integrations",
+    "sentry",
+    "sentry_core",
+    "sentry_backtrace",
+    "tokio",
+    "tokio_util",
+    "futures",
+    "futures_core",
+    "futures_util",
+    "futures_executor",
+    "async_std",
+    "async_task",
+    "mio",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "http",
+    "tower",
+    "tower_http",
+    "tower_service",
+    "tower_layer",
+    "axum",
+    "axum_core",
+    "actix_web",
+    "actix_rt",
+    "actix_http",
+    "actix_server",
+    "reqwest",
+    "ureq",
+    "tracing",
+    "tracing_core",
+    "tracing_subscriber",
+    "log",
+    "anyhow",
+    "eyre",
+    "rayon",
+    "rayon_core",
+    "crossbeam_channel",
+    "crossbeam_deque",
+    "crossbeam_utils",
+    "parking_lot",
+    "serde",
+    "serde_json",
+];
+
+/// Crates whose frames at the top of a stack are the SDK capturing, not the application.
+const SDK_CRATES: &[&str] = &[
+    "backtrace",
+    "sdk_core",
+    "sdk_transport",
+    "sdk_tracing",
+    "sdk_integrations",
+];
+
+/// Function-name prefixes of the panic machinery, trimmed from the top of a stack.
+const PANIC_MACHINERY: &[&str] = &[
+    "std::panicking::",
+    "std::panic::",
+    "core::panicking::",
+    "std::sys::backtrace::__rust_end_short_backtrace",
+    "std::sys_common::backtrace::__rust_end_short_backtrace",
+    "rust_begin_unwind",
+    "__rustc::rust_begin_unwind",
+    "core::result::unwrap_failed",
+    "core::option::unwrap_failed",
+    "core::option::expect_failed",
+    "core::cell::panic_already_borrowed",
+    "core::cell::panic_already_mutably_borrowed",
+];
+
+/// Rules that decide which frames are the application's own (`in_app`).
+///
+/// A frame's module path (e.g. `my_app::db::query`) is compared with each prefix at `::`
+/// boundaries (`my_app` matches `my_app::db` but not `my_application`; dashes count as
+/// underscores). `include` wins over everything, then `exclude`; frames matching neither
+/// follow the built-in rules: std, core, alloc, the SDK's crates and common runtime crates
+/// (tokio, futures, hyper, tower, tracing, ...) are not in-app, frames of any other crate are,
+/// and frames with no Rust path (C functions, unresolved addresses) are not.
+///
+/// ```
+/// use sdk_core::stacktrace::InAppRules;
+/// let rules = InAppRules::default().include("tokio::task").exclude("my_app::vendored");
+/// assert!(rules.is_in_app("my_app::main"));
+/// assert!(!rules.is_in_app("my_app::vendored::parse"));
+/// assert!(rules.is_in_app("tokio::task::spawn"));
+/// assert!(!rules.is_in_app("tokio::runtime::park"));
+/// assert!(!rules.is_in_app("std::rt::lang_start"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InAppRules {
+    /// Module prefixes that are in-app (e.g. `my_app`).
+    pub include: Vec<String>,
+    /// Module prefixes that are not in-app (e.g. `my_vendored_lib`).
+    pub exclude: Vec<String>,
+}
+
+impl InAppRules {
+    /// Adds an in-app module prefix.
+    pub fn include(mut self, prefix: impl Into<String>) -> InAppRules {
+        self.include.push(prefix.into());
+        self
+    }
+
+    /// Adds a not-in-app module prefix.
+    pub fn exclude(mut self, prefix: impl Into<String>) -> InAppRules {
+        self.exclude.push(prefix.into());
+        self
+    }
+
+    /// Whether `path` matches one of the `include` prefixes.
+    pub fn is_included(&self, path: &str) -> bool {
+        let module = module_path_of(path).unwrap_or(path);
+        self.include.iter().any(|p| path_has_prefix(module, p))
+    }
+
+    /// Whether a frame whose function (or module) path is `path` is in-app.
+    pub fn is_in_app(&self, path: &str) -> bool {
+        let Some(module) = module_path_of(path) else {
+            return self.include.iter().any(|p| path_has_prefix(path, p));
+        };
+        if self.include.iter().any(|p| path_has_prefix(module, p)) {
+            return true;
+        }
+        if self.exclude.iter().any(|p| path_has_prefix(module, p)) {
+            return false;
+        }
+        match crate_of(module) {
+            Some(krate) => !NOT_IN_APP_CRATES.contains(&krate),
+            None => false,
+        }
+    }
+}
+
+/// Whether `path` equals `prefix` or starts with `prefix::` (dashes in `prefix` read as `_`).
+fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim().trim_end_matches("::");
+    if prefix.is_empty() {
+        return false;
+    }
+    let matches_at = |i: usize| -> bool {
+        let p = prefix.as_bytes()[i];
+        let c = path.as_bytes()[i];
+        c == p || (p == b'-' && c == b'_')
+    };
+    if path.len() < prefix.len() || !(0..prefix.len()).all(matches_at) {
+        return false;
+    }
+    let rest = &path.as_bytes()[prefix.len()..];
+    rest.is_empty() || rest.starts_with(b"::")
+}
+
+/// The Rust path a frame belongs to: for `<a::B as c::D>::f` the implementing type's path
+/// `a::B`, for `a::b::f` itself. `None` when the name has no `::` (C symbols, `main`).
+fn module_path_of(function: &str) -> Option<&str> {
+    let f = function.trim();
+    let path = if let Some(inner) = f.strip_prefix('<') {
+        // `<T as Trait>::method` or `<T>::method`: the path of T.
+        let end = inner
+            .find(" as ")
+            .or_else(|| inner.find('>'))
+            .unwrap_or(inner.len());
+        let ty = inner[..end]
+            .trim_start_matches('&')
+            .trim_start_matches("mut ");
+        let ty = ty.trim_start_matches("dyn ");
+        // Drop generic arguments of the type.
+        ty.split('<').next().unwrap_or(ty)
+    } else {
+        f.split('<').next().unwrap_or(f)
+    };
+    if path.contains("::") {
+        Some(path)
+    } else {
+        None
+    }
+}
+
+/// The crate (first path segment) of a module path, if it looks like one.
+fn crate_of(module: &str) -> Option<&str> {
+    let krate = module.split("::").next()?;
+    let valid = !krate.is_empty()
+        && krate
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    valid.then_some(krate)
+}
+
+/// The module of a function path: everything before the last segment, ignoring closure and
+/// generic markers, e.g. `my_app::db` for `my_app::db::query::{{closure}}`.
+fn module_of_function(function: &str) -> Option<String> {
+    let path = module_path_of(function)?;
+    if function.trim_start().starts_with('<') {
+        // The implementing type's path is the best module we have.
+        return Some(path.to_owned());
+    }
+    let mut segments: Vec<&str> = path
+        .split("::")
+        .filter(|s| !s.is_empty() && !s.starts_with('{'))
+        .collect();
+    segments.pop();
+    if segments.is_empty() {
+        None
+    } else {
+        Some(segments.join("::"))
+    }
+}
+
+/// Removes a trailing `::h` + 16 hex digits (the legacy mangling hash) from a demangled name.
+pub fn strip_hash_suffix(name: &str) -> &str {
+    if let Some(pos) = name.rfind("::h") {
+        let hash = &name[pos + 3..];
+        if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return &name[..pos];
+        }
+    }
+    name
+}
+
+/// Removes turbofish generic arguments (`::<...>`) from a demangled name, e.g.
+/// `std::panicking::catch_unwind::<(), F>` becomes `std::panicking::catch_unwind`; qualified
+/// paths like `<T as Trait>::f` are kept.
+pub fn strip_generics(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut depth = 0usize;
+    let mut rest = name;
+    while !rest.is_empty() {
+        if depth == 0 {
+            if let Some(tail) = rest.strip_prefix("::<") {
+                depth = 1;
+                rest = tail;
+                continue;
+            }
+            let Some(c) = rest.chars().next() else { break };
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        } else {
+            let Some(c) = rest.chars().next() else { break };
+            match c {
+                '<' => depth += 1,
+                '>' => depth -= 1,
+                _ => {}
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// Whether a frame at the top of a stack is the SDK or the panic machinery, to be trimmed.
+fn is_capture_machinery(function: &str) -> bool {
+    if PANIC_MACHINERY.iter().any(|p| function.starts_with(p)) {
+        return true;
+    }
+    module_path_of(function)
+        .and_then(crate_of)
+        .is_some_and(|k| SDK_CRATES.contains(&k))
+}
+
+/// Whether a frame at the top of a stack may sit between capture machinery frames (std, core,
+/// alloc glue such as `<Box<F> as Fn>::call`, or an unresolved frame).
+fn is_plumbing(function: Option<&str>) -> bool {
+    let Some(function) = function else {
+        return true;
+    };
+    if is_capture_machinery(function) {
+        return true;
+    }
+    matches!(
+        module_path_of(function).and_then(crate_of),
+        Some("std" | "core" | "alloc")
+    )
+}
+
+/// A short, stable file name: relative to the working directory, the Rust sources or the
+/// cargo registry when the path is under one of them, else the last path component.
+fn short_filename(abs: &str) -> String {
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Some(cwd) = cwd.to_str() {
+            if let Some(rest) = abs.strip_prefix(cwd) {
+                let rest = rest.trim_start_matches(['/', '\\']);
+                if !rest.is_empty() {
+                    return rest.to_owned();
+                }
+            }
+        }
+    }
+    // /rustc/<commit>/library/std/src/rt.rs -> library/std/src/rt.rs
+    if let Some(rest) = abs.strip_prefix("/rustc/") {
+        if let Some(pos) = rest.find('/') {
+            return rest[pos + 1..].to_owned();
+        }
+    }
+    // ~/.cargo/registry/src/<index>/tokio-1.0.0/src/lib.rs -> tokio-1.0.0/src/lib.rs
+    if let Some(pos) = abs.find("/registry/src/") {
+        let rest = &abs[pos + "/registry/src/".len()..];
+        if let Some(idx) = rest.find('/') {
+            return rest[idx + 1..].to_owned();
+        }
+    }
+    abs.rsplit(['/', '\\']).next().unwrap_or(abs).to_owned()
+}
+
+/// One symbolised (possibly inlined) frame of an instruction address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SymbolInfo {
+    function: Option<String>,
+    abs_path: Option<String>,
+    lineno: Option<u32>,
+    colno: Option<u32>,
+    symbol_addr: Option<u64>,
+}
+
+/// The instruction addresses of a stack, recorded but not yet symbolised.
+///
+/// Cheap to clone (one `Arc`), `Send` and `Sync`: hand it to the delivery worker and call
+/// [`RawStacktrace::resolve`] there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawStacktrace {
+    /// Instruction addresses, innermost (most recent call) first, as the unwinder yields them.
+    ips: Arc<[usize]>,
+    /// Caller frames to drop from the top after the SDK's own frames are trimmed.
+    skip: usize,
+}
+
+impl RawStacktrace {
+    /// A raw stack trace from instruction addresses, innermost first.
+    pub fn from_addresses(ips: Vec<usize>) -> RawStacktrace {
+        RawStacktrace {
+            ips: ips.into(),
+            skip: 0,
+        }
+    }
+
+    /// The recorded addresses, innermost first.
+    pub fn addresses(&self) -> &[usize] {
+        &self.ips
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.ips.is_empty()
+    }
+
+    /// Records the current thread's stack (addresses only; no symbols are looked up).
+    ///
+    /// The SDK's own frames and the panic machinery are trimmed when the stack is resolved;
+    /// `skip` drops that many further frames from the top (e.g. a helper of the caller that
+    /// should not appear). Returns an empty stack without the `backtrace` feature.
+    #[inline(never)]
+    pub fn capture(skip: usize) -> RawStacktrace {
+        #[cfg(feature = "backtrace")]
+        {
+            let mut ips = Vec::with_capacity(64);
+            backtrace::trace(|frame| {
+                ips.push(frame.ip() as usize);
+                ips.len() < MAX_FRAMES
+            });
+            RawStacktrace {
+                ips: ips.into(),
+                skip,
+            }
+        }
+        #[cfg(not(feature = "backtrace"))]
+        {
+            let _ = skip;
+            RawStacktrace::default()
+        }
+    }
+
+    /// Symbolises the stack: SDK and panic frames trimmed from the top, frames oldest first,
+    /// names demangled without hash suffixes, file/line/column filled where debug info has
+    /// them, and `in_app` marked by `rules`. Unresolvable addresses stay as frames with only
+    /// `instruction_addr`.
+    pub fn resolve(&self, rules: &InAppRules) -> Stacktrace {
+        // Innermost first while we trim.
+        let mut frames: Vec<Frame> = Vec::with_capacity(self.ips.len());
+        for &ip in self.ips.iter() {
+            let symbols = lookup(ip);
+            if symbols.is_empty() {
+                frames.push(Frame {
+                    instruction_addr: Some(Addr::from(ip)),
+                    ..Frame::default()
+                });
+                continue;
+            }
+            for sym in symbols.iter() {
+                frames.push(make_frame(ip, sym, rules));
+            }
+        }
+        let cut = trim_point(&frames, rules);
+        let cut = (cut + self.skip).min(frames.len());
+        frames.drain(..cut);
+        frames.reverse();
+        Stacktrace {
+            frames,
+            ..Stacktrace::default()
+        }
+    }
+}
+
+/// How many frames at the top (innermost) belong to the SDK or the panic machinery. Frames the
+/// rules explicitly include are the application's and stop the trimming.
+fn trim_point(frames: &[Frame], rules: &InAppRules) -> usize {
+    let mut cut = 0;
+    for (i, frame) in frames.iter().enumerate() {
+        let function = frame.raw_function.as_deref().or(frame.function.as_deref());
+        if !is_plumbing(function) || function.is_some_and(|f| rules.is_included(f)) {
+            break;
+        }
+        if function.is_some_and(is_capture_machinery) {
+            cut = i + 1;
+        }
+    }
+    cut
+}
+
+fn make_frame(ip: usize, sym: &SymbolInfo, rules: &InAppRules) -> Frame {
+    let short = sym.function.as_deref().map(strip_generics);
+    let raw_function = match (&short, &sym.function) {
+        (Some(s), Some(full)) if s != full => Some(full.clone()),
+        _ => None,
+    };
+    let function = short;
+    let module = function.as_deref().and_then(module_of_function);
+    let package = function
+        .as_deref()
+        .and_then(module_path_of)
+        .and_then(crate_of)
+        .map(str::to_owned);
+    let in_app = function.as_deref().map(|f| rules.is_in_app(f));
+    Frame {
+        filename: sym.abs_path.as_deref().map(short_filename),
+        abs_path: sym.abs_path.clone(),
+        lineno: sym.lineno,
+        colno: sym.colno,
+        in_app: Some(in_app.unwrap_or(false)),
+        instruction_addr: Some(Addr::from(ip)),
+        symbol_addr: sym.symbol_addr.map(Addr),
+        function,
+        raw_function,
+        module,
+        package,
+        ..Frame::default()
+    }
+}
+
+#[cfg(feature = "backtrace")]
+mod cache {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    use super::{strip_hash_suffix, SymbolInfo};
+
+    /// Most addresses kept; when full the cache starts over (a burst of distinct sites costs
+    /// one re-symbolisation each, memory stays bounded).
+    pub(super) const CAPACITY: usize = 16_384;
+
+    type Cache = Mutex<HashMap<usize, Arc<[SymbolInfo]>>>;
+
+    fn cache() -> &'static Cache {
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+    }
+
+    pub(super) fn lookup(ip: usize) -> Arc<[SymbolInfo]> {
+        if let Some(hit) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&ip) {
+            return hit.clone();
+        }
+        let resolved: Arc<[SymbolInfo]> = symbolise(ip).into();
+        let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= CAPACITY {
+            map.clear();
+        }
+        map.insert(ip, resolved.clone());
+        resolved
+    }
+
+    #[cfg(test)]
+    pub(super) fn len() -> usize {
+        cache().lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn symbolise(ip: usize) -> Vec<SymbolInfo> {
+        let mut out = Vec::new();
+        // Debug info comes from files on disk; never let a parsing bug take the host down.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            backtrace::resolve(ip as *mut std::ffi::c_void, |sym| {
+                let function = sym.name().map(|name| {
+                    // `{:#}` demangles without the hash; strip any left in a legacy name.
+                    let demangled = format!("{name:#}");
+                    strip_hash_suffix(&demangled).to_owned()
+                });
+                out.push(SymbolInfo {
+                    function,
+                    abs_path: sym.filename().map(|p| p.to_string_lossy().into_owned()),
+                    lineno: sym.lineno(),
+                    colno: sym.colno(),
+                    symbol_addr: sym.addr().map(|a| a as usize as u64),
+                });
+            });
+        }));
+        if result.is_err() {
+            sdk_transport::sdk_debug!("symbolising {ip:#x} panicked; sending the address only");
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(feature = "backtrace")]
+fn lookup(ip: usize) -> Arc<[SymbolInfo]> {
+    cache::lookup(ip)
+}
+
+#[cfg(not(feature = "backtrace"))]
+fn lookup(_ip: usize) -> Arc<[SymbolInfo]> {
+    Arc::from(Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_in_app_rules() {
+        let rules = InAppRules::default();
+        assert!(rules.is_in_app("my_app::db::query"));
+        assert!(rules.is_in_app("my_app::main::{{closure}}"));
+        assert!(rules.is_in_app("<my_app::Handler as tower_service::Service<R>>::call"));
+        for not_app in [
+            "std::rt::lang_start_internal",
+            "core::ops::function::FnOnce::call_once",
+            "<alloc::boxed::Box<F,A> as core::ops::function::FnOnce<Args>>::call_once",
+            "sdk_core::stacktrace::RawStacktrace::capture",
+            "sdk_transport::worker::run",
+            "tokio::runtime::task::harness::Harness<T,S>::poll",
+            "futures_util::future::Map::poll",
+            "hyper::proto::h1::dispatch",
+            "tracing::span::Span::in_scope",
+            "backtrace::backtrace::trace",
+            "main",
+            "__libc_start_main_impl",
+            "_start",
+        ] {
+            assert!(!rules.is_in_app(not_app), "{not_app} must not be in-app");
+        }
+    }
+
+    #[test]
+    fn include_and_exclude_override_the_builtin_rules() {
+        let rules = InAppRules::default()
+            .include("tokio::task")
+            .include("my-lib")
+            .exclude("my_app::vendored")
+            .exclude("my_lib::inner");
+        assert!(rules.is_in_app("tokio::task::spawn"));
+        assert!(!rules.is_in_app("tokio::runtime::park"));
+        assert!(!rules.is_in_app("my_app::vendored::parse"));
+        assert!(rules.is_in_app("my_app::vendoredness::parse"));
+        // include wins over exclude
+        assert!(rules.is_in_app("my_lib::inner::f"));
+        let only_exclude = InAppRules::default().exclude("my_app");
+        assert!(!only_exclude.is_in_app("my_app::main"));
+        assert!(only_exclude.is_in_app("my_application::main"));
+    }
+
+    #[test]
+    fn turbofish_generics_are_removed() {
+        assert_eq!(
+            strip_generics("std::panicking::catch_unwind::<(), core::panic::AssertUnwindSafe<F>>"),
+            "std::panicking::catch_unwind"
+        );
+        assert_eq!(
+            strip_generics("<my_app::H as tower::Service<R>>::call"),
+            "<my_app::H as tower::Service<R>>::call"
+        );
+        assert_eq!(
+            strip_generics("std::sys::backtrace::__rust_begin_short_backtrace::<test::f, ()>"),
+            "std::sys::backtrace::__rust_begin_short_backtrace"
+        );
+    }
+
+    #[test]
+    fn hash_suffixes_are_removed() {
+        assert_eq!(
+            strip_hash_suffix("my_app::main::h0123456789abcdef"),
+            "my_app::main"
+        );
+        assert_eq!(strip_hash_suffix("my_app::hash_it"), "my_app::hash_it");
+        assert_eq!(strip_hash_suffix("my_app::h0123"), "my_app::h0123");
+    }
+
+    #[cfg(feature = "backtrace")]
+    #[test]
+    fn legacy_mangled_names_demangle_without_hash() {
+        let name = backtrace::SymbolName::new(b"_ZN6my_app4main17h0123456789abcdefE");
+        assert_eq!(format!("{name:#}"), "my_app::main");
+    }
+
+    #[test]
+    fn module_and_crate_of_functions() {
+        assert_eq!(
+            module_of_function("my_app::db::query::{{closure}}").as_deref(),
+            Some("my_app::db")
+        );
+        assert_eq!(
+            module_of_function("<my_app::Handler as tower::Service>::call").as_deref(),
+            Some("my_app::Handler")
+        );
+        assert_eq!(module_of_function("main"), None);
+        assert_eq!(
+            module_path_of("alloc::vec::Vec<T,A>::push").and_then(crate_of),
+            Some("alloc")
+        );
+    }
+
+    #[test]
+    fn filenames_are_shortened() {
+        assert_eq!(
+            short_filename("/rustc/abc123/library/std/src/rt.rs"),
+            "library/std/src/rt.rs"
+        );
+        assert_eq!(
+            short_filename("/home/u/.cargo/registry/src/index.crates.io-6f17d22bba15001f/tokio-1.40.0/src/lib.rs"),
+            "tokio-1.40.0/src/lib.rs"
+        );
+        assert_eq!(short_filename("./csu/../csu/libc-start.c"), "libc-start.c");
+    }
+
+    fn frame(function: &str) -> Frame {
+        Frame {
+            function: Some(function.into()),
+            ..Frame::default()
+        }
+    }
+
+    #[test]
+    fn sdk_and_panic_frames_are_trimmed_from_the_top() {
+        // Innermost first, as the unwinder yields them.
+        let frames = vec![
+            frame("backtrace::backtrace::trace"),
+            frame("sdk_core::stacktrace::RawStacktrace::capture"),
+            frame("sdk_core::panic::hook"),
+            frame("<alloc::boxed::Box<F,A> as core::ops::function::Fn<Args>>::call"),
+            frame("std::panicking::rust_panic_with_hook"),
+            frame("std::panicking::begin_panic_handler::{{closure}}"),
+            frame("core::panicking::panic_fmt"),
+            frame("core::result::unwrap_failed"),
+            frame("core::result::Result<T,E>::unwrap"),
+            frame("my_app::load"),
+            frame("std::rt::lang_start"),
+        ];
+        let cut = trim_point(&frames, &InAppRules::default());
+        assert_eq!(
+            frames[cut].function.as_deref(),
+            Some("core::result::Result<T,E>::unwrap")
+        );
+        // A stack with no SDK frame on top is left alone.
+        let plain = vec![frame("my_app::load"), frame("my_app::main")];
+        assert_eq!(trim_point(&plain, &InAppRules::default()), 0);
+    }
+
+    /// These test functions live in `sdk_core`, whose frames are trimmed as the SDK's own,
+    /// so the tests include them explicitly, as an application's crate would be.
+    #[cfg(feature = "backtrace")]
+    fn app_rules() -> InAppRules {
+        InAppRules::default().include("sdk_core::stacktrace::tests")
+    }
+
+    #[cfg(feature = "backtrace")]
+    #[inline(never)]
+    fn app_level_two() -> RawStacktrace {
+        RawStacktrace::capture(0)
+    }
+
+    #[cfg(feature = "backtrace")]
+    #[inline(never)]
+    fn app_level_one() -> RawStacktrace {
+        app_level_two()
+    }
+
+    #[cfg(feature = "backtrace")]
+    #[test]
+    fn captured_stacks_resolve_oldest_first_with_the_caller_on_top() {
+        let raw = app_level_one();
+        assert!(!raw.is_empty());
+        let moved = std::thread::spawn(move || raw.resolve(&app_rules()))
+            .join()
+            .expect("resolving on another thread works");
+        let names: Vec<&str> = moved
+            .frames
+            .iter()
+            .filter_map(|f| f.function.as_deref())
+            .collect();
+        let last = names.last().copied().unwrap_or_default();
+        assert!(
+            last.ends_with("app_level_two"),
+            "innermost frame should be the capturing function, got {names:?}"
+        );
+        let one = names.iter().position(|n| n.ends_with("app_level_one"));
+        let two = names.iter().position(|n| n.ends_with("app_level_two"));
+        assert!(one < two, "frames must be oldest first: {names:?}");
+        assert!(names.iter().all(|n| !n.starts_with("backtrace::")));
+        assert!(names
+            .iter()
+            .all(|n| strip_hash_suffix(n) == *n && !n.contains("::<")));
+        let top = moved.frames.last().expect("frames");
+        assert_eq!(top.in_app, Some(true), "included frames are in-app");
+        assert_eq!(top.module.as_deref(), Some("sdk_core::stacktrace::tests"));
+        assert_eq!(top.package.as_deref(), Some("sdk_core"));
+        assert!(
+            top.lineno.is_some(),
+            "debug builds have line numbers: {top:?}"
+        );
+        assert!(top
+            .abs_path
+            .as_deref()
+            .is_some_and(|p| p.ends_with("stacktrace.rs")));
+        let std_frame = moved
+            .frames
+            .iter()
+            .find(|f| f.package.as_deref() == Some("std"))
+            .expect("a std frame below the test");
+        assert_eq!(std_frame.in_app, Some(false));
+        assert!(cache::len() > 0);
+        // Without the include, the test code counts as the SDK's own and is trimmed.
+        let trimmed = app_level_one().resolve(&InAppRules::default());
+        assert!(trimmed.frames.iter().all(|f| !f
+            .function
+            .as_deref()
+            .unwrap_or("")
+            .contains("app_level")));
+    }
+
+    #[test]
+    fn skip_drops_caller_frames_and_unknown_addresses_stay() {
+        let raw = RawStacktrace::from_addresses(vec![1, 2, 3]);
+        let st = raw.resolve(&InAppRules::default());
+        assert_eq!(st.frames.len(), 3);
+        // oldest first: the last address recorded is the first frame
+        assert_eq!(st.frames[0].instruction_addr, Some(Addr(3)));
+        let skipped = RawStacktrace { skip: 1, ..raw };
+        let st = skipped.resolve(&InAppRules::default());
+        assert_eq!(st.frames.len(), 2);
+        assert_eq!(st.frames[1].instruction_addr, Some(Addr(2)));
+    }
+}
