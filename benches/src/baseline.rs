@@ -232,6 +232,5 @@ pub fn run(opts: &Opts) -> Result<(), String> {
         Ok(()),
         json!({ "bytes": buf.len() }),
     );
-    crate::ours::serialize_baseline(opts);
     Ok(())
 }
