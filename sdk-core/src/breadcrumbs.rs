@@ -180,7 +180,10 @@ impl<T> Ring<T> {
             (Some(a), Some(b)) => {
                 Arc::ptr_eq(a, b)
                     || (a.chunks.len() == b.chunks.len()
-                        && a.chunks.iter().zip(&b.chunks).all(|(x, y)| Arc::ptr_eq(x, y)))
+                        && a.chunks
+                            .iter()
+                            .zip(&b.chunks)
+                            .all(|(x, y)| Arc::ptr_eq(x, y)))
             }
             (None, None) => true,
             _ => false,

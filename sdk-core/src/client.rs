@@ -12,9 +12,7 @@ use uuid::Uuid;
 use crate::event_payload::{DscPayload, EventPayload};
 use crate::integrations::{self, Integration};
 use crate::options::ClientOptions;
-use crate::protocol::{
-    Contexts, DebugMeta, Event, Level, SdkInfo, SdkPackage, Thread, Values,
-};
+use crate::protocol::{Contexts, DebugMeta, Event, Level, SdkInfo, SdkPackage, Thread, Values};
 use crate::scope::Scope;
 use crate::stacktrace::{InAppRules, RawStacktrace};
 
@@ -107,7 +105,12 @@ impl Client {
         let integrations_process_events = all.iter().any(|i| i.processes_events());
 
         let mut dsn_ok = true;
-        let dsn = match options.dsn.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        let dsn = match options
+            .dsn
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
             None => None,
             Some(raw) => match raw.parse::<Dsn>() {
                 Ok(dsn) => Some(dsn),
@@ -416,7 +419,13 @@ fn build_constants(
             .server_name
             .as_deref()
             .map(str::to_owned)
-            .or_else(|| if defaults { defaults::server_name() } else { None }),
+            .or_else(|| {
+                if defaults {
+                    defaults::server_name()
+                } else {
+                    None
+                }
+            }),
         sdk,
         contexts: if defaults {
             defaults::contexts()
@@ -430,8 +439,16 @@ fn build_constants(
         },
         public_key: dsn.map(|d| d.public_key().to_owned()),
         in_app: InAppRules {
-            include: options.in_app_include.iter().map(|s| s.to_string()).collect(),
-            exclude: options.in_app_exclude.iter().map(|s| s.to_string()).collect(),
+            include: options
+                .in_app_include
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            exclude: options
+                .in_app_exclude
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         },
         max_breadcrumbs: options.max_breadcrumbs,
         sdk_header,
@@ -440,13 +457,15 @@ fn build_constants(
 
 /// The HTTP transport of the enabled features, or `None` (with a warning) when there is none.
 fn default_transport(dsn: &Dsn, options: &ClientOptions) -> Option<Arc<dyn Transport>> {
-    let _ = options;
-    eprintln!(
-        "[sentry] no HTTP transport is available for {}: enable the `ureq` or `reqwest` feature \
-         of sdk-core, or set ClientOptions::transport",
-        dsn.envelope_url()
-    );
-    None
+    match sdk_transport::default_transport(dsn, options.transport_options.clone()) {
+        Ok(transport) => Some(transport),
+        Err(err) => {
+            eprintln!(
+                "[sentry] could not create the HTTP transport, so the SDK is disabled: {err}"
+            );
+            None
+        }
+    }
 }
 
 /// The default data of the `contexts` and `debug-images` integrations, built once per process
@@ -455,14 +474,313 @@ mod defaults {
     use crate::protocol::{Contexts, DebugMeta};
 
     pub(super) fn server_name() -> Option<String> {
-        None
+        crate::contexts::server_name().map(str::to_owned)
     }
 
     pub(super) fn contexts() -> Contexts {
-        Contexts::default()
+        crate::contexts::default_contexts().clone()
     }
 
     pub(super) fn debug_meta() -> Option<DebugMeta> {
-        None
+        let meta = crate::debug_images::debug_meta();
+        if meta.is_empty() {
+            None
+        } else {
+            Some(meta)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+
+    use super::*;
+    use crate::testing::{with_captured_envelopes, with_captured_events_options, TestTransport};
+    use crate::{Breadcrumb, Hub, User};
+
+    #[derive(Debug)]
+    struct Inner;
+    impl fmt::Display for Inner {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("connection reset by peer")
+        }
+    }
+    impl std::error::Error for Inner {}
+
+    #[derive(Debug)]
+    struct Middle(Inner);
+    impl fmt::Display for Middle {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("query failed")
+        }
+    }
+    impl std::error::Error for Middle {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[derive(Debug)]
+    struct Outer(Middle);
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("request failed")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    fn client_with(options: ClientOptions) -> (Arc<Client>, Arc<TestTransport>) {
+        let transport = TestTransport::new();
+        let shared: Arc<dyn Transport> = transport.clone();
+        (Arc::new(Client::new(options.transport(shared))), transport)
+    }
+
+    #[test]
+    fn sample_rate_zero_drops_everything_and_counts_it() {
+        let (client, transport) = client_with(ClientOptions::new().sample_rate(0.0));
+        let hub = Hub::with_client(client);
+        for _ in 0..5 {
+            assert!(hub.capture_message("m", Level::Info).is_nil());
+        }
+        assert!(transport.fetch_and_clear_envelopes().is_empty());
+        let discards = transport.discards();
+        assert_eq!(discards.len(), 5);
+        assert!(discards
+            .iter()
+            .all(|d| *d == (DiscardReason::SampleRate, DataCategory::Error, 1)));
+    }
+
+    #[test]
+    fn sample_rate_one_keeps_everything() {
+        let (client, transport) = client_with(ClientOptions::new().sample_rate(1.0));
+        let hub = Hub::with_client(client);
+        for _ in 0..20 {
+            hub.capture_message("m", Level::Info);
+        }
+        assert_eq!(transport.fetch_and_clear_envelopes().len(), 20);
+        assert!(transport.discards().is_empty());
+    }
+
+    #[test]
+    fn before_send_can_modify_drop_and_survive_a_panic() {
+        let (client, transport) =
+            client_with(ClientOptions::new().before_send(
+                |mut event| match event.message.as_deref() {
+                    Some("drop") => None,
+                    Some("panic") => panic!("bug in before_send"),
+                    _ => {
+                        event.tags.insert("seen".into(), "yes".into());
+                        Some(event)
+                    }
+                },
+            ));
+        let hub = Hub::with_client(client);
+        assert!(!hub.capture_message("keep", Level::Info).is_nil());
+        assert!(hub.capture_message("drop", Level::Info).is_nil());
+        assert!(hub.capture_message("panic", Level::Info).is_nil());
+        let events = transport.fetch_and_clear_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].tags["seen"], "yes");
+        assert_eq!(
+            transport.discards(),
+            vec![
+                (DiscardReason::BeforeSend, DataCategory::Error, 1),
+                (DiscardReason::BeforeSend, DataCategory::Error, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn event_processors_can_drop_and_are_counted() {
+        let (client, transport) = client_with(ClientOptions::new());
+        let hub = Hub::with_client(client);
+        hub.configure_scope(|s| {
+            s.add_event_processor(|event| {
+                if event.message.as_deref() == Some("secret") {
+                    None
+                } else {
+                    Some(event)
+                }
+            })
+        });
+        hub.capture_message("secret", Level::Info);
+        hub.capture_message("public", Level::Info);
+        let events = transport.fetch_and_clear_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].message.as_deref(), Some("public"));
+        assert_eq!(
+            transport.discards(),
+            vec![(DiscardReason::EventProcessor, DataCategory::Error, 1)]
+        );
+    }
+
+    #[test]
+    fn error_chains_arrive_innermost_first() {
+        let events = crate::testing::with_captured_events(|| {
+            crate::capture_error(&Outer(Middle(Inner)));
+        });
+        let values: Vec<_> = events[0]
+            .exception
+            .values
+            .iter()
+            .map(|e| e.value.as_deref().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            values,
+            ["connection reset by peer", "query failed", "request failed"]
+        );
+        assert_eq!(events[0].level, Level::Error);
+    }
+
+    #[test]
+    fn nothing_is_serialised_on_the_capturing_thread() {
+        crate::event_payload::SERIALISED_HERE.with(|c| c.set(0));
+        let envelopes = with_captured_envelopes(|| {
+            crate::add_breadcrumb(Breadcrumb::new("crumb"));
+            crate::capture_message("lazy", Level::Info);
+            crate::capture_error(&Outer(Middle(Inner)));
+        });
+        assert_eq!(envelopes.len(), 2);
+        assert_eq!(crate::event_payload::SERIALISED_HERE.with(|c| c.get()), 0);
+        for envelope in &envelopes {
+            assert!(envelope.items[0].payload.as_lazy().is_some());
+        }
+        // the worker (here: another thread) is where the bytes are made
+        let bytes = std::thread::spawn(move || envelopes[0].to_vec().map(|b| b.len()))
+            .join()
+            .expect("thread ran")
+            .expect("serialises");
+        assert!(bytes > 100);
+        assert_eq!(crate::event_payload::SERIALISED_HERE.with(|c| c.get()), 0);
+    }
+
+    #[test]
+    fn the_lazy_payload_writes_the_same_json_as_the_materialised_event() {
+        let envelopes = with_captured_envelopes(|| {
+            crate::configure_scope(|s| {
+                s.set_tag("tenant", "acme");
+                s.set_extra("answer", serde_json::json!(42));
+                s.set_user(Some(User {
+                    id: Some("42".into()),
+                    email: Some("user@example.com".into()),
+                    ..Default::default()
+                }));
+                s.set_fingerprint(Some(&["{{ default }}", "db"]));
+                s.set_transaction(Some("GET /items"));
+                s.set_context("app", serde_json::Map::new());
+                for i in 0..20 {
+                    s.add_breadcrumb(Breadcrumb::new(format!("crumb {i}")).with_data("i", i));
+                }
+            });
+            crate::capture_error(&Outer(Middle(Inner)));
+        });
+        let payload = &envelopes[0].items[0].payload;
+        let written: serde_json::Value =
+            serde_json::from_slice(&payload.to_vec().expect("writes")).expect("json");
+        let lazy = payload
+            .as_lazy()
+            .and_then(|l| l.as_any().downcast_ref::<EventPayload>())
+            .expect("an event payload");
+        // both through bytes, so that float parsing treats them alike
+        let materialised: serde_json::Value =
+            serde_json::from_slice(&serde_json::to_vec(&lazy.to_event()).expect("writes"))
+                .expect("json");
+        let (w, m) = (
+            written.as_object().expect("obj"),
+            materialised.as_object().expect("obj"),
+        );
+        for key in w.keys().chain(m.keys()) {
+            assert_eq!(w.get(key), m.get(key), "field {key} differs");
+        }
+        assert_eq!(written["tags"]["tenant"], "acme");
+        assert_eq!(written["user"]["email"], "user@example.com");
+        assert_eq!(
+            written["breadcrumbs"]["values"].as_array().map(Vec::len),
+            Some(20)
+        );
+        assert_eq!(written["platform"], "native");
+        assert!(written["contexts"]["trace"]["trace_id"].is_string());
+    }
+
+    #[test]
+    fn envelope_headers_carry_the_event_id_sdk_and_trace() {
+        let envelopes = crate::testing::with_captured_envelopes_options(
+            || {
+                crate::capture_message("m", Level::Info);
+            },
+            ClientOptions::new()
+                .dsn("https://abc123@o1.ingest.example.com/7")
+                .release("app@1.0")
+                .environment("staging"),
+        );
+        let text = String::from_utf8(envelopes[0].to_vec().expect("writes")).expect("utf8");
+        let header: serde_json::Value =
+            serde_json::from_str(text.lines().next().expect("a header")).expect("json");
+        let event: serde_json::Value =
+            serde_json::from_str(text.lines().nth(2).expect("an event")).expect("json");
+        assert_eq!(header["event_id"], event["event_id"]);
+        assert_eq!(header["sdk"]["name"], sdk_transport::SDK_NAME);
+        assert_eq!(header["trace"]["public_key"], "abc123");
+        assert_eq!(header["trace"]["release"], "app@1.0");
+        assert_eq!(header["trace"]["environment"], "staging");
+        assert_eq!(
+            header["trace"]["trace_id"],
+            event["contexts"]["trace"]["trace_id"]
+        );
+        assert_eq!(event["release"], "app@1.0");
+        assert_eq!(event["environment"], "staging");
+    }
+
+    #[test]
+    fn sdk_info_lists_the_active_integrations() {
+        let events = with_captured_events_options(
+            || {
+                crate::capture_message("m", Level::Info);
+            },
+            ClientOptions::new(),
+        );
+        let sdk = events[0].sdk.as_ref().expect("sdk info");
+        assert!(sdk.integrations.iter().any(|i| i == "panic"));
+        assert!(sdk.integrations.iter().any(|i| i == "contexts"));
+        assert!(!sdk.packages.is_empty());
+        let events = with_captured_events_options(
+            || {
+                crate::capture_message("m", Level::Info);
+            },
+            ClientOptions::new().default_integrations(false),
+        );
+        assert!(events[0].sdk.as_ref().expect("sdk").integrations.is_empty());
+    }
+
+    #[test]
+    fn a_bad_dsn_disables_the_client_without_panicking() {
+        let client = Client::new(ClientOptions::new().dsn("not a dsn"));
+        assert!(!client.is_enabled());
+        let hub = Hub::with_client(Arc::new(client));
+        assert!(hub.capture_message("m", Level::Info).is_nil());
+    }
+
+    #[test]
+    fn panics_are_captured_as_unhandled_fatal_events() {
+        let events = crate::testing::with_captured_events(|| {
+            let result = std::panic::catch_unwind(|| {
+                panic!("the flux capacitor broke");
+            });
+            assert!(result.is_err());
+        });
+        assert_eq!(events.len(), 1);
+        let event = &events[0];
+        assert_eq!(event.level, Level::Fatal);
+        let exc = &event.exception.values[0];
+        assert_eq!(exc.ty, "panic");
+        assert_eq!(exc.value.as_deref(), Some("the flux capacitor broke"));
+        let mechanism = exc.mechanism.as_ref().expect("a mechanism");
+        assert_eq!(mechanism.ty, "panic");
+        assert_eq!(mechanism.handled, Some(false));
     }
 }

@@ -12,9 +12,9 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use sdk_transport::{ItemPayload, PayloadError};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use sdk_transport::{ItemPayload, PayloadError};
 
 use crate::client::ClientConstants;
 use crate::protocol::{Breadcrumb, Context, Event, Exception, Thread, TraceContext};
@@ -71,7 +71,11 @@ impl EventPayload {
 
     /// Applies `scope` and the client's constants to `event` now (for `before_send` and event
     /// processors), resolving stack traces so that callbacks see frames.
-    pub(crate) fn materialize(mut event: Event, scope: &Scope, constants: &ClientConstants) -> Event {
+    pub(crate) fn materialize(
+        mut event: Event,
+        scope: &Scope,
+        constants: &ClientConstants,
+    ) -> Event {
         scope.apply_data(&mut event, constants.max_breadcrumbs);
         constants.apply(&mut event);
         event.resolve_stacktraces(&constants.in_app);
@@ -106,10 +110,9 @@ impl ItemPayload for EventPayload {
     }
 
     fn size_hint(&self) -> usize {
-        let crumbs = self
-            .scope
-            .as_ref()
-            .map_or(0, |s| s.breadcrumbs.len().min(self.constants.max_breadcrumbs));
+        let crumbs = self.scope.as_ref().map_or(0, |s| {
+            s.breadcrumbs.len().min(self.constants.max_breadcrumbs)
+        });
         2048 + crumbs * 160
             + self.event.breadcrumbs.len() * 160
             + self.event.exception.len() * 256
@@ -149,7 +152,10 @@ impl Serialize for LazyView<'_> {
             map.serialize_entry("logentry", logentry)?;
         }
         map.serialize_entry("platform", &e.platform)?;
-        map.serialize_entry("timestamp", &sdk_transport::time::epoch_seconds(e.timestamp))?;
+        map.serialize_entry(
+            "timestamp",
+            &sdk_transport::time::epoch_seconds(e.timestamp),
+        )?;
         if let Some(ty) = &e.ty {
             map.serialize_entry("type", ty)?;
         }
@@ -191,7 +197,10 @@ impl Serialize for LazyView<'_> {
             )?;
         }
         if !e.threads.is_empty() {
-            map.serialize_entry("threads", &ValuesView(ResolvedThreads(&e.threads.values, c)))?;
+            map.serialize_entry(
+                "threads",
+                &ValuesView(ResolvedThreads(&e.threads.values, c)),
+            )?;
         }
         let scope_tags = s.tags.as_deref();
         if !e.tags.is_empty() || scope_tags.is_some_and(|t| !t.is_empty()) {
@@ -339,12 +348,19 @@ impl Serialize for ResolvedThreads<'_> {
     }
 }
 
-struct MergedMap<'a>(&'a BTreeMap<String, String>, Option<&'a BTreeMap<String, String>>);
+struct MergedMap<'a>(
+    &'a BTreeMap<String, String>,
+    Option<&'a BTreeMap<String, String>>,
+);
 
 impl Serialize for MergedMap<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let own = self.0;
-        let scope = self.1.into_iter().flatten().filter(|(k, _)| !own.contains_key(*k));
+        let scope = self
+            .1
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !own.contains_key(*k));
         serializer.collect_map(own.iter().chain(scope))
     }
 }
@@ -357,7 +373,11 @@ struct MergedJson<'a>(
 impl Serialize for MergedJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let own = self.0;
-        let scope = self.1.into_iter().flatten().filter(|(k, _)| !own.contains_key(*k));
+        let scope = self
+            .1
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !own.contains_key(*k));
         serializer.collect_map(own.iter().chain(scope))
     }
 }

@@ -67,7 +67,9 @@ thread_local! {
 /// Binds `client` as the process's client (or unbinds with `None`); returns the previous one.
 pub(crate) fn set_global_client(client: Option<Arc<Client>>) -> Option<Arc<Client>> {
     let binding = client.filter(|c| c.is_enabled()).map(Binding::new);
-    let mut slot = GLOBAL_CLIENT.write().unwrap_or_else(PoisonError::into_inner);
+    let mut slot = GLOBAL_CLIENT
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
     let old = std::mem::replace(&mut *slot, binding);
     GLOBAL_GEN.fetch_add(1, Ordering::AcqRel);
     drop(slot);
@@ -855,7 +857,9 @@ mod tests {
                 |s| s.set_tag("x", "y"),
                 || {
                     let inside = Hub::current().scope_snapshot();
-                    assert!(inside.breadcrumb_ring().shares_chunks_with(before.breadcrumb_ring()));
+                    assert!(inside
+                        .breadcrumb_ring()
+                        .shares_chunks_with(before.breadcrumb_ring()));
                 },
             );
         });

@@ -13,6 +13,8 @@
 pub mod api;
 pub mod breadcrumbs;
 pub mod client;
+pub mod contexts;
+pub mod debug_images;
 pub mod error_chain;
 pub mod event_payload;
 pub mod hub;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sdk_transport::Transport;
+use sdk_transport::{Transport, TransportOptions};
 
 use crate::integrations::Integration;
 use crate::protocol::{Breadcrumb, Event};
@@ -113,6 +113,9 @@ pub struct ClientOptions {
     pub integrations: Vec<Arc<dyn Integration>>,
     /// Creates the transport; `None` uses the HTTP transport of the enabled features.
     pub transport: Option<Arc<dyn TransportFactory>>,
+    /// Options of the default HTTP transport: queue limits, gzip, timeouts, retries, client
+    /// reports, offline spool.
+    pub transport_options: TransportOptions,
     /// Share of transactions that are sent, from 0.0 to 1.0 (default 0.0: tracing off).
     pub traces_sample_rate: f32,
 }
@@ -138,6 +141,7 @@ impl Default for ClientOptions {
             default_integrations: true,
             integrations: Vec::new(),
             transport: None,
+            transport_options: TransportOptions::default(),
             traces_sample_rate: 0.0,
         }
     }
@@ -164,9 +168,14 @@ impl fmt::Debug for ClientOptions {
             .field("default_integrations", &self.default_integrations)
             .field(
                 "integrations",
-                &self.integrations.iter().map(|i| i.name()).collect::<Vec<_>>(),
+                &self
+                    .integrations
+                    .iter()
+                    .map(|i| i.name())
+                    .collect::<Vec<_>>(),
             )
             .field("transport", &self.transport.is_some())
+            .field("transport_options", &self.transport_options)
             .field("traces_sample_rate", &self.traces_sample_rate)
             .finish()
     }
@@ -292,6 +301,12 @@ impl ClientOptions {
         self
     }
 
+    /// Sets the options of the default HTTP transport.
+    pub fn transport_options(mut self, options: TransportOptions) -> Self {
+        self.transport_options = options;
+        self
+    }
+
     /// Sets the transaction sample rate.
     pub fn traces_sample_rate(mut self, rate: f32) -> Self {
         self.traces_sample_rate = rate;
@@ -383,7 +398,11 @@ mod tests {
     fn a_str_is_a_dsn() {
         let o: ClientOptions = "https://k@example.com/1".into();
         assert_eq!(o.dsn.as_deref(), Some("https://k@example.com/1"));
-        let o: ClientOptions = ("https://k@example.com/2", ClientOptions::new().release("x@1")).into();
+        let o: ClientOptions = (
+            "https://k@example.com/2",
+            ClientOptions::new().release("x@1"),
+        )
+            .into();
         assert_eq!(o.dsn.as_deref(), Some("https://k@example.com/2"));
         assert_eq!(o.release.as_deref(), Some("x@1"));
     }

@@ -272,7 +272,9 @@ impl Scope {
 
     /// Whether any event processor is installed.
     pub fn has_event_processors(&self) -> bool {
-        self.event_processors.as_ref().is_some_and(|p| !p.is_empty())
+        self.event_processors
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
     }
 
     /// Adds an attachment item (sent with every event captured in this scope).

@@ -35,7 +35,10 @@ pub struct TestTransport {
 impl std::fmt::Debug for TestTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestTransport")
-            .field("envelopes", &self.envelopes.lock().map(|e| e.len()).unwrap_or(0))
+            .field(
+                "envelopes",
+                &self.envelopes.lock().map(|e| e.len()).unwrap_or(0),
+            )
             .finish()
     }
 }
@@ -48,7 +51,12 @@ impl TestTransport {
 
     /// Takes the envelopes received so far.
     pub fn fetch_and_clear_envelopes(&self) -> Vec<Envelope> {
-        std::mem::take(&mut *self.envelopes.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(
+            &mut *self
+                .envelopes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// Takes the events received so far (complete, as they would be written).

@@ -6,17 +6,40 @@
 #![forbid(unsafe_code)]
 
 pub mod category;
+pub mod client_report;
 pub mod diag;
 pub mod dsn;
 pub mod envelope;
+pub mod gzip;
+pub mod http;
+#[cfg(feature = "mock-server")]
+pub mod mock_server;
+pub mod options;
+pub mod parse;
+pub mod queue;
+pub mod rate_limit;
+pub mod retry;
+pub mod spool;
 pub mod time;
 pub mod transport;
+mod worker;
 
 pub use category::{DataCategory, DiscardReason};
+pub use client_report::{ClientReports, DiscardedCount};
 pub use dsn::{Dsn, DsnError, Scheme};
 pub use envelope::{
     Envelope, EnvelopeHeaders, EnvelopeItem, ItemPayload, ItemType, Payload, PayloadError,
 };
+pub use http::{
+    default_http_client, default_transport, HttpClient, HttpError, HttpRequest, HttpResponse,
+    HttpTransport, TransportError, TransportStats,
+};
+#[cfg(feature = "mock-server")]
+pub use mock_server::MockServer;
+pub use options::{RetryPolicy, SpoolOptions, TransportOptions};
+pub use parse::{parse_envelope, ParseError};
+pub use rate_limit::RateLimits;
+pub use spool::{Spool, SpoolError};
 pub use transport::Transport;
 
 /// The SDK's name as sent in `sdk.name`, the auth header and the user agent.

@@ -1,0 +1,81 @@
+//! The blocking HTTP client on `ureq` (rustls), the default.
+
+use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
+use crate::options::TransportOptions;
+
+/// Largest response body read (and thrown away) so the connection can be reused.
+const MAX_RESPONSE_BODY: u64 = 64 * 1024;
+
+/// An [`HttpClient`] on a `ureq` agent: keep-alive connections shared by the worker's threads,
+/// the transport's connect and request timeouts.
+#[derive(Debug, Clone)]
+pub struct UreqClient {
+    agent: ureq::Agent,
+}
+
+impl UreqClient {
+    /// A client with the timeouts, user agent and connection pool size of `options`.
+    pub fn new(options: &TransportOptions) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(options.request_timeout))
+            .timeout_connect(Some(options.connect_timeout))
+            .user_agent(options.user_agent.as_str())
+            .max_idle_connections_per_host(options.concurrency.max(1) * 2)
+            .build();
+        UreqClient {
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+
+    /// A client on an agent configured by the caller (proxy, TLS roots, ...). Its
+    /// `http_status_as_error` setting must be `false`, or 4xx/5xx are seen as network errors.
+    pub fn with_agent(agent: ureq::Agent) -> Self {
+        UreqClient { agent }
+    }
+}
+
+fn map_error(err: ureq::Error) -> HttpError {
+    match err {
+        ureq::Error::Timeout(kind) => HttpError::Timeout(format!("{kind:?}")),
+        ureq::Error::HostNotFound => HttpError::Connect("host not found".into()),
+        ureq::Error::ConnectionFailed => HttpError::Connect("connection failed".into()),
+        ureq::Error::Io(err) => match err.kind() {
+            std::io::ErrorKind::ConnectionRefused => HttpError::Connect(err.to_string()),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                HttpError::Timeout(err.to_string())
+            }
+            _ => HttpError::Io(err.to_string()),
+        },
+        other => HttpError::Other(other.to_string()),
+    }
+}
+
+impl HttpClient for UreqClient {
+    fn send(&self, request: HttpRequest<'_>) -> Result<HttpResponse, HttpError> {
+        let mut builder = self.agent.post(request.url);
+        for (name, value) in request.headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut response = builder.send(request.body).map_err(map_error)?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let result = HttpResponse {
+            status: response.status().as_u16(),
+            rate_limits: header("x-sentry-rate-limits"),
+            retry_after: header("retry-after"),
+        };
+        // Read the body to the end so the connection goes back to the pool.
+        let _ = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BODY)
+            .read_to_vec();
+        Ok(result)
+    }
+}
