@@ -156,6 +156,12 @@ pub fn run(job: &str, opts: &Opts) -> Result<(), String> {
         "capture_error" => capture_error(opts),
         "breadcrumb" => breadcrumb_job(opts),
         "scope" => scope(opts),
+        "e2e_http.reqwest" => e2e(opts, false, false),
+        "e2e_http.ureq" => e2e(opts, true, false),
+        "e2e_http.reqwest.big_queue" => e2e(opts, false, true),
+        "e2e_http.ureq.big_queue" => e2e(opts, true, true),
+        "stall_probe.reqwest" => stall(opts, false),
+        "stall_probe.ureq" => stall(opts, true),
         "serialize_baseline" => {
             serialize_baseline(opts);
             Ok(())
@@ -338,4 +344,115 @@ pub fn note(workload: &str) -> Option<&'static str> {
         "capture_message" => Some("ours: constant parts shared, serialised by the worker"),
         _ => None,
     }
+}
+
+/// Builds our HTTP transport with an explicit client: ureq or reqwest.
+struct HttpFactory {
+    ureq: bool,
+}
+
+impl sdk_core::TransportFactory for HttpFactory {
+    fn create_transport(&self, options: &ClientOptions) -> Option<Arc<dyn Transport>> {
+        use sdk_core::transport::{http, HttpClient, HttpTransport};
+        let dsn: sdk_core::transport::Dsn = options.dsn.as_deref()?.parse().ok()?;
+        let topts = options.transport_options.clone();
+        let client: Arc<dyn HttpClient> = if self.ureq {
+            Arc::new(http::ureq::UreqClient::new(&topts))
+        } else {
+            match http::reqwest::ReqwestClient::new(&topts) {
+                Ok(c) => Arc::new(c),
+                Err(e) => {
+                    eprintln!("reqwest client: {e}");
+                    return None;
+                }
+            }
+        };
+        match HttpTransport::new(&dsn, topts, client) {
+            Ok(t) => Some(Arc::new(t)),
+            Err(e) => {
+                eprintln!("http transport: {e}");
+                None
+            }
+        }
+    }
+}
+
+fn e2e_options(port: u16, ureq: bool, queue: Option<usize>) -> ClientOptions {
+    let mut options = ClientOptions::new()
+        .dsn(format!("http://public@127.0.0.1:{port}/1"))
+        .release(RELEASE)
+        .environment(ENVIRONMENT)
+        .transport(HttpFactory { ureq });
+    if let Some(q) = queue {
+        let bytes = options.transport_options.max_queue_bytes;
+        options.transport_options = options.transport_options.clone().queue_limits(q, bytes);
+    }
+    options
+}
+
+fn e2e(opts: &Opts, ureq: bool, big_queue: bool) -> Result<(), String> {
+    let n = opts.n(20_000);
+    let workload = format!(
+        "e2e_http.{}{}",
+        if ureq { "ureq" } else { "reqwest" },
+        if big_queue { ".big_queue" } else { "" }
+    );
+    let mut reps = Vec::new();
+    let rss_before = crate::harness::proc_status_kb("VmRSS");
+    for _ in 0..opts.e2e_reps {
+        let sink = crate::sink::Sink::start().map_err(|e| format!("sink: {e}"))?;
+        let options = e2e_options(sink.port(), ureq, big_queue.then_some(n as usize + 16))
+            .shutdown_timeout(std::time::Duration::from_secs(120));
+        let guard = sdk_core::init(options);
+        if !guard.is_enabled() {
+            return Err("our client is not enabled (no HTTP transport)".into());
+        }
+        let client = guard.client().cloned();
+        let rep = crate::e2e::burst(
+            n,
+            &sink,
+            || {
+                black_box(sdk_core::capture_message(black_box(MESSAGE), Level::Info));
+            },
+            || {
+                client
+                    .as_ref()
+                    .is_some_and(|c| c.flush(Some(std::time::Duration::from_secs(120))))
+            },
+            move || drop(guard),
+        );
+        reps.push(rep);
+    }
+    crate::e2e::emit_e2e(SDK, &workload, n, rss_before, &reps);
+    Ok(())
+}
+
+fn stall(opts: &Opts, ureq: bool) -> Result<(), String> {
+    let name = if ureq {
+        "stall_probe.ureq"
+    } else {
+        "stall_probe.reqwest"
+    };
+    // WORKLOAD.md: our harness runs the probe with N = 10 (the queue does not fill) and with
+    // N = 100 (more than sentry's 30-slot queue); `--iters` replaces the second.
+    for (n, suffix) in [(10, ".n10"), (opts.iters.unwrap_or(100), "")] {
+        let sink = crate::sink::Sink::start_with(true).map_err(|e| format!("sink: {e}"))?;
+        let options = e2e_options(sink.port(), ureq, None)
+            .shutdown_timeout(std::time::Duration::from_secs(2));
+        let guard = sdk_core::init(options);
+        let client = guard.client().cloned();
+        crate::e2e::stall_probe(
+            SDK,
+            &format!("{name}{suffix}"),
+            n,
+            || {
+                black_box(sdk_core::capture_message(black_box(MESSAGE), Level::Info));
+            },
+            move || client.is_some_and(|c| c.flush(Some(std::time::Duration::from_secs(2)))),
+            move || drop(guard),
+        );
+        // Leave the hung connections open: the next probe gets a fresh sink.
+        std::mem::forget(sink);
+    }
+    std::process::exit(0);
 }
