@@ -1,0 +1,421 @@
+//! The event as it travels to the transport: a lazy payload serialised on the delivery worker.
+//!
+//! On the caller's thread a capture only gathers references: the event's own fields, a snapshot
+//! of the scope (`Arc` clones) and an `Arc` of the client's constant data (contexts, sdk info,
+//! release, environment, server name, debug images). [`EventPayload::write_to`] merges them
+//! while it writes JSON, on the worker, and resolves raw stack traces there too.
+//!
+//! When `before_send` or an event processor needs a real [`Event`], the client materialises it
+//! eagerly ([`EventPayload::materialize`]); the payload then carries that event as it is.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sdk_transport::{ItemPayload, PayloadError};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+use crate::client::ClientConstants;
+use crate::protocol::{Breadcrumb, Context, Event, Exception, Thread, TraceContext};
+use crate::scope::{Scope, VecMap};
+
+/// An event waiting to be serialised: its own fields plus what the scope and the client add.
+pub struct EventPayload {
+    pub(crate) event: Event,
+    /// The scope snapshot still to apply (`None` once materialised).
+    pub(crate) scope: Option<Scope>,
+    pub(crate) constants: Arc<ClientConstants>,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many payloads this thread serialised (tests check the caller never does).
+    pub(crate) static SERIALISED_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl EventPayload {
+    /// A lazy payload: the scope and the client's constants are applied when it is written.
+    pub(crate) fn lazy(event: Event, scope: Scope, constants: Arc<ClientConstants>) -> Self {
+        EventPayload {
+            event,
+            scope: Some(scope),
+            constants,
+        }
+    }
+
+    /// A payload of an event that already has everything applied.
+    pub(crate) fn full(event: Event, constants: Arc<ClientConstants>) -> Self {
+        EventPayload {
+            event,
+            scope: None,
+            constants,
+        }
+    }
+
+    /// The event id.
+    pub fn event_id(&self) -> uuid::Uuid {
+        self.event.event_id
+    }
+
+    /// The complete event, as it will be written (stack traces resolved).
+    pub fn to_event(&self) -> Event {
+        let mut event = self.event.clone();
+        if let Some(scope) = &self.scope {
+            scope.apply_data(&mut event, self.constants.max_breadcrumbs);
+            self.constants.apply(&mut event);
+        }
+        event.resolve_stacktraces(&self.constants.in_app);
+        event
+    }
+
+    /// Applies `scope` and the client's constants to `event` now (for `before_send` and event
+    /// processors), resolving stack traces so that callbacks see frames.
+    pub(crate) fn materialize(
+        mut event: Event,
+        scope: &Scope,
+        constants: &ClientConstants,
+    ) -> Event {
+        scope.apply_data(&mut event, constants.max_breadcrumbs);
+        constants.apply(&mut event);
+        event.resolve_stacktraces(&constants.in_app);
+        event
+    }
+}
+
+impl ItemPayload for EventPayload {
+    fn write_to(&self, out: &mut Vec<u8>) -> Result<(), PayloadError> {
+        #[cfg(test)]
+        SERIALISED_HERE.with(|c| c.set(c.get() + 1));
+        match &self.scope {
+            None => {
+                if has_raw_stacktraces(&self.event) {
+                    let mut event = self.event.clone();
+                    event.resolve_stacktraces(&self.constants.in_app);
+                    serde_json::to_writer(&mut *out, &event)?;
+                } else {
+                    serde_json::to_writer(&mut *out, &self.event)?;
+                }
+            }
+            Some(scope) => {
+                let view = LazyView {
+                    event: &self.event,
+                    scope,
+                    constants: &self.constants,
+                };
+                serde_json::to_writer(&mut *out, &view)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn size_hint(&self) -> usize {
+        let crumbs = self.scope.as_ref().map_or(0, |s| {
+            s.breadcrumbs.len().min(self.constants.max_breadcrumbs)
+        });
+        2048 + crumbs * 160
+            + self.event.breadcrumbs.len() * 160
+            + self.event.exception.len() * 256
+            + self.event.message.as_ref().map_or(0, String::len)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn has_raw_stacktraces(event: &Event) -> bool {
+    event.exception.iter().any(|e| e.raw_stacktrace.is_some())
+        || event.threads.iter().any(|t| t.raw_stacktrace.is_some())
+}
+
+/// Writes the merged event without building it: event fields win, then the scope, then the
+/// client's constants (the same precedence as [`Scope::apply_data`] + `ClientConstants::apply`).
+struct LazyView<'a> {
+    event: &'a Event,
+    scope: &'a Scope,
+    constants: &'a ClientConstants,
+}
+
+impl Serialize for LazyView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let e = self.event;
+        let s = self.scope;
+        let c = self.constants;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("event_id", &e.event_id.simple())?;
+        map.serialize_entry("level", &s.level.unwrap_or(e.level))?;
+        if let Some(message) = &e.message {
+            map.serialize_entry("message", message)?;
+        }
+        if let Some(logentry) = &e.logentry {
+            map.serialize_entry("logentry", logentry)?;
+        }
+        map.serialize_entry("platform", &e.platform)?;
+        map.serialize_entry(
+            "timestamp",
+            &sdk_transport::time::epoch_seconds(e.timestamp),
+        )?;
+        if let Some(ty) = &e.ty {
+            map.serialize_entry("type", ty)?;
+        }
+        if let Some(logger) = &e.logger {
+            map.serialize_entry("logger", logger)?;
+        }
+        if let Some(t) = e.transaction.as_deref().or(s.transaction.as_deref()) {
+            map.serialize_entry("transaction", t)?;
+        }
+        fn opt<'x>(own: &'x Option<String>, constant: &'x Option<String>) -> Option<&'x str> {
+            own.as_deref().or(constant.as_deref())
+        }
+        if let Some(v) = opt(&e.server_name, &c.server_name) {
+            map.serialize_entry("server_name", v)?;
+        }
+        if let Some(v) = opt(&e.release, &c.release) {
+            map.serialize_entry("release", v)?;
+        }
+        if let Some(v) = opt(&e.dist, &c.dist) {
+            map.serialize_entry("dist", v)?;
+        }
+        if let Some(v) = opt(&e.environment, &c.environment) {
+            map.serialize_entry("environment", v)?;
+        }
+        if let Some(user) = e.user.as_ref().or(s.user.as_deref()) {
+            map.serialize_entry("user", user)?;
+        }
+        if let Some(request) = &e.request {
+            map.serialize_entry("request", request)?;
+        }
+        map.serialize_entry("contexts", &ContextsView(self))?;
+        if !s.breadcrumbs.is_empty() || !e.breadcrumbs.is_empty() {
+            map.serialize_entry("breadcrumbs", &BreadcrumbsView(self))?;
+        }
+        if !e.exception.is_empty() {
+            map.serialize_entry(
+                "exception",
+                &ValuesView(ResolvedExceptions(&e.exception.values, c)),
+            )?;
+        }
+        if !e.threads.is_empty() {
+            map.serialize_entry(
+                "threads",
+                &ValuesView(ResolvedThreads(&e.threads.values, c)),
+            )?;
+        }
+        let scope_tags = s.tags.as_deref();
+        if !e.tags.is_empty() || scope_tags.is_some_and(|t| !t.is_empty()) {
+            map.serialize_entry("tags", &MergedMap(&e.tags, scope_tags))?;
+        }
+        let scope_extra = s.extra.as_deref();
+        if !e.extra.is_empty() || scope_extra.is_some_and(|t| !t.is_empty()) {
+            map.serialize_entry("extra", &MergedJson(&e.extra, scope_extra))?;
+        }
+        if !e.fingerprint.is_empty() {
+            map.serialize_entry("fingerprint", &e.fingerprint)?;
+        } else if let Some(fp) = &s.fingerprint {
+            map.serialize_entry("fingerprint", &**fp)?;
+        }
+        if !e.modules.is_empty() {
+            map.serialize_entry("modules", &e.modules)?;
+        }
+        match &e.sdk {
+            Some(sdk) => map.serialize_entry("sdk", sdk)?,
+            None => map.serialize_entry("sdk", &c.sdk)?,
+        }
+        match (&e.debug_meta, &c.debug_meta) {
+            (Some(meta), _) => map.serialize_entry("debug_meta", meta)?,
+            (None, Some(meta)) => map.serialize_entry("debug_meta", meta)?,
+            (None, None) => {}
+        }
+        map.end()
+    }
+}
+
+struct ContextsView<'a, 'b>(&'b LazyView<'a>);
+
+impl Serialize for ContextsView<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let own = &self.0.event.contexts.0;
+        let scope = self.0.scope.contexts.as_deref();
+        let constants = &self.0.constants.contexts.0;
+        let mut map = serializer.serialize_map(None)?;
+        for (k, v) in own {
+            map.serialize_entry(k, v)?;
+        }
+        if let Some(scope) = scope {
+            for (k, v) in scope.iter() {
+                if !own.contains_key(k) {
+                    map.serialize_entry(k, v)?;
+                }
+            }
+        }
+        for (k, v) in constants {
+            if !own.contains_key(k) && !scope.is_some_and(|s| s.contains_key(k)) {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        let has_trace = own.contains_key("trace") || scope.is_some_and(|s| s.contains_key("trace"));
+        if !has_trace {
+            let trace = Context::Trace(Box::new(TraceContext {
+                trace_id: self.0.scope.trace_id,
+                span_id: self.0.scope.span_id,
+                ..Default::default()
+            }));
+            map.serialize_entry("trace", &trace)?;
+        }
+        map.end()
+    }
+}
+
+struct BreadcrumbsView<'a, 'b>(&'b LazyView<'a>);
+
+impl Serialize for BreadcrumbsView<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let max = self.0.constants.max_breadcrumbs;
+        let own: &[Breadcrumb] = &self.0.event.breadcrumbs.values;
+        let ring = &self.0.scope.breadcrumbs;
+        let total = ring.len() + own.len();
+        let skip = total.saturating_sub(max);
+        let values = ring.iter().chain(own.iter()).skip(skip);
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("values", &IterSeq(std::cell::RefCell::new(Some(values))))?;
+        map.end()
+    }
+}
+
+/// Serialises an iterator once as a sequence.
+struct IterSeq<I>(std::cell::RefCell<Option<I>>);
+
+impl<I, T> Serialize for IterSeq<I>
+where
+    I: Iterator<Item = T>,
+    T: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let iter = self.0.borrow_mut().take();
+        match iter {
+            Some(iter) => serializer.collect_seq(iter),
+            None => serializer.collect_seq(std::iter::empty::<T>()),
+        }
+    }
+}
+
+struct ValuesView<T>(T);
+
+impl<T: Serialize> Serialize for ValuesView<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("values", &self.0)?;
+        map.end()
+    }
+}
+
+struct ResolvedExceptions<'a>(&'a [Exception], &'a ClientConstants);
+
+impl Serialize for ResolvedExceptions<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|exc| match &exc.raw_stacktrace {
+            Some(raw) if exc.stacktrace.is_none() => {
+                let mut exc = exc.clone();
+                exc.raw_stacktrace = None;
+                let st = raw.resolve(&self.1.in_app);
+                if !st.is_empty() {
+                    exc.stacktrace = Some(st);
+                }
+                std::borrow::Cow::Owned(exc)
+            }
+            _ => std::borrow::Cow::Borrowed(exc),
+        }))
+    }
+}
+
+struct ResolvedThreads<'a>(&'a [Thread], &'a ClientConstants);
+
+impl Serialize for ResolvedThreads<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|thread| match &thread.raw_stacktrace {
+            Some(raw) if thread.stacktrace.is_none() => {
+                let mut thread = thread.clone();
+                thread.raw_stacktrace = None;
+                let st = raw.resolve(&self.1.in_app);
+                if !st.is_empty() {
+                    thread.stacktrace = Some(st);
+                }
+                std::borrow::Cow::Owned(thread)
+            }
+            _ => std::borrow::Cow::Borrowed(thread),
+        }))
+    }
+}
+
+struct MergedMap<'a>(&'a BTreeMap<String, String>, Option<&'a VecMap<String>>);
+
+impl Serialize for MergedMap<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let own = self.0;
+        let scope = self
+            .1
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(|(k, _)| !own.contains_key(*k));
+        serializer.collect_map(own.iter().map(|(k, v)| (k.as_str(), v)).chain(scope))
+    }
+}
+
+struct MergedJson<'a>(
+    &'a serde_json::Map<String, serde_json::Value>,
+    Option<&'a VecMap<serde_json::Value>>,
+);
+
+impl Serialize for MergedJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let own = self.0;
+        let scope = self
+            .1
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(|(k, _)| !own.contains_key(*k));
+        serializer.collect_map(own.iter().map(|(k, v)| (k.as_str(), v)).chain(scope))
+    }
+}
+
+/// The envelope's `trace` header: the dynamic sampling context of an error captured outside a
+/// transaction (trace_id, public_key, release, environment).
+pub(crate) struct DscPayload {
+    pub(crate) trace_id: crate::ids::TraceId,
+    pub(crate) constants: Arc<ClientConstants>,
+}
+
+impl ItemPayload for DscPayload {
+    fn write_to(&self, out: &mut Vec<u8>) -> Result<(), PayloadError> {
+        #[derive(Serialize)]
+        struct Dsc<'a> {
+            trace_id: crate::ids::TraceId,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            public_key: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            release: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            environment: Option<&'a str>,
+        }
+        let c = &self.constants;
+        serde_json::to_writer(
+            &mut *out,
+            &Dsc {
+                trace_id: self.trace_id,
+                public_key: c.public_key.as_deref(),
+                release: c.release.as_deref(),
+                environment: c.environment.as_deref(),
+            },
+        )?;
+        Ok(())
+    }
+
+    fn size_hint(&self) -> usize {
+        160
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

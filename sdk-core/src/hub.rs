@@ -1,0 +1,894 @@
+//! [`Hub`]: a stack of scopes (the isolation scope of a thread, request or task) and the
+//! lookup of the client.
+//!
+//! The scope model follows Sentry's: a **global** scope (process-wide, [`configure_global_scope`]),
+//! an **isolation** scope (one [`Hub`] per thread by default, or per request/task with
+//! [`Hub::new_from_top`] + [`Hub::run`] / [`crate::SentryFutureExt::bind_hub`]), and the
+//! **current** scope (the top of the hub's stack, forked by `with_scope` / `push_scope`). At
+//! capture, data merges global -> current, the more specific winning.
+//!
+//! The client is never snapshotted into a hub: a hub without an explicitly bound client reads
+//! the process's client at every capture (one atomic load when it has not changed), so `init()`
+//! reaches threads and runtimes that existed before it.
+
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::thread::ThreadId;
+
+use uuid::Uuid;
+
+use crate::client::Client;
+use crate::protocol::{Breadcrumb, Event, Level};
+use crate::scope::Scope;
+
+/// Number of enabled clients bound anywhere (the global slot and explicit hub bindings). Zero
+/// means every capture function returns at once.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any enabled client is bound: the first check of every capture function.
+#[inline(always)]
+pub fn is_active() -> bool {
+    ACTIVE.load(Ordering::Relaxed) != 0
+}
+
+/// A counted reference to an enabled client: while it lives, [`is_active`] is true.
+pub(crate) struct Binding(Arc<Client>);
+
+impl Binding {
+    pub(crate) fn new(client: Arc<Client>) -> Binding {
+        ACTIVE.fetch_add(1, Ordering::AcqRel);
+        Binding(client)
+    }
+}
+
+impl Clone for Binding {
+    fn clone(&self) -> Self {
+        Binding::new(self.0.clone())
+    }
+}
+
+impl Drop for Binding {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The process's client: written by init(), read by every hub with no explicit client.
+
+static GLOBAL_GEN: AtomicU64 = AtomicU64::new(0);
+static GLOBAL_CLIENT: RwLock<Option<Binding>> = RwLock::new(None);
+
+thread_local! {
+    static CLIENT_CACHE: RefCell<(u64, Option<Arc<Client>>)> = const { RefCell::new((0, None)) };
+}
+
+/// Binds `client` as the process's client (or unbinds with `None`); returns the previous one.
+pub(crate) fn set_global_client(client: Option<Arc<Client>>) -> Option<Arc<Client>> {
+    let binding = client.filter(|c| c.is_enabled()).map(Binding::new);
+    let mut slot = GLOBAL_CLIENT
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
+    let old = std::mem::replace(&mut *slot, binding);
+    GLOBAL_GEN.fetch_add(1, Ordering::AcqRel);
+    drop(slot);
+    old.map(|b| b.0.clone())
+}
+
+/// The process's client, cached per thread and refreshed when `init()` changes it.
+pub(crate) fn global_client() -> Option<Arc<Client>> {
+    let gen = GLOBAL_GEN.load(Ordering::Acquire);
+    CLIENT_CACHE
+        .try_with(|cache| {
+            let mut cache = cache.try_borrow_mut().ok()?;
+            if cache.0 != gen || gen == 0 {
+                let slot = GLOBAL_CLIENT.read().unwrap_or_else(PoisonError::into_inner);
+                cache.1 = slot.as_ref().map(|b| b.0.clone());
+                cache.0 = gen;
+            }
+            cache.1.clone()
+        })
+        .ok()
+        .flatten()
+        .or_else(|| {
+            // thread-local storage being torn down: read the slot directly
+            let slot = GLOBAL_CLIENT.read().unwrap_or_else(PoisonError::into_inner);
+            slot.as_ref().map(|b| b.0.clone())
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The global scope.
+
+static GLOBAL_SCOPE_SET: AtomicUsize = AtomicUsize::new(0);
+static GLOBAL_SCOPE: OnceLock<RwLock<Scope>> = OnceLock::new();
+
+/// Configures the global scope: data applied to every event of the process, under the data of
+/// the thread's or task's scopes.
+///
+/// ```
+/// sdk_core::configure_global_scope(|scope| scope.set_tag("region", "eu-west-1"));
+/// ```
+pub fn configure_global_scope<F, R>(f: F) -> R
+where
+    F: FnOnce(&mut Scope) -> R,
+{
+    let lock = GLOBAL_SCOPE.get_or_init(|| RwLock::new(Scope::new()));
+    let mut scope = lock.write().unwrap_or_else(PoisonError::into_inner);
+    let result = f(&mut scope);
+    GLOBAL_SCOPE_SET.store(usize::from(!scope.is_empty()), Ordering::Release);
+    result
+}
+
+/// A snapshot of the global scope, when it holds anything.
+pub(crate) fn global_scope() -> Option<Scope> {
+    if GLOBAL_SCOPE_SET.load(Ordering::Acquire) == 0 {
+        return None;
+    }
+    let lock = GLOBAL_SCOPE.get()?;
+    let scope = lock.read().unwrap_or_else(PoisonError::into_inner);
+    Some(scope.clone())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hubs.
+
+#[derive(Clone)]
+struct Layer {
+    /// A client bound explicitly to this layer; `None` means "the process's client".
+    client: Option<Binding>,
+    scope: Scope,
+}
+
+struct Stack {
+    layers: Vec<Layer>,
+    last_event_id: Option<Uuid>,
+}
+
+impl Stack {
+    fn top(&self) -> &Layer {
+        // The stack never becomes empty: pops stop at the root layer.
+        &self.layers[self.layers.len() - 1]
+    }
+
+    fn top_mut(&mut self) -> &mut Layer {
+        let last = self.layers.len() - 1;
+        &mut self.layers[last]
+    }
+}
+
+/// A stack of scopes with an optional explicitly bound client: the isolation scope of a thread,
+/// a request or a task.
+///
+/// Each thread has a current hub ([`Hub::current`]); the first thread that uses the SDK owns
+/// the process hub ([`Hub::main`]), and other threads start with a fork of the process hub's
+/// top scope (so tags set on the main thread before spawning are inherited).
+///
+/// ```
+/// use std::sync::Arc;
+/// use sdk_core::Hub;
+///
+/// // one hub per request: scope changes stay inside it
+/// let hub = Arc::new(Hub::new_from_top(&Hub::current()));
+/// Hub::run(hub, || {
+///     sdk_core::configure_scope(|scope| scope.set_tag("request", "1"));
+/// });
+/// ```
+pub struct Hub {
+    stack: Mutex<Stack>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let stack = self.lock();
+        f.debug_struct("Hub")
+            .field("depth", &stack.layers.len())
+            .field("scope", &stack.top().scope)
+            .finish()
+    }
+}
+
+static PROCESS_HUB: OnceLock<(Arc<Hub>, ThreadId)> = OnceLock::new();
+
+thread_local! {
+    static THREAD_HUB: RefCell<Option<Arc<Hub>>> = const { RefCell::new(None) };
+    /// How many `configure_scope` closures run on this thread (their hub is locked).
+    static CONFIGURING: Cell<u32> = const { Cell::new(0) };
+    /// The explicitly bound client of the hub whose scope is being configured on this thread.
+    static CONFIGURING_CLIENT: RefCell<Option<Arc<Client>>> = const { RefCell::new(None) };
+}
+
+fn process_hub() -> &'static (Arc<Hub>, ThreadId) {
+    PROCESS_HUB.get_or_init(|| (Arc::new(Hub::new()), std::thread::current().id()))
+}
+
+fn new_thread_hub() -> Arc<Hub> {
+    let (hub, thread) = process_hub();
+    if *thread == std::thread::current().id() {
+        hub.clone()
+    } else {
+        Arc::new(Hub::new_from_top(hub))
+    }
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::new()
+    }
+}
+
+impl Hub {
+    /// A new hub with an empty scope, using the process's client.
+    pub fn new() -> Hub {
+        Hub::with_layer(Layer {
+            client: None,
+            scope: Scope::new(),
+        })
+    }
+
+    /// A new hub with `client` bound explicitly (instead of the process's client) and an empty
+    /// scope. A disabled client binds nothing.
+    pub fn with_client(client: Arc<Client>) -> Hub {
+        Hub::with_layer(Layer {
+            client: Some(client).filter(|c| c.is_enabled()).map(Binding::new),
+            scope: Scope::new(),
+        })
+    }
+
+    /// A new hub that starts with a fork of `other`'s current scope and client binding.
+    pub fn new_from_top(other: &Hub) -> Hub {
+        let top = other.lock().top().clone();
+        Hub::with_layer(top)
+    }
+
+    fn with_layer(layer: Layer) -> Hub {
+        Hub {
+            stack: Mutex::new(Stack {
+                layers: vec![layer],
+                last_event_id: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Stack> {
+        self.stack.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks the stack unless this thread is inside a `configure_scope` closure of (possibly)
+    /// this hub, where locking could deadlock: then `None`.
+    fn lock_reentrant(&self) -> Option<MutexGuard<'_, Stack>> {
+        if CONFIGURING.with(Cell::get) == 0 {
+            return Some(self.lock());
+        }
+        match self.stack.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// The process hub (owned by the first thread that used the SDK).
+    pub fn main() -> Arc<Hub> {
+        process_hub().0.clone()
+    }
+
+    /// This thread's current hub.
+    pub fn current() -> Arc<Hub> {
+        Hub::with_current(|hub| hub.clone()).unwrap_or_else(Hub::main)
+    }
+
+    /// Runs `f` with this thread's current hub (no reference count taken). `None` only if `f`
+    /// could not be run at all (never in practice).
+    #[inline]
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Hub>) -> R) -> Option<R> {
+        let mut f = Some(f);
+        let fast = THREAD_HUB.try_with(|slot| {
+            let borrowed = slot.try_borrow().ok()?;
+            let hub = borrowed.as_ref()?;
+            let f = f.take()?;
+            Some(f(hub))
+        });
+        if let Ok(Some(result)) = fast {
+            return Some(result);
+        }
+        // First use on this thread (or the slot is being swapped): create/look up the hub.
+        let hub = THREAD_HUB
+            .try_with(|slot| match slot.try_borrow_mut() {
+                Ok(mut slot) => slot.get_or_insert_with(new_thread_hub).clone(),
+                Err(_) => slot
+                    .try_borrow()
+                    .ok()
+                    .and_then(|s| s.clone())
+                    .unwrap_or_else(new_thread_hub),
+            })
+            .unwrap_or_else(|_| Hub::main());
+        f.take().map(|f| f(&hub))
+    }
+
+    /// Makes `hub` this thread's current hub while `f` runs, then restores the previous one
+    /// (also when `f` panics).
+    pub fn run<R>(hub: Arc<Hub>, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Arc<Hub>>, bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                if self.1 {
+                    let previous = self.0.take();
+                    let _ = THREAD_HUB.try_with(|slot| {
+                        if let Ok(mut slot) = slot.try_borrow_mut() {
+                            *slot = previous;
+                        }
+                    });
+                }
+            }
+        }
+        // make sure this thread has its own hub first, so that restoring is well defined
+        Hub::with_current(|_| ());
+        let swapped = THREAD_HUB
+            .try_with(|slot| match slot.try_borrow_mut() {
+                Ok(mut slot) => Some(slot.replace(hub.clone())),
+                Err(_) => None,
+            })
+            .ok()
+            .flatten();
+        let _restore = match swapped {
+            Some(previous) => Restore(previous, true),
+            None => {
+                sdk_transport::sdk_debug!(
+                    "Hub::run inside a configure_scope closure: the hub was not switched"
+                );
+                Restore(None, false)
+            }
+        };
+        f()
+    }
+
+    /// The client of this hub: the explicitly bound one, else the process's.
+    pub fn client(&self) -> Option<Arc<Client>> {
+        let explicit = self
+            .lock_reentrant()
+            .and_then(|s| s.top().client.as_ref().map(|b| b.0.clone()));
+        explicit.or_else(global_client)
+    }
+
+    /// Binds `client` explicitly to the current scope of this hub (`None`: use the process's
+    /// client again).
+    pub fn bind_client(&self, client: Option<Arc<Client>>) {
+        let binding = client.filter(|c| c.is_enabled()).map(Binding::new);
+        if let Some(mut stack) = self.lock_reentrant() {
+            stack.top_mut().client = binding;
+        }
+    }
+
+    /// A snapshot of the current scope and the client, taken under one lock.
+    pub(crate) fn snapshot(&self) -> Option<(Arc<Client>, Scope)> {
+        let (explicit, scope) = match self.lock_reentrant() {
+            Some(stack) => {
+                let top = stack.top();
+                (top.client.as_ref().map(|b| b.0.clone()), top.scope.clone())
+            }
+            None => {
+                sdk_transport::sdk_debug!(
+                    "capture inside a configure_scope closure: the scope is not applied"
+                );
+                let client = CONFIGURING_CLIENT
+                    .try_with(|c| c.try_borrow().ok().and_then(|c| c.clone()))
+                    .ok()
+                    .flatten();
+                (client, Scope::new())
+            }
+        };
+        let client = explicit.or_else(global_client)?;
+        Some((client, scope))
+    }
+
+    /// Runs `f` on the current scope, under the hub's lock: concurrent calls never lose each
+    /// other's writes. Not run when no client is bound.
+    pub fn configure_scope<F, R>(&self, f: F) -> R
+    where
+        F: FnOnce(&mut Scope) -> R,
+        R: Default,
+    {
+        if !is_active() {
+            return R::default();
+        }
+        let Some(mut stack) = self.lock_reentrant() else {
+            sdk_transport::sdk_debug!("nested configure_scope on the same hub: not run");
+            return R::default();
+        };
+        struct Depth(Option<Option<Arc<Client>>>);
+        impl Drop for Depth {
+            fn drop(&mut self) {
+                CONFIGURING.with(|c| c.set(c.get().saturating_sub(1)));
+                if let Some(previous) = self.0.take() {
+                    let _ = CONFIGURING_CLIENT.try_with(|c| {
+                        if let Ok(mut c) = c.try_borrow_mut() {
+                            *c = previous;
+                        }
+                    });
+                }
+            }
+        }
+        CONFIGURING.with(|c| c.set(c.get() + 1));
+        let explicit = stack.top().client.as_ref().map(|b| b.0.clone());
+        let previous = explicit.and_then(|client| {
+            CONFIGURING_CLIENT
+                .try_with(|c| c.try_borrow_mut().ok().map(|mut c| c.replace(client)))
+                .ok()
+                .flatten()
+        });
+        let _depth = Depth(previous);
+        f(&mut stack.top_mut().scope)
+    }
+
+    /// Forks the current scope, configures the fork with `scope_config`, runs `callback` with
+    /// it and restores the previous scope (also on panic). `scope_config` is not run when no
+    /// client is bound; `callback` always runs.
+    pub fn with_scope<C, F, R>(&self, scope_config: C, callback: F) -> R
+    where
+        C: FnOnce(&mut Scope),
+        F: FnOnce() -> R,
+    {
+        if !is_active() {
+            return callback();
+        }
+        let _guard = self.push_scope_configured(scope_config);
+        callback()
+    }
+
+    fn push_scope_configured<C: FnOnce(&mut Scope)>(&self, scope_config: C) -> ScopeGuardRef<'_> {
+        let Some(top) = self.lock_reentrant().map(|s| s.top().clone()) else {
+            return ScopeGuardRef {
+                hub: self,
+                depth: None,
+            };
+        };
+        let mut layer = top;
+        scope_config(&mut layer.scope);
+        let depth = self.lock_reentrant().map(|mut stack| {
+            stack.layers.push(layer);
+            stack.layers.len()
+        });
+        ScopeGuardRef { hub: self, depth }
+    }
+
+    /// Pushes a fork of the current scope; the returned guard pops it when dropped.
+    pub fn push_scope(self: &Arc<Self>) -> ScopeGuard {
+        let depth = self.lock_reentrant().map(|mut stack| {
+            let top = stack.top().clone();
+            stack.layers.push(top);
+            stack.layers.len()
+        });
+        ScopeGuard {
+            hub: self.clone(),
+            depth,
+        }
+    }
+
+    fn pop_to(&self, depth: usize) {
+        let Some(mut stack) = self.lock_reentrant() else {
+            return;
+        };
+        let len = stack.layers.len();
+        if len < depth {
+            sdk_transport::sdk_debug!("a scope guard was dropped after its scope was popped");
+            return;
+        }
+        if len > depth {
+            sdk_transport::sdk_debug!(
+                "scope guards dropped out of order: popping {} inner scope(s) too",
+                len - depth
+            );
+        }
+        stack.layers.truncate(depth.saturating_sub(1).max(1));
+    }
+
+    /// Records a breadcrumb on the current scope, after `before_breadcrumb`, keeping the
+    /// client's `max_breadcrumbs`. Not run when no client is bound.
+    pub fn add_breadcrumb<B: IntoBreadcrumbs>(&self, breadcrumb: B) {
+        if !is_active() {
+            return;
+        }
+        let Some(client) = self.client() else {
+            return;
+        };
+        let options = client.options();
+        let max = options.max_breadcrumbs;
+        let before = options.before_breadcrumb.clone();
+        for crumb in breadcrumb.into_breadcrumbs() {
+            let crumb = match &before {
+                Some(callback) => {
+                    let callback = callback.clone();
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                        callback(crumb)
+                    })) {
+                        Ok(Some(crumb)) => crumb,
+                        Ok(None) => continue,
+                        Err(_) => {
+                            eprintln!(
+                                "[sentry] before_breadcrumb panicked; the breadcrumb was dropped"
+                            );
+                            continue;
+                        }
+                    }
+                }
+                None => crumb,
+            };
+            match self.lock_reentrant() {
+                Some(mut stack) => {
+                    stack.top_mut().scope.push_breadcrumb(crumb, max);
+                }
+                None => sdk_transport::sdk_debug!(
+                    "add_breadcrumb inside configure_scope: use scope.add_breadcrumb instead"
+                ),
+            }
+        }
+    }
+
+    /// Captures an event with the current scope; returns its id (nil when not sent).
+    pub fn capture_event(&self, event: Event) -> Uuid {
+        if !is_active() {
+            return Uuid::nil();
+        }
+        let Some((client, scope)) = self.snapshot() else {
+            return Uuid::nil();
+        };
+        let id = client.capture_event(event, &scope);
+        self.set_last_event_id(id);
+        id
+    }
+
+    /// Captures a message with the current scope.
+    pub fn capture_message(&self, message: &str, level: Level) -> Uuid {
+        if !is_active() {
+            return Uuid::nil();
+        }
+        let Some((client, scope)) = self.snapshot() else {
+            return Uuid::nil();
+        };
+        let id = client.capture_message(message, level, &scope);
+        self.set_last_event_id(id);
+        id
+    }
+
+    /// Captures an error and its `source()` chain with the current scope.
+    pub fn capture_error(&self, error: &(dyn std::error::Error + 'static)) -> Uuid {
+        if !is_active() {
+            return Uuid::nil();
+        }
+        let Some((client, scope)) = self.snapshot() else {
+            return Uuid::nil();
+        };
+        let id = client.capture_error(error, &scope);
+        self.set_last_event_id(id);
+        id
+    }
+
+    fn set_last_event_id(&self, id: Uuid) {
+        if id.is_nil() {
+            return;
+        }
+        if let Some(mut stack) = self.lock_reentrant() {
+            stack.last_event_id = Some(id);
+        }
+    }
+
+    /// The id of the last event this hub sent.
+    pub fn last_event_id(&self) -> Option<Uuid> {
+        self.lock_reentrant().and_then(|s| s.last_event_id)
+    }
+
+    /// A snapshot of the current scope (for tests and integrations).
+    pub fn scope_snapshot(&self) -> Scope {
+        self.lock_reentrant()
+            .map(|s| s.top().scope.clone())
+            .unwrap_or_default()
+    }
+
+    /// Depth of the scope stack (1 = only the root scope).
+    pub fn depth(&self) -> usize {
+        self.lock_reentrant().map_or(1, |s| s.layers.len())
+    }
+}
+
+struct ScopeGuardRef<'a> {
+    hub: &'a Hub,
+    depth: Option<usize>,
+}
+
+impl Drop for ScopeGuardRef<'_> {
+    fn drop(&mut self) {
+        if let Some(depth) = self.depth {
+            self.hub.pop_to(depth);
+        }
+    }
+}
+
+/// Pops the scope pushed by [`Hub::push_scope`] / [`crate::push_scope`] when dropped.
+///
+/// Dropping guards out of order never panics: the inner scopes are popped too and a diagnostic
+/// is logged in debug mode.
+#[must_use = "the scope is popped when the guard is dropped"]
+pub struct ScopeGuard {
+    hub: Arc<Hub>,
+    depth: Option<usize>,
+}
+
+impl std::fmt::Debug for ScopeGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopeGuard")
+            .field("depth", &self.depth)
+            .finish()
+    }
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        if let Some(depth) = self.depth {
+            self.hub.pop_to(depth);
+        }
+    }
+}
+
+/// What `add_breadcrumb` accepts: a [`Breadcrumb`], a `Vec` or `Option` of them, or a closure
+/// that builds them (run only when a client is bound).
+pub trait IntoBreadcrumbs {
+    /// The iterator of breadcrumbs.
+    type Output: IntoIterator<Item = Breadcrumb>;
+    /// Converts into breadcrumbs.
+    fn into_breadcrumbs(self) -> Self::Output;
+}
+
+impl IntoBreadcrumbs for Breadcrumb {
+    type Output = std::iter::Once<Breadcrumb>;
+    fn into_breadcrumbs(self) -> Self::Output {
+        std::iter::once(self)
+    }
+}
+
+impl IntoBreadcrumbs for Vec<Breadcrumb> {
+    type Output = Vec<Breadcrumb>;
+    fn into_breadcrumbs(self) -> Self::Output {
+        self
+    }
+}
+
+impl IntoBreadcrumbs for Option<Breadcrumb> {
+    type Output = Option<Breadcrumb>;
+    fn into_breadcrumbs(self) -> Self::Output {
+        self
+    }
+}
+
+impl<F, I> IntoBreadcrumbs for F
+where
+    F: FnOnce() -> I,
+    I: IntoBreadcrumbs,
+{
+    type Output = I::Output;
+    fn into_breadcrumbs(self) -> Self::Output {
+        self().into_breadcrumbs()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{with_captured_events, with_captured_events_options, TestTransport};
+    use crate::ClientOptions;
+
+    #[test]
+    fn with_scope_changes_do_not_leak_out() {
+        let events = with_captured_events(|| {
+            crate::configure_scope(|s| s.set_tag("outer", "1"));
+            crate::with_scope(
+                |s| {
+                    s.set_tag("inner", "2");
+                    s.set_level(Some(Level::Warning));
+                },
+                || crate::capture_message("inside", Level::Error),
+            );
+            crate::capture_message("outside", Level::Error);
+        });
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].tags.get("inner").map(String::as_str), Some("2"));
+        assert_eq!(events[0].tags.get("outer").map(String::as_str), Some("1"));
+        assert_eq!(events[0].level, Level::Warning);
+        assert!(!events[1].tags.contains_key("inner"));
+        assert_eq!(events[1].tags.get("outer").map(String::as_str), Some("1"));
+        assert_eq!(events[1].level, Level::Error);
+    }
+
+    #[test]
+    fn push_scope_guards_pop_even_out_of_order_without_panicking() {
+        let events = with_captured_events(|| {
+            let hub = Hub::current();
+            let base = hub.depth();
+            let outer = crate::push_scope();
+            crate::configure_scope(|s| s.set_tag("level", "outer"));
+            let inner = crate::push_scope();
+            crate::configure_scope(|s| s.set_tag("level", "inner"));
+            assert_eq!(hub.depth(), base + 2);
+            drop(outer); // out of order: pops the inner scope too
+            assert_eq!(hub.depth(), base);
+            drop(inner); // already popped: ignored
+            assert_eq!(hub.depth(), base);
+            crate::capture_message("after", Level::Info);
+        });
+        assert_eq!(events.len(), 1);
+        assert!(!events[0].tags.contains_key("level"));
+    }
+
+    #[test]
+    fn with_scope_restores_the_scope_when_the_callback_panics() {
+        let events = with_captured_events(|| {
+            let result = std::panic::catch_unwind(|| {
+                crate::with_scope(|s| s.set_tag("doomed", "yes"), || panic!("boom"));
+            });
+            assert!(result.is_err());
+            crate::capture_message("after panic", Level::Info);
+        });
+        let last = events.last().expect("an event");
+        assert_eq!(last.message.as_deref(), Some("after panic"));
+        assert!(!last.tags.contains_key("doomed"));
+    }
+
+    #[test]
+    fn breadcrumbs_are_bounded_by_max_breadcrumbs() {
+        let events = with_captured_events_options(
+            || {
+                for i in 0..30 {
+                    crate::add_breadcrumb(Breadcrumb::new(format!("crumb {i}")));
+                }
+                crate::capture_message("with crumbs", Level::Info);
+            },
+            ClientOptions::new().max_breadcrumbs(10),
+        );
+        let crumbs = &events[0].breadcrumbs.values;
+        assert_eq!(crumbs.len(), 10);
+        assert_eq!(crumbs[0].message.as_deref(), Some("crumb 20"));
+        assert_eq!(crumbs[9].message.as_deref(), Some("crumb 29"));
+    }
+
+    #[test]
+    fn before_breadcrumb_can_drop_and_modify() {
+        let events = with_captured_events_options(
+            || {
+                crate::add_breadcrumb(Breadcrumb::new("keep"));
+                crate::add_breadcrumb(Breadcrumb::new("drop me"));
+                crate::add_breadcrumb(Breadcrumb::new("panic"));
+                crate::capture_message("m", Level::Info);
+            },
+            ClientOptions::new().before_breadcrumb(|mut b| match b.message.as_deref() {
+                Some("drop me") => None,
+                Some("panic") => panic!("callback bug"),
+                _ => {
+                    b.category = Some("changed".into());
+                    Some(b)
+                }
+            }),
+        );
+        let crumbs = &events[0].breadcrumbs.values;
+        assert_eq!(crumbs.len(), 1);
+        assert_eq!(crumbs[0].message.as_deref(), Some("keep"));
+        assert_eq!(crumbs[0].category.as_deref(), Some("changed"));
+    }
+
+    #[test]
+    fn a_lazy_breadcrumb_closure_runs_when_enabled() {
+        let events = with_captured_events(|| {
+            crate::add_breadcrumb(|| Breadcrumb::new("lazy"));
+            crate::capture_message("m", Level::Info);
+        });
+        assert_eq!(
+            events[0].breadcrumbs.values[0].message.as_deref(),
+            Some("lazy")
+        );
+    }
+
+    #[test]
+    fn new_threads_inherit_the_scope_of_the_spawning_thread_hub() {
+        // the thread's hub is forked from a parent hub: run the child on a hub made from ours
+        let transport = TestTransport::new();
+        let shared: Arc<dyn sdk_transport::Transport> = transport.clone();
+        let client = Arc::new(Client::new(ClientOptions::new().transport(shared)));
+        let parent = Arc::new(Hub::with_client(client));
+        parent.configure_scope(|s| s.set_tag("inherited", "yes"));
+        let child = Arc::new(Hub::new_from_top(&parent));
+        std::thread::spawn(move || {
+            Hub::run(child, || {
+                crate::configure_scope(|s| s.set_tag("child-only", "1"));
+                crate::capture_message("from child", Level::Info);
+            })
+        })
+        .join()
+        .expect("thread ran");
+        parent.capture_message("from parent", Level::Info);
+        let events = transport.fetch_and_clear_events();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].tags["inherited"], "yes");
+        assert_eq!(events[0].tags["child-only"], "1");
+        assert!(!events[1].tags.contains_key("child-only"));
+    }
+
+    #[test]
+    fn concurrent_configure_scope_never_loses_writes() {
+        let transport = TestTransport::new();
+        let shared: Arc<dyn sdk_transport::Transport> = transport.clone();
+        let client = Arc::new(Client::new(ClientOptions::new().transport(shared)));
+        let hub = Arc::new(Hub::with_client(client));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let hub = hub.clone();
+                std::thread::spawn(move || {
+                    for i in 0..250 {
+                        hub.configure_scope(|s| s.set_tag(&format!("t{t}-{i}"), i));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread ran");
+        }
+        assert_eq!(hub.scope_snapshot().tags().count(), 1000);
+    }
+
+    #[test]
+    fn capture_inside_configure_scope_does_not_deadlock() {
+        let events = with_captured_events(|| {
+            crate::configure_scope(|s| {
+                s.set_tag("a", "b");
+                crate::capture_message("nested", Level::Info);
+                crate::add_breadcrumb(Breadcrumb::new("nested crumb"));
+            });
+        });
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].message.as_deref(), Some("nested"));
+    }
+
+    #[test]
+    fn with_scope_does_not_deep_copy_breadcrumbs() {
+        let _ = with_captured_events(|| {
+            for i in 0..40 {
+                crate::add_breadcrumb(Breadcrumb::new(format!("{i}")));
+            }
+            let before = Hub::current().scope_snapshot();
+            crate::with_scope(
+                |s| s.set_tag("x", "y"),
+                || {
+                    let inside = Hub::current().scope_snapshot();
+                    assert!(inside
+                        .breadcrumb_ring()
+                        .shares_chunks_with(before.breadcrumb_ring()));
+                },
+            );
+        });
+    }
+
+    #[test]
+    fn last_event_id_is_the_id_returned() {
+        let _ = with_captured_events(|| {
+            let id = crate::capture_message("x", Level::Info);
+            assert!(!id.is_nil());
+            assert_eq!(crate::last_event_id(), Some(id));
+        });
+    }
+
+    #[test]
+    fn global_scope_applies_under_the_current_scope() {
+        let events = with_captured_events(|| {
+            configure_global_scope(|s| {
+                s.set_tag("global-test-tag", "global");
+                s.set_tag("global-override", "global");
+            });
+            crate::configure_scope(|s| s.set_tag("global-override", "current"));
+            crate::capture_message("m", Level::Info);
+            configure_global_scope(|s| {
+                s.remove_tag("global-test-tag");
+                s.remove_tag("global-override");
+            });
+        });
+        assert_eq!(events[0].tags["global-test-tag"], "global");
+        assert_eq!(events[0].tags["global-override"], "current");
+    }
+}

@@ -1,0 +1,530 @@
+//! [`Scope`]: the data that is applied to every event captured while it is active.
+//!
+//! Every field sits behind an `Arc` and is copied only when written while shared
+//! (copy-on-write), so forking a scope (`with_scope`, a new thread, a request) clones a handful
+//! of `Arc`s and never copies tags, contexts or breadcrumbs.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use sdk_transport::EnvelopeItem;
+
+use crate::breadcrumbs::Ring;
+use crate::ids::{SpanId, TraceId};
+use crate::protocol::{Breadcrumb, Context, Event, Level, User};
+
+/// An event processor: may change an event or drop it (`None`, counted as an
+/// `event_processor` discard).
+pub type EventProcessor = Arc<dyn Fn(Event) -> Option<Event> + Send + Sync>;
+
+/// The default number of breadcrumbs [`Scope::add_breadcrumb`] keeps when no client says
+/// otherwise.
+pub const DEFAULT_MAX_BREADCRUMBS: usize = 100;
+
+/// Scope data: tags, extra, user, contexts, level, fingerprint, transaction name, breadcrumbs,
+/// event processors, attachments and the propagation context (trace id and span id of errors
+/// captured outside a transaction).
+///
+/// Cloning is cheap (a handful of `Arc` clones).
+///
+/// ```
+/// use sdk_core::{Scope, Level, User};
+///
+/// let mut scope = Scope::default();
+/// scope.set_tag("tenant", "acme");
+/// scope.set_level(Some(Level::Warning));
+/// scope.set_user(Some(User { id: Some("42".into()), ..Default::default() }));
+/// let fork = scope.clone();
+/// scope.set_tag("tenant", "other");
+/// assert_eq!(fork.tag("tenant"), Some("acme"));
+/// assert_eq!(scope.tag("tenant"), Some("other"));
+/// ```
+#[derive(Clone)]
+pub struct Scope {
+    pub(crate) level: Option<Level>,
+    pub(crate) fingerprint: Option<Arc<[Cow<'static, str>]>>,
+    pub(crate) transaction: Option<Arc<str>>,
+    pub(crate) user: Option<Arc<User>>,
+    pub(crate) tags: Option<Arc<VecMap<String>>>,
+    pub(crate) extra: Option<Arc<VecMap<serde_json::Value>>>,
+    pub(crate) contexts: Option<Arc<VecMap<Context>>>,
+    pub(crate) breadcrumbs: Ring<Breadcrumb>,
+    pub(crate) event_processors: Option<Arc<Vec<EventProcessor>>>,
+    pub(crate) attachments: Option<Arc<Vec<EnvelopeItem>>>,
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    /// The bound transaction or span (see `performance::binding`).
+    pub(crate) span: Option<crate::performance::TransactionOrSpan>,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope {
+            level: None,
+            fingerprint: None,
+            transaction: None,
+            user: None,
+            tags: None,
+            extra: None,
+            contexts: None,
+            breadcrumbs: Ring::new(),
+            event_processors: None,
+            attachments: None,
+            trace_id: TraceId::random(),
+            span_id: SpanId::random(),
+            span: None,
+        }
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("level", &self.level)
+            .field("fingerprint", &self.fingerprint)
+            .field("transaction", &self.transaction)
+            .field("user", &self.user)
+            .field("tags", &self.tags)
+            .field("extra", &self.extra)
+            .field("contexts", &self.contexts)
+            .field("breadcrumbs", &self.breadcrumbs.len())
+            .field(
+                "event_processors",
+                &self.event_processors.as_ref().map_or(0, |p| p.len()),
+            )
+            .field(
+                "attachments",
+                &self.attachments.as_ref().map_or(0, |a| a.len()),
+            )
+            .field("trace_id", &self.trace_id)
+            .field("span_id", &self.span_id)
+            .field("span", &self.span.as_ref().map(|s| s.span_id()))
+            .finish()
+    }
+}
+
+fn make_mut<T: Clone + Default>(slot: &mut Option<Arc<T>>) -> &mut T {
+    Arc::make_mut(slot.get_or_insert_with(Default::default))
+}
+
+impl Scope {
+    /// A new empty scope with a fresh propagation context.
+    pub fn new() -> Self {
+        Scope::default()
+    }
+
+    /// Removes all data but keeps event processors and the propagation context.
+    pub fn clear(&mut self) {
+        let processors = self.event_processors.take();
+        let (trace_id, span_id) = (self.trace_id, self.span_id);
+        *self = Scope {
+            event_processors: processors,
+            trace_id,
+            span_id,
+            ..Scope::default()
+        };
+    }
+
+    /// Sets the level that overrides the level of every event captured in this scope.
+    pub fn set_level(&mut self, level: Option<Level>) {
+        self.level = level;
+    }
+
+    /// The level override.
+    pub fn level(&self) -> Option<Level> {
+        self.level
+    }
+
+    /// Sets the fingerprint (grouping override), e.g. `["{{ default }}", "db-timeout"]`.
+    pub fn set_fingerprint(&mut self, fingerprint: Option<&[&str]>) {
+        self.fingerprint = fingerprint.map(|parts| {
+            parts
+                .iter()
+                .map(|p| Cow::Owned((*p).to_owned()))
+                .collect::<Vec<_>>()
+                .into()
+        });
+    }
+
+    /// The fingerprint.
+    pub fn fingerprint(&self) -> Option<&[Cow<'static, str>]> {
+        self.fingerprint.as_deref()
+    }
+
+    /// Sets the transaction (route or handler) name of events.
+    pub fn set_transaction(&mut self, transaction: Option<&str>) {
+        self.transaction = transaction.map(Arc::from);
+    }
+
+    /// The transaction name.
+    pub fn transaction(&self) -> Option<&str> {
+        self.transaction.as_deref()
+    }
+
+    /// Sets the user.
+    pub fn set_user(&mut self, user: Option<User>) {
+        self.user = user.map(Arc::new);
+    }
+
+    /// The user.
+    pub fn user(&self) -> Option<&User> {
+        self.user.as_deref()
+    }
+
+    /// Sets a tag (overwrites the same key, reusing its buffer).
+    pub fn set_tag<V: fmt::Display>(&mut self, key: &str, value: V) {
+        use std::fmt::Write;
+        let tags = make_mut(&mut self.tags);
+        match tags.get_mut(key) {
+            Some(slot) => {
+                slot.clear();
+                let _ = write!(slot, "{value}");
+            }
+            None => tags.insert(key.to_owned(), value.to_string()),
+        }
+    }
+
+    /// Removes a tag.
+    pub fn remove_tag(&mut self, key: &str) {
+        if self.tags.as_ref().is_some_and(|t| t.contains_key(key)) {
+            make_mut(&mut self.tags).remove(key);
+        }
+    }
+
+    /// A tag's value.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.as_ref()?.get(key).map(String::as_str)
+    }
+
+    /// All tags.
+    pub fn tags(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.tags
+            .iter()
+            .flat_map(|t| t.iter())
+            .map(|(k, v)| (k, v.as_str()))
+    }
+
+    /// Sets an extra value.
+    pub fn set_extra(&mut self, key: &str, value: serde_json::Value) {
+        make_mut(&mut self.extra).insert(key.to_owned(), value);
+    }
+
+    /// Removes an extra value.
+    pub fn remove_extra(&mut self, key: &str) {
+        if self.extra.as_ref().is_some_and(|e| e.contains_key(key)) {
+            make_mut(&mut self.extra).remove(key);
+        }
+    }
+
+    /// An extra value.
+    pub fn extra(&self, key: &str) -> Option<&serde_json::Value> {
+        self.extra.as_ref()?.get(key)
+    }
+
+    /// Sets a context (e.g. `"app"`, or any name with an object of fields).
+    pub fn set_context<C: Into<Context>>(&mut self, key: &str, value: C) {
+        make_mut(&mut self.contexts).insert(key.to_owned(), value.into());
+    }
+
+    /// Removes a context.
+    pub fn remove_context(&mut self, key: &str) {
+        if self.contexts.as_ref().is_some_and(|c| c.contains_key(key)) {
+            make_mut(&mut self.contexts).remove(key);
+        }
+    }
+
+    /// A context.
+    pub fn context(&self, key: &str) -> Option<&Context> {
+        self.contexts.as_ref()?.get(key)
+    }
+
+    /// Records a breadcrumb, keeping at most [`DEFAULT_MAX_BREADCRUMBS`] (the hub's
+    /// `add_breadcrumb` uses the client's `max_breadcrumbs` and `before_breadcrumb`).
+    pub fn add_breadcrumb(&mut self, breadcrumb: Breadcrumb) {
+        self.breadcrumbs.push(breadcrumb, DEFAULT_MAX_BREADCRUMBS);
+    }
+
+    /// Records a breadcrumb keeping at most `max`; returns how many were evicted.
+    pub(crate) fn push_breadcrumb(&mut self, breadcrumb: Breadcrumb, max: usize) -> usize {
+        self.breadcrumbs.push(breadcrumb, max)
+    }
+
+    /// Removes every breadcrumb.
+    pub fn clear_breadcrumbs(&mut self) {
+        self.breadcrumbs.clear();
+    }
+
+    /// The breadcrumbs, oldest first.
+    pub fn breadcrumbs(&self) -> impl Iterator<Item = &Breadcrumb> {
+        self.breadcrumbs.iter()
+    }
+
+    /// The breadcrumb buffer (shares its chunks with every snapshot).
+    pub fn breadcrumb_ring(&self) -> &Ring<Breadcrumb> {
+        &self.breadcrumbs
+    }
+
+    /// Adds an event processor: it runs on every event captured in this scope, after the scope
+    /// data was applied.
+    pub fn add_event_processor<F>(&mut self, f: F)
+    where
+        F: Fn(Event) -> Option<Event> + Send + Sync + 'static,
+    {
+        make_mut(&mut self.event_processors).push(Arc::new(f));
+    }
+
+    /// Whether any event processor is installed.
+    pub fn has_event_processors(&self) -> bool {
+        self.event_processors
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+    }
+
+    /// Adds an attachment item (sent with every event captured in this scope).
+    pub fn add_attachment(&mut self, item: EnvelopeItem) {
+        make_mut(&mut self.attachments).push(item);
+    }
+
+    /// Removes every attachment.
+    pub fn clear_attachments(&mut self) {
+        self.attachments = None;
+    }
+
+    /// The attachments.
+    pub fn attachments(&self) -> &[EnvelopeItem] {
+        self.attachments.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// The trace id of events captured in this scope outside a transaction.
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The span id of the scope's propagation context.
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// Sets the propagation context (e.g. continued from an incoming request).
+    pub fn set_propagation_context(&mut self, trace_id: TraceId, span_id: SpanId) {
+        self.trace_id = trace_id;
+        self.span_id = span_id;
+    }
+
+    /// Layers `other` (more specific) over `self`: `other`'s values win, maps merge, breadcrumbs
+    /// are appended and capped at `max_breadcrumbs`, processors and attachments appended.
+    pub(crate) fn merged_with(&self, other: &Scope, max_breadcrumbs: usize) -> Scope {
+        let mut out = other.clone();
+        if out.level.is_none() {
+            out.level = self.level;
+        }
+        if out.fingerprint.is_none() {
+            out.fingerprint = self.fingerprint.clone();
+        }
+        if out.transaction.is_none() {
+            out.transaction = self.transaction.clone();
+        }
+        if out.user.is_none() {
+            out.user = self.user.clone();
+        }
+        out.tags = merge_maps(&self.tags, &other.tags);
+        out.extra = merge_maps(&self.extra, &other.extra);
+        out.contexts = merge_maps(&self.contexts, &other.contexts);
+        if !self.breadcrumbs.is_empty() {
+            let mut crumbs = self.breadcrumbs.clone();
+            for b in other.breadcrumbs.iter() {
+                crumbs.push(b.clone(), max_breadcrumbs);
+            }
+            out.breadcrumbs = crumbs;
+        }
+        out.event_processors = concat(&self.event_processors, &other.event_processors);
+        out.attachments = concat(&self.attachments, &other.attachments);
+        out
+    }
+
+    /// Applies the scope to `event` (the event's own values win; breadcrumbs are the scope's
+    /// followed by the event's), without running event processors.
+    pub(crate) fn apply_data(&self, event: &mut Event, max_breadcrumbs: usize) {
+        if let Some(level) = self.level {
+            event.level = level;
+        }
+        if event.fingerprint.is_empty() {
+            if let Some(fp) = &self.fingerprint {
+                event.fingerprint = fp.iter().map(|p| p.to_string()).collect();
+            }
+        }
+        if event.transaction.is_none() {
+            event.transaction = self.transaction.as_deref().map(str::to_owned);
+        }
+        if event.user.is_none() {
+            event.user = self.user.as_deref().cloned();
+        }
+        if let Some(tags) = &self.tags {
+            for (k, v) in tags.iter() {
+                if !event.tags.contains_key(k) {
+                    event.tags.insert(k.to_owned(), v.clone());
+                }
+            }
+        }
+        if let Some(extra) = &self.extra {
+            for (k, v) in extra.iter() {
+                if !event.extra.contains_key(k) {
+                    event.extra.insert(k.to_owned(), v.clone());
+                }
+            }
+        }
+        if let Some(contexts) = &self.contexts {
+            for (k, v) in contexts.iter() {
+                if event.contexts.get(k).is_none() {
+                    event.contexts.insert(k.to_owned(), v.clone());
+                }
+            }
+        }
+        if event.contexts.get("trace").is_none() {
+            event.contexts.insert(
+                "trace".to_owned(),
+                Context::Trace(Box::new(crate::protocol::TraceContext {
+                    trace_id: self.trace_id,
+                    span_id: self.span_id,
+                    ..Default::default()
+                })),
+            );
+        }
+        if !self.breadcrumbs.is_empty() {
+            let own = std::mem::take(&mut event.breadcrumbs.values);
+            let mut all: Vec<Breadcrumb> = self.breadcrumbs.iter().cloned().collect();
+            all.extend(own);
+            let excess = all.len().saturating_sub(max_breadcrumbs);
+            all.drain(..excess);
+            event.breadcrumbs.values = all;
+        }
+    }
+
+    /// Runs the event processors in order; `None` when one dropped the event (or panicked).
+    pub(crate) fn run_event_processors(&self, mut event: Event) -> Option<Event> {
+        if let Some(processors) = &self.event_processors {
+            for processor in processors.iter() {
+                let processor = processor.clone();
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    processor(event)
+                }));
+                event = match result {
+                    Ok(Some(event)) => event,
+                    Ok(None) => return None,
+                    Err(_) => {
+                        eprintln!("[sentry] an event processor panicked; the event was dropped");
+                        return None;
+                    }
+                };
+            }
+        }
+        Some(event)
+    }
+
+    /// Whether the scope has nothing that would change an event (except the propagation
+    /// context): used to skip merging an empty global scope.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.level.is_none()
+            && self.fingerprint.is_none()
+            && self.transaction.is_none()
+            && self.user.is_none()
+            && self.tags.as_ref().is_none_or(|t| t.is_empty())
+            && self.extra.as_ref().is_none_or(|t| t.is_empty())
+            && self.contexts.as_ref().is_none_or(|t| t.is_empty())
+            && self.breadcrumbs.is_empty()
+            && !self.has_event_processors()
+            && self.attachments.as_ref().is_none_or(|a| a.is_empty())
+    }
+}
+
+fn merge_maps<V: Clone>(
+    base: &Option<Arc<VecMap<V>>>,
+    over: &Option<Arc<VecMap<V>>>,
+) -> Option<Arc<VecMap<V>>> {
+    match (base, over) {
+        (None, x) | (x, None) => x.clone(),
+        (Some(b), Some(o)) => {
+            let mut m = (**b).clone();
+            for (k, v) in o.iter() {
+                m.insert(k.to_owned(), v.clone());
+            }
+            Some(Arc::new(m))
+        }
+    }
+}
+
+/// A small map kept as a `Vec` sorted by key: scopes hold a handful of tags, extras and
+/// contexts, and a `Vec` is cheaper to build, clone and drop than a `BTreeMap` at that size.
+#[derive(Clone, PartialEq)]
+pub(crate) struct VecMap<V> {
+    entries: Vec<(String, V)>,
+}
+
+impl<V> Default for VecMap<V> {
+    fn default() -> Self {
+        VecMap {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for VecMap<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.entries.iter().map(|(k, v)| (k, v)))
+            .finish()
+    }
+}
+
+impl<V> VecMap<V> {
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&V> {
+        self.position(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        match self.position(key) {
+            Ok(i) => Some(&mut self.entries[i].1),
+            Err(_) => None,
+        }
+    }
+
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    pub(crate) fn insert(&mut self, key: String, value: V) {
+        match self.position(&key) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(i) => {
+                if self.entries.capacity() == 0 {
+                    self.entries.reserve_exact(4);
+                }
+                self.entries.insert(i, (key, value))
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<V> {
+        self.position(key).ok().map(|i| self.entries.remove(i).1)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+fn concat<T: Clone>(a: &Option<Arc<Vec<T>>>, b: &Option<Arc<Vec<T>>>) -> Option<Arc<Vec<T>>> {
+    match (a, b) {
+        (None, x) | (x, None) => x.clone(),
+        (Some(a), Some(b)) => Some(Arc::new(a.iter().chain(b.iter()).cloned().collect())),
+    }
+}
