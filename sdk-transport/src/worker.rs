@@ -969,6 +969,29 @@ mod tests {
         ))
     }
 
+    /// Caller-side cost of `send_envelope` with the senders busy (a measurement: run with
+    /// `cargo test --release -p sdk-transport --lib enqueue_cost -- --ignored --nocapture`).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn enqueue_cost() {
+        let client = FakeClient::new();
+        client.set_hang(true);
+        let options = options().concurrency(4).queue_limits(200_000, usize::MAX);
+        let transport = HttpTransport::new(&dsn(), options, client.clone()).expect("transport");
+        let envelopes: Vec<Envelope> = (0..100_000).map(|_| event("x")).collect();
+        let start = Instant::now();
+        for envelope in envelopes {
+            transport.send_envelope(envelope);
+        }
+        let elapsed = start.elapsed();
+        println!(
+            "send_envelope: {:.0} ns/op over 100,000 (queue {})",
+            elapsed.as_nanos() as f64 / 100_000.0,
+            transport.stats().queued
+        );
+        client.set_hang(false);
+    }
+
     #[test]
     fn delivers_with_auth_sent_at_and_user_agent() {
         let client = FakeClient::new();
