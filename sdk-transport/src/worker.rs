@@ -8,13 +8,14 @@
 //! a spool configured, moves what waits in memory to disk in batches. Spooled envelopes are
 //! re-sent when sending works again and on the next start.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::category::DiscardReason;
+use crate::category::{DataCategory, DiscardReason};
 use crate::client_report::{ClientReports, DiscardedCount};
 use crate::envelope::{Envelope, ItemType};
 use crate::gzip;
@@ -315,13 +316,25 @@ impl Shared {
     /// envelope cannot be serialised.
     fn transmit(&self, envelope: &Envelope, buffers: &mut Buffers) -> Option<Outcome> {
         buffers.body.clear();
-        if let Err(err) = envelope.write_to_with_scratch(
-            &mut buffers.body,
-            &mut buffers.scratch,
-            Some(SystemTime::now()),
-        ) {
-            crate::sdk_debug!("dropping an envelope that cannot be serialised: {err}");
-            return None;
+        // Payloads are written by other crates' code: a panic there costs this envelope, not
+        // the sender thread.
+        let written = panic::catch_unwind(AssertUnwindSafe(|| {
+            envelope.write_to_with_scratch(
+                &mut buffers.body,
+                &mut buffers.scratch,
+                Some(SystemTime::now()),
+            )
+        }));
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                crate::sdk_debug!("dropping an envelope that cannot be serialised: {err}");
+                return None;
+            }
+            Err(_) => {
+                crate::sdk_debug!("dropping an envelope whose payload panicked while serialising");
+                return None;
+            }
         }
         let compress = gzip::should_compress(buffers.body.len(), self.options.gzip_threshold)
             && gzip::compress_into(
@@ -531,10 +544,18 @@ impl Shared {
         let mut finished = None;
         while let Some(work) = self.next_work(finished) {
             finished = Some(matches!(work, Work::Drain(..)));
-            match work {
+            // A panic (a bug, or an HTTP client's) must not kill the thread and leave its job
+            // counted as in flight forever.
+            let result = panic::catch_unwind(AssertUnwindSafe(|| match work {
                 Work::Send(job) => self.send(job, &mut buffers),
                 Work::Spool(jobs) => self.spool_jobs(jobs, DiscardReason::NetworkError),
                 Work::Drain(path, envelopes) => self.drain(path, envelopes, &mut buffers),
+            }));
+            if result.is_err() {
+                crate::sdk_debug!("a transport thread recovered from a panic; one job was lost");
+                self.reports
+                    .record(DiscardReason::InternalSdkError, DataCategory::Default, 1);
+                buffers = Buffers::default();
             }
             // Don't keep a huge buffer around after one big envelope.
             for buffer in [
@@ -990,6 +1011,39 @@ mod tests {
             transport.stats().queued
         );
         client.set_hang(false);
+    }
+
+    /// A payload whose serialisation panics.
+    struct Exploding;
+
+    impl crate::envelope::ItemPayload for Exploding {
+        fn write_to(&self, _out: &mut Vec<u8>) -> Result<(), crate::envelope::PayloadError> {
+            panic!("payload bug")
+        }
+        fn size_hint(&self) -> usize {
+            10
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    #[test]
+    fn a_panicking_payload_costs_its_envelope_only() {
+        let client = FakeClient::new();
+        let transport = HttpTransport::new(&dsn(), options(), client.clone()).unwrap();
+        let mut bad = Envelope::new();
+        bad.add_item(EnvelopeItem::lazy_json(ItemType::Event, Exploding));
+        transport.send_envelope(bad);
+        transport.send_envelope(event("fine"));
+        assert!(transport.flush(Duration::from_secs(10)));
+        assert_eq!(
+            transport.discarded_count(DiscardReason::InternalSdkError, DataCategory::Error),
+            1
+        );
+        let seen = client.seen();
+        assert!(seen[0].body.contains("fine"));
+        assert!(seen[1].body.contains("internal_sdk_error"));
     }
 
     #[test]
