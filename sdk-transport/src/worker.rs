@@ -1369,6 +1369,48 @@ mod tests {
     }
 
     #[test]
+    fn spooled_envelopes_wait_while_their_category_is_rate_limited() {
+        let dir = temp_dir("limited");
+        let down = FakeClient::new();
+        down.always(Err(HttpError::Connect("refused".into())));
+        let options = options().spool(Some(SpoolOptions::new(&dir)));
+        let transport = HttpTransport::new(&dsn(), options.clone(), down).unwrap();
+        for n in 0..3 {
+            transport.send_envelope(event(&format!("spooled {n}")));
+        }
+        assert!(transport.shutdown(Duration::from_secs(10)));
+        drop(transport);
+
+        let up = FakeClient::new();
+        up.answer([Ok(HttpResponse {
+            status: 200,
+            rate_limits: Some("60:error:key".into()),
+            retry_after: None,
+        })]);
+        let transport = HttpTransport::new(&dsn(), options, up.clone()).unwrap();
+        assert!(!transport.flush(Duration::from_millis(300)));
+        assert_eq!(up.seen().len(), 1, "the rest waits for the limit to end");
+        assert_eq!(transport.stats().spooled, 2);
+        assert!(
+            transport.discarded().is_empty(),
+            "kept on disk, not dropped: {:?}",
+            transport.discarded()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_unusable_spool_directory_is_a_clear_error() {
+        let file = temp_dir("file");
+        std::fs::write(&file, b"not a directory").unwrap();
+        let options = options().spool_dir(file.join("spool"));
+        let err = HttpTransport::new(&dsn(), options, FakeClient::new()).unwrap_err();
+        assert!(matches!(err, TransportError::Spool(_)));
+        assert!(err.to_string().contains("spool directory"), "{err}");
+        let _ = std::fs::remove_file(&file);
+    }
+
+    #[test]
     fn the_spool_keeps_envelopes_through_an_outage_and_a_restart() {
         let dir = temp_dir("outage");
         let down = FakeClient::new();
