@@ -18,6 +18,7 @@ use crate::spool::SpoolError;
 use crate::transport::Transport;
 use crate::worker::Worker;
 
+pub mod plain;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
 #[cfg(feature = "ureq")]
@@ -253,12 +254,20 @@ pub fn default_http_client(
     }
 }
 
-/// The HTTP transport for `dsn` with the client the enabled features provide (ureq, else
-/// reqwest). This is what `init()` uses.
+/// The HTTP transport for `dsn`. This is what `init()` uses.
+///
+/// The client: for an `http://` DSN (a Relay next to the application, the mock server) the
+/// built-in [`plain::PlainHttpClient`] (one write per request, keep-alive; unless `HTTP_PROXY`
+/// or `ALL_PROXY` is set); otherwise ureq when the `ureq` feature is on, else reqwest.
 pub fn default_transport(
     dsn: &Dsn,
     options: TransportOptions,
 ) -> Result<Arc<dyn Transport>, TransportError> {
-    let client = default_http_client(&options)?;
+    let client: Arc<dyn HttpClient> =
+        if dsn.scheme() == crate::dsn::Scheme::Http && !plain::proxy_configured() {
+            Arc::new(plain::PlainHttpClient::new(&options))
+        } else {
+            default_http_client(&options)?
+        };
     Ok(Arc::new(HttpTransport::new(dsn, options, client)?))
 }
