@@ -86,6 +86,40 @@ impl std::error::Error for HttpError {}
 /// An HTTP client the delivery worker sends through. Implementations block the calling worker
 /// thread until the response (or an error) arrives and must honour the timeouts they were built
 /// with; they keep connections alive between calls.
+///
+/// Any HTTP stack plugs in this way and gets all of the worker's logic (queue, rate limits,
+/// retries, client reports, spool):
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use sdk_transport::{
+///     Dsn, Envelope, EnvelopeItem, HttpClient, HttpError, HttpRequest, HttpResponse,
+///     HttpTransport, ItemType, Payload, Transport, TransportOptions,
+/// };
+///
+/// /// Answers 200 and counts the bodies it was given.
+/// #[derive(Default)]
+/// struct Counting(Mutex<usize>);
+///
+/// impl HttpClient for Counting {
+///     fn send(&self, request: HttpRequest<'_>) -> Result<HttpResponse, HttpError> {
+///         assert!(request.url.ends_with("/api/42/envelope/"));
+///         *self.0.lock().unwrap() += 1;
+///         Ok(HttpResponse::status(200))
+///     }
+/// }
+///
+/// let dsn: Dsn = "https://public@o1.ingest.sentry.io/42".parse().unwrap();
+/// let client = Arc::new(Counting::default());
+/// let transport = HttpTransport::new(&dsn, TransportOptions::default(), client.clone()).unwrap();
+/// let mut envelope = Envelope::new();
+/// envelope.add_item(EnvelopeItem::new(ItemType::Event, Payload::bytes(r#"{"message":"hi"}"#)));
+/// transport.send_envelope(envelope);
+/// assert!(transport.flush(Duration::from_secs(5)));
+/// assert_eq!(*client.0.lock().unwrap(), 1);
+/// assert!(transport.shutdown(Duration::from_secs(5)));
+/// ```
 pub trait HttpClient: Send + Sync + 'static {
     /// Sends one request.
     fn send(&self, request: HttpRequest<'_>) -> Result<HttpResponse, HttpError>;
