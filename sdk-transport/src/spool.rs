@@ -1,12 +1,15 @@
 //! The offline spool: envelopes that could not be delivered wait on disk (PROTOCOL.md §13).
 //!
-//! One file per envelope, named so that names sort oldest first. A file is written to a
-//! temporary name, fsynced, then renamed, so a crash leaves either the whole file or none. Its
-//! first line is a small JSON header (format version, body length, CRC-32 of the body, and the
-//! per-item quantities the wire format does not carry); the body is the envelope as it is sent,
-//! without `sent_at`. A file that fails any check is deleted with a warning, never trusted.
+//! A spool file holds one or more envelopes (the worker writes what waits in memory in batches:
+//! an fsync costs milliseconds, so one per envelope would make a shutdown during an outage
+//! overrun its timeout). Files are named so that names sort oldest first. A file is written to
+//! a temporary name, fsynced, then renamed, so a crash leaves either the whole file or none.
+//! Its first line is a small JSON header (format version, and per envelope its length, CRC-32
+//! and the per-item quantities the wire format does not carry); the bodies follow, each the
+//! envelope as it is sent, without `sent_at`. A file that fails any check is deleted with a
+//! warning, never trusted.
 //!
-//! The spool is bounded by file count and bytes; when a new file would exceed a bound, the
+//! The spool is bounded by envelope count and bytes; when a new file would exceed a bound, the
 //! oldest files are deleted and their items counted as `cache_overflow`.
 
 use std::collections::{HashSet, VecDeque};
@@ -18,18 +21,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
-
 use crate::category::{DataCategory, DiscardReason};
 use crate::client_report::ClientReports;
-use crate::envelope::{Envelope, EnvelopeHeaders, EnvelopeItem, ItemType, Payload};
+use crate::envelope::Envelope;
 use crate::options::SpoolOptions;
 
 const EXTENSION: &str = "envelope";
 const TEMP_PREFIX: &str = ".tmp-";
 const FORMAT_VERSION: u64 = 1;
 /// Longest header line accepted when reading a file back.
-const MAX_HEADER_LINE: u64 = 64 * 1024;
+const MAX_HEADER_LINE: u64 = 1024 * 1024;
 
 /// Why a spool operation failed.
 #[derive(Debug)]
@@ -81,13 +82,24 @@ impl fmt::Display for SpoolError {
     }
 }
 
-impl std::error::Error for SpoolError {}
+impl std::error::Error for SpoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SpoolError::Dir { source, .. } | SpoolError::Io { source, .. } => Some(source),
+            SpoolError::Serialize(err) => Some(err),
+            SpoolError::Corrupt { .. } => None,
+        }
+    }
+}
 
 /// A spool file known to the index.
 #[derive(Debug, Clone)]
 struct Entry {
     path: PathBuf,
     size: u64,
+    envelopes: usize,
+    /// What the file holds, for `cache_overflow` counts; empty for files found at start-up
+    /// (read from the file if it is ever evicted).
     counts: Vec<(DataCategory, u64)>,
 }
 
@@ -96,7 +108,19 @@ struct Index {
     /// Oldest first.
     files: VecDeque<Entry>,
     bytes: u64,
+    envelopes: usize,
     claimed: HashSet<PathBuf>,
+}
+
+impl Index {
+    fn remove(&mut self, path: &Path) -> Option<Entry> {
+        self.claimed.remove(path);
+        let pos = self.files.iter().position(|entry| entry.path == path)?;
+        let entry = self.files.remove(pos)?;
+        self.bytes -= entry.size;
+        self.envelopes -= entry.envelopes;
+        Some(entry)
+    }
 }
 
 /// An offline spool directory.
@@ -113,6 +137,12 @@ pub struct Spool {
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct FileHeader {
     v: u64,
+    envelopes: Vec<EnvelopeHeader>,
+}
+
+/// What the file header says about one envelope.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct EnvelopeHeader {
     len: u64,
     crc: u32,
     /// Per item: `[quantity, span_count]`.
@@ -125,16 +155,46 @@ fn crc32(bytes: &[u8]) -> u32 {
     crc.sum()
 }
 
-fn item_counts(envelope: &Envelope) -> Vec<(DataCategory, u64)> {
+fn item_counts<'a>(envelopes: impl IntoIterator<Item = &'a Envelope>) -> Vec<(DataCategory, u64)> {
     let reports = ClientReports::new();
-    for item in &envelope.items {
-        reports.record_item(DiscardReason::CacheOverflow, item);
+    for envelope in envelopes {
+        reports.record_envelope(DiscardReason::CacheOverflow, envelope);
     }
     reports
         .totals()
         .into_iter()
         .map(|count| (count.category, count.quantity))
         .collect()
+}
+
+/// Serialises envelopes into the bytes of a spool file.
+fn encode(envelopes: &[&Envelope]) -> Result<Vec<u8>, SpoolError> {
+    let mut bodies = Vec::new();
+    let mut headers = Vec::with_capacity(envelopes.len());
+    for envelope in envelopes {
+        let start = bodies.len();
+        envelope
+            .write_to(&mut bodies, None)
+            .map_err(SpoolError::Serialize)?;
+        headers.push(EnvelopeHeader {
+            len: (bodies.len() - start) as u64,
+            crc: crc32(&bodies[start..]),
+            items: envelope
+                .items
+                .iter()
+                .map(|item| (item.quantity, item.span_count))
+                .collect(),
+        });
+    }
+    let header = FileHeader {
+        v: FORMAT_VERSION,
+        envelopes: headers,
+    };
+    let mut bytes = serde_json::to_vec(&header)
+        .map_err(|e| SpoolError::Serialize(crate::envelope::PayloadError::new(e.to_string())))?;
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&bodies);
+    Ok(bytes)
 }
 
 impl Spool {
@@ -164,12 +224,13 @@ impl Spool {
         let mut index = Index::default();
         for path in names {
             match read_header(&path) {
-                Ok((_header, size)) => {
-                    // Counts are read from the body only if the file is ever evicted.
+                Ok((header, size)) => {
                     index.bytes += size;
+                    index.envelopes += header.envelopes.len();
                     index.files.push_back(Entry {
                         path,
                         size,
+                        envelopes: header.envelopes.len(),
                         counts: Vec::new(),
                     });
                 }
@@ -189,7 +250,7 @@ impl Spool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
-        // A panic while holding this lock cannot leave the index inconsistent enough to matter.
+        // No code panics while holding this lock; recover the index rather than propagate.
         self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -200,12 +261,12 @@ impl Spool {
 
     /// Envelopes on disk (those being re-sent included).
     pub fn len(&self) -> usize {
-        self.lock().files.len()
+        self.lock().envelopes
     }
 
     /// Whether the spool holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.lock().files.is_empty()
     }
 
     /// Bytes on disk.
@@ -219,29 +280,39 @@ impl Spool {
         index.files.len() > index.claimed.len()
     }
 
-    /// Writes `envelope` to the spool crash-safely, then deletes the oldest files while a
-    /// bound is exceeded, counting their items as `cache_overflow` in `reports`.
-    pub fn store(&self, envelope: &Envelope, reports: &ClientReports) -> Result<(), SpoolError> {
-        let mut body = Vec::with_capacity(envelope.size_hint());
-        envelope
-            .write_to(&mut body, None)
-            .map_err(SpoolError::Serialize)?;
-        let header = FileHeader {
-            v: FORMAT_VERSION,
-            len: body.len() as u64,
-            crc: crc32(&body),
-            items: envelope
-                .items
-                .iter()
-                .map(|item| (item.quantity, item.span_count))
-                .collect(),
+    /// Writes `bytes` crash-safely to `path` (temp file, fsync, rename).
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = self.dir.join(format!("{TEMP_PREFIX}{name}"));
+        let write = || -> std::io::Result<()> {
+            let mut file = fs::File::create(&temp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            fs::rename(&temp, path)
         };
-        let mut bytes = serde_json::to_vec(&header).map_err(|e| {
-            SpoolError::Serialize(crate::envelope::PayloadError::new(e.to_string()))
-        })?;
-        bytes.push(b'\n');
-        bytes.extend_from_slice(&body);
+        write().map_err(|source| {
+            let _ = fs::remove_file(&temp);
+            SpoolError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
+    }
 
+    /// Writes `envelopes` to the spool as one file, crash-safely, then deletes the oldest files
+    /// while a bound is exceeded, counting their items as `cache_overflow` in `reports`.
+    pub fn store(
+        &self,
+        envelopes: &[&Envelope],
+        reports: &ClientReports,
+    ) -> Result<(), SpoolError> {
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        let bytes = encode(envelopes)?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -249,54 +320,56 @@ impl Spool {
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
         let name = format!("{now:020}-{seq:010}-{}.{EXTENSION}", std::process::id());
         let path = self.dir.join(&name);
-        let temp = self.dir.join(format!("{TEMP_PREFIX}{name}"));
-        let io_err = |source| SpoolError::Io {
-            path: path.clone(),
-            source,
-        };
-        let write = || -> std::io::Result<()> {
-            let mut file = fs::File::create(&temp)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            fs::rename(&temp, &path)
-        };
-        if let Err(err) = write() {
-            let _ = fs::remove_file(&temp);
-            return Err(io_err(err));
-        }
+        self.write_file(&path, &bytes)?;
 
-        let mut index = self.lock();
-        index.bytes += bytes.len() as u64;
-        index.files.push_back(Entry {
-            path: path.clone(),
-            size: bytes.len() as u64,
-            counts: item_counts(envelope),
-        });
-        while index.files.len() > self.max_envelopes
-            || (index.bytes > self.max_bytes && index.files.len() > 1)
+        let mut evicted = Vec::new();
         {
-            let Some(oldest) = index.files.pop_front() else {
-                break;
-            };
-            index.bytes -= oldest.size;
-            index.claimed.remove(&oldest.path);
+            let mut index = self.lock();
+            index.bytes += bytes.len() as u64;
+            index.envelopes += envelopes.len();
+            index.files.push_back(Entry {
+                path,
+                size: bytes.len() as u64,
+                envelopes: envelopes.len(),
+                counts: item_counts(envelopes.iter().copied()),
+            });
+            while index.files.len() > 1
+                && (index.envelopes > self.max_envelopes || index.bytes > self.max_bytes)
+            {
+                let Some(oldest) = index.files.pop_front() else {
+                    break;
+                };
+                index.bytes -= oldest.size;
+                index.envelopes -= oldest.envelopes;
+                index.claimed.remove(&oldest.path);
+                evicted.push(oldest);
+            }
+        }
+        for oldest in evicted {
             crate::sdk_debug!(
-                "spool full: dropping the oldest envelope {}",
+                "spool full: dropping the oldest {} envelope(s) in {}",
+                oldest.envelopes,
                 oldest.path.display()
             );
-            let _ = fs::remove_file(&oldest.path);
             if oldest.counts.is_empty() {
-                // Indexed at start-up without reading the body: count what the header says.
-                if let Ok(envelope) = read_file(&oldest.path) {
-                    reports.record_envelope(DiscardReason::CacheOverflow, &envelope);
-                } else {
-                    reports.record(DiscardReason::CacheOverflow, DataCategory::Default, 1);
+                match read_file(&oldest.path) {
+                    Ok(envelopes) => {
+                        for envelope in &envelopes {
+                            reports.record_envelope(DiscardReason::CacheOverflow, envelope);
+                        }
+                    }
+                    Err(_) => reports.record(
+                        DiscardReason::CacheOverflow,
+                        DataCategory::Default,
+                        oldest.envelopes as u64,
+                    ),
                 }
             } else {
                 for (category, quantity) in &oldest.counts {
                     reports.record(DiscardReason::CacheOverflow, *category, *quantity);
                 }
             }
+            let _ = fs::remove_file(&oldest.path);
         }
         Ok(())
     }
@@ -313,10 +386,10 @@ impl Spool {
         Some(path)
     }
 
-    /// Reads a claimed file back as an envelope. A corrupt file is deleted and forgotten.
-    pub fn load(&self, path: &Path) -> Result<Envelope, SpoolError> {
+    /// Reads a claimed file back. A corrupt file is deleted and forgotten.
+    pub fn load(&self, path: &Path) -> Result<Vec<Envelope>, SpoolError> {
         match read_file(path) {
-            Ok(envelope) => Ok(envelope),
+            Ok(envelopes) => Ok(envelopes),
             Err(err) => {
                 self.remove(path);
                 Err(err)
@@ -326,19 +399,37 @@ impl Spool {
 
     /// Deletes a file (delivered, or refused by the server for good).
     pub fn remove(&self, path: &Path) {
-        let mut index = self.lock();
-        index.claimed.remove(path);
-        if let Some(pos) = index.files.iter().position(|entry| entry.path == path) {
-            if let Some(entry) = index.files.remove(pos) {
-                index.bytes -= entry.size;
-            }
-        }
-        drop(index);
+        self.lock().remove(path);
         if let Err(err) = fs::remove_file(path) {
             if err.kind() != std::io::ErrorKind::NotFound {
                 crate::sdk_debug!("spool: cannot delete {}: {err}", path.display());
             }
         }
+    }
+
+    /// Replaces a claimed file by the envelopes of it that are still to be sent, and gives it
+    /// back. With none left, deletes it.
+    pub fn replace(&self, path: &Path, remaining: &[&Envelope]) -> Result<(), SpoolError> {
+        if remaining.is_empty() {
+            self.remove(path);
+            return Ok(());
+        }
+        let bytes = encode(remaining)?;
+        self.write_file(path, &bytes)?;
+        let mut index = self.lock();
+        index.claimed.remove(path);
+        let mut delta_envelopes = 0usize;
+        let mut old_size = 0u64;
+        if let Some(entry) = index.files.iter_mut().find(|entry| entry.path == path) {
+            old_size = entry.size;
+            delta_envelopes = entry.envelopes - remaining.len().min(entry.envelopes);
+            entry.size = bytes.len() as u64;
+            entry.envelopes = remaining.len();
+            entry.counts = item_counts(remaining.iter().copied());
+        }
+        index.bytes = index.bytes - old_size + bytes.len() as u64;
+        index.envelopes -= delta_envelopes;
+        Ok(())
     }
 
     /// Gives a claimed file back (it could not be sent now; it is tried again later).
@@ -352,6 +443,28 @@ fn corrupt(path: &Path, reason: impl Into<String>) -> SpoolError {
         path: path.to_path_buf(),
         reason: reason.into(),
     }
+}
+
+fn parse_header(path: &Path, line: &[u8]) -> Result<FileHeader, SpoolError> {
+    let header: FileHeader =
+        serde_json::from_slice(line).map_err(|e| corrupt(path, format!("bad header: {e}")))?;
+    if header.v != FORMAT_VERSION {
+        return Err(corrupt(
+            path,
+            format!("unknown format version {}", header.v),
+        ));
+    }
+    if header.envelopes.is_empty() {
+        return Err(corrupt(path, "no envelopes"));
+    }
+    Ok(header)
+}
+
+fn body_len(header: &FileHeader) -> u64 {
+    header
+        .envelopes
+        .iter()
+        .fold(0u64, |sum, e| sum.saturating_add(e.len))
 }
 
 /// Reads and checks the header line of a spool file; returns it with the file's size.
@@ -370,20 +483,13 @@ fn read_header(path: &Path) -> Result<(FileHeader, u64), SpoolError> {
     if line.last() != Some(&b'\n') {
         return Err(corrupt(path, "no complete header line"));
     }
-    let header: FileHeader =
-        serde_json::from_slice(&line).map_err(|e| corrupt(path, format!("bad header: {e}")))?;
-    if header.v != FORMAT_VERSION {
-        return Err(corrupt(
-            path,
-            format!("unknown format version {}", header.v),
-        ));
-    }
-    if line.len() as u64 + header.len != size {
+    let header = parse_header(path, &line)?;
+    let expected = body_len(&header);
+    if (line.len() as u64).saturating_add(expected) != size {
         return Err(corrupt(
             path,
             format!(
-                "truncated: {} body bytes expected, {} present",
-                header.len,
+                "truncated: {expected} body bytes expected, {} present",
                 size.saturating_sub(line.len() as u64)
             ),
         ));
@@ -391,8 +497,8 @@ fn read_header(path: &Path) -> Result<(FileHeader, u64), SpoolError> {
     Ok((header, size))
 }
 
-/// Reads a whole spool file back into an envelope, checking length and CRC.
-pub fn read_file(path: &Path) -> Result<Envelope, SpoolError> {
+/// Reads a whole spool file back into its envelopes, checking lengths and CRCs.
+pub fn read_file(path: &Path) -> Result<Vec<Envelope>, SpoolError> {
     let bytes = fs::read(path).map_err(|source| SpoolError::Io {
         path: path.to_path_buf(),
         source,
@@ -401,115 +507,43 @@ pub fn read_file(path: &Path) -> Result<Envelope, SpoolError> {
         .iter()
         .position(|&b| b == b'\n')
         .ok_or_else(|| corrupt(path, "no header line"))?;
-    let header: FileHeader = serde_json::from_slice(&bytes[..newline])
-        .map_err(|e| corrupt(path, format!("bad header: {e}")))?;
-    if header.v != FORMAT_VERSION {
-        return Err(corrupt(
-            path,
-            format!("unknown format version {}", header.v),
-        ));
-    }
-    let body = &bytes[newline + 1..];
-    if body.len() as u64 != header.len {
+    let header = parse_header(path, &bytes[..newline])?;
+    let mut body = &bytes[newline + 1..];
+    if body.len() as u64 != body_len(&header) {
         return Err(corrupt(
             path,
             format!(
                 "truncated: {} body bytes expected, {} present",
-                header.len,
+                body_len(&header),
                 body.len()
             ),
         ));
     }
-    if crc32(body) != header.crc {
-        return Err(corrupt(path, "checksum mismatch"));
-    }
-    let mut envelope = parse_own_envelope(body).map_err(|reason| corrupt(path, reason))?;
-    if envelope.items.len() != header.items.len() {
-        return Err(corrupt(path, "item count does not match the header"));
-    }
-    for (item, (quantity, span_count)) in envelope.items.iter_mut().zip(header.items) {
-        item.quantity = quantity;
-        item.span_count = span_count;
-    }
-    Ok(envelope)
-}
-
-/// Splits off one line (without its `\n`); the rest follows it.
-fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
-    match bytes.iter().position(|&b| b == b'\n') {
-        Some(pos) => (&bytes[..pos], &bytes[pos + 1..]),
-        None => (bytes, &[]),
-    }
-}
-
-/// Parses an envelope this SDK wrote (every item has an explicit `length`).
-fn parse_own_envelope(bytes: &[u8]) -> Result<Envelope, String> {
-    let (header_line, mut rest) = split_line(bytes);
-    let mut header: Map<String, Value> =
-        serde_json::from_slice(header_line).map_err(|e| format!("bad envelope header: {e}"))?;
-    let mut headers = EnvelopeHeaders::default();
-    if let Some(Value::String(id)) = header.remove("event_id") {
-        headers.event_id =
-            Some(uuid::Uuid::parse_str(&id).map_err(|e| format!("bad event_id: {e}"))?);
-    }
-    if let Some(Value::String(dsn)) = header.remove("dsn") {
-        headers.dsn = Some(dsn);
-    }
-    header.remove("sent_at");
-    let raw_json = |value: Value| serde_json::to_vec(&value).map(Payload::bytes).ok();
-    headers.sdk = header.remove("sdk").and_then(raw_json);
-    headers.trace = header.remove("trace").and_then(raw_json);
-    headers.other = header;
-
-    let mut envelope = Envelope {
-        headers,
-        items: Vec::new(),
-    };
-    while !rest.is_empty() {
-        let (line, after) = split_line(rest);
-        if line.is_empty() {
-            rest = after;
-            continue;
+    let mut envelopes = Vec::with_capacity(header.envelopes.len());
+    for (n, meta) in header.envelopes.into_iter().enumerate() {
+        let (one, rest) = body.split_at(meta.len as usize);
+        body = rest;
+        if crc32(one) != meta.crc {
+            return Err(corrupt(path, format!("checksum mismatch in envelope {n}")));
         }
-        let mut item: Map<String, Value> =
-            serde_json::from_slice(line).map_err(|e| format!("bad item header: {e}"))?;
-        let item_type = match item.remove("type") {
-            Some(Value::String(name)) => ItemType::from_name(&name),
-            _ => return Err("item header without a type".into()),
-        };
-        let length = item
-            .remove("length")
-            .and_then(|v| v.as_u64())
-            .ok_or("item header without a length")? as usize;
-        if after.len() < length {
-            return Err("item payload is truncated".into());
+        let mut envelope = crate::parse::parse_envelope(one)
+            .map_err(|err| corrupt(path, format!("unreadable envelope {n}: {err}")))?;
+        if envelope.items.len() != meta.items.len() {
+            return Err(corrupt(path, "item count does not match the header"));
         }
-        let payload = Payload::bytes(&after[..length]);
-        rest = after[length..]
-            .strip_prefix(b"\n")
-            .unwrap_or(&after[length..]);
-        let mut parsed = EnvelopeItem::new(item_type, payload);
-        let mut text = |key: &str| match item.remove(key) {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        };
-        parsed.content_type = text("content_type").map(Into::into);
-        parsed.filename = text("filename");
-        parsed.attachment_type = text("attachment_type");
-        parsed.platform = text("platform");
-        parsed.item_count = item
-            .remove("item_count")
-            .and_then(|v| v.as_u64())
-            .and_then(|n| u32::try_from(n).ok());
-        parsed.other_headers = item;
-        envelope.items.push(parsed);
+        for (item, (quantity, span_count)) in envelope.items.iter_mut().zip(meta.items) {
+            item.quantity = quantity;
+            item.span_count = span_count;
+        }
+        envelopes.push(envelope);
     }
-    Ok(envelope)
+    Ok(envelopes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::{EnvelopeItem, ItemType, Payload};
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
@@ -546,7 +580,7 @@ mod tests {
         attachment.attachment_type = Some("event.attachment".into());
         let mut original = original;
         original.add_item(attachment);
-        spool.store(&original, &reports).unwrap();
+        spool.store(&[&original], &reports).unwrap();
         assert_eq!(spool.len(), 1);
 
         let path = spool.claim_oldest().unwrap();
@@ -554,10 +588,41 @@ mod tests {
             spool.claim_oldest().is_none(),
             "claimed files are not handed out twice"
         );
-        let back = spool.load(&path).unwrap();
+        let back = spool.load(&path).unwrap().remove(0);
         assert_eq!(back.to_vec().unwrap(), original.to_vec().unwrap());
         assert_eq!(back.items[1].quantity, 4);
         spool.remove(&path);
+        assert!(spool.is_empty());
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_batch_is_one_file_and_can_be_partly_replaced() {
+        let dir = temp_dir("batch");
+        let spool = Spool::open(&SpoolOptions::new(&dir)).unwrap();
+        let reports = ClientReports::new();
+        let batch: Vec<Envelope> = (0..3).map(event).collect();
+        let refs: Vec<&Envelope> = batch.iter().collect();
+        spool.store(&refs, &reports).unwrap();
+        assert_eq!(spool.len(), 3);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        let path = spool.claim_oldest().unwrap();
+        let back = spool.load(&path).unwrap();
+        assert_eq!(back.len(), 3);
+        for (a, b) in back.iter().zip(&batch) {
+            assert_eq!(a.to_vec().unwrap(), b.to_vec().unwrap());
+        }
+        // The first was delivered; the other two stay.
+        spool.replace(&path, &[&back[1], &back[2]]).unwrap();
+        assert_eq!(spool.len(), 2);
+        let path = spool.claim_oldest().unwrap();
+        let back = spool.load(&path).unwrap();
+        assert_eq!(back.len(), 2);
+        assert!(String::from_utf8(back[0].to_vec().unwrap())
+            .unwrap()
+            .contains("event 1"));
+        spool.replace(&path, &[]).unwrap();
         assert!(spool.is_empty());
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
         let _ = fs::remove_dir_all(&dir);
@@ -570,14 +635,14 @@ mod tests {
         {
             let spool = Spool::open(&SpoolOptions::new(&dir)).unwrap();
             for n in 0..5 {
-                spool.store(&event(n), &reports).unwrap();
+                spool.store(&[&event(n)], &reports).unwrap();
             }
         }
         fs::write(dir.join(".tmp-leftover.envelope"), b"half").unwrap();
         let spool = Spool::open(&SpoolOptions::new(&dir)).unwrap();
         assert_eq!(spool.len(), 5);
         let first = spool.claim_oldest().unwrap();
-        let text = String::from_utf8(spool.load(&first).unwrap().to_vec().unwrap()).unwrap();
+        let text = String::from_utf8(spool.load(&first).unwrap()[0].to_vec().unwrap()).unwrap();
         assert!(text.contains("event 0"), "{text}");
         assert!(!dir.join(".tmp-leftover.envelope").exists());
         let _ = fs::remove_dir_all(&dir);
@@ -591,7 +656,7 @@ mod tests {
         options.max_envelopes = 3;
         let spool = Spool::open(&options).unwrap();
         for n in 0..5 {
-            spool.store(&event(n), &reports).unwrap();
+            spool.store(&[&event(n)], &reports).unwrap();
         }
         assert_eq!(spool.len(), 3);
         assert_eq!(
@@ -599,7 +664,7 @@ mod tests {
             2
         );
         let first = spool.claim_oldest().unwrap();
-        let text = String::from_utf8(spool.load(&first).unwrap().to_vec().unwrap()).unwrap();
+        let text = String::from_utf8(spool.load(&first).unwrap()[0].to_vec().unwrap()).unwrap();
         assert!(text.contains("event 2"), "{text}");
 
         // Byte bound: room for about two files.
@@ -608,7 +673,7 @@ mod tests {
         options.max_bytes = spool.bytes() * 2 / 3 + 10;
         let small = Spool::open(&options).unwrap();
         for n in 0..4 {
-            small.store(&event(n), &reports).unwrap();
+            small.store(&[&event(n)], &reports).unwrap();
         }
         assert_eq!(small.len(), 2);
         assert!(small.bytes() <= options.max_bytes);
@@ -623,7 +688,7 @@ mod tests {
         {
             let spool = Spool::open(&SpoolOptions::new(&dir)).unwrap();
             for n in 0..3 {
-                spool.store(&event(n), &reports).unwrap();
+                spool.store(&[&event(n)], &reports).unwrap();
             }
         }
         let mut files: Vec<_> = fs::read_dir(&dir)
@@ -654,7 +719,7 @@ mod tests {
         ));
         assert!(!second.exists());
         let third = spool.claim_oldest().unwrap();
-        let text = String::from_utf8(spool.load(&third).unwrap().to_vec().unwrap()).unwrap();
+        let text = String::from_utf8(spool.load(&third).unwrap()[0].to_vec().unwrap()).unwrap();
         assert!(text.contains("event 2"));
         assert_eq!(spool.len(), 1);
         let _ = fs::remove_dir_all(&dir);

@@ -5,8 +5,8 @@
 //! rate-limited categories, attach a pending client report, serialise into reused buffers with
 //! `sent_at`, gzip large bodies, and send through the [`HttpClient`]. Failures are retried with
 //! capped exponential backoff; while the network is failing, the worker pauses sending and, with
-//! a spool configured, moves what waits in memory to disk. Spooled envelopes are re-sent when
-//! sending works again and on the next start.
+//! a spool configured, moves what waits in memory to disk in batches. Spooled envelopes are
+//! re-sent when sending works again and on the next start.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,20 +25,13 @@ use crate::rate_limit::RateLimits;
 use crate::retry::Outcome;
 use crate::spool::Spool;
 
-/// Where a job's envelope came from.
-#[derive(Debug)]
-enum Source {
-    /// `send_envelope` (or a client report made by the worker).
-    Memory,
-    /// A spool file, deleted once the envelope is delivered or refused for good.
-    Spool(PathBuf),
-}
+/// Most envelopes written to one spool file (one fsync) at a time.
+const SPOOL_BATCH: usize = 256;
 
-/// An envelope on its way.
+/// An envelope from memory on its way.
 #[derive(Debug)]
 struct Job {
     envelope: Envelope,
-    source: Source,
     /// Attempts made so far.
     attempts: u32,
     /// Not before this instant (retries).
@@ -50,10 +43,9 @@ struct Job {
 }
 
 impl Job {
-    fn new(envelope: Envelope, source: Source) -> Job {
+    fn new(envelope: Envelope) -> Job {
         Job {
             envelope,
-            source,
             attempts: 0,
             due: Instant::now(),
             report: Vec::new(),
@@ -64,14 +56,21 @@ impl Job {
 
 /// What a worker thread does next.
 enum Work {
+    /// Send an envelope from memory.
     Send(Job),
-    Spool(Job),
+    /// Write envelopes from memory to the spool.
+    Spool(Vec<Job>),
+    /// Re-send a spool file's envelopes.
+    Drain(PathBuf, Vec<Envelope>),
 }
 
 struct State {
     queue: BoundedQueue,
     retry: Vec<Job>,
+    /// Memory work taken by a thread and not finished (sending or spooling).
     in_flight: usize,
+    /// Spool files being re-sent.
+    draining: usize,
     idle_workers: usize,
     flush_waiters: usize,
     /// No sending before this instant (the network or the server is failing).
@@ -86,7 +85,7 @@ struct State {
 }
 
 impl State {
-    /// Work held in memory: what flush and shutdown wait for.
+    /// Work held in memory: what shutdown waits for.
     fn memory_pending(&self) -> usize {
         self.queue.len() + self.retry.len() + self.in_flight + usize::from(self.report_requested)
     }
@@ -165,15 +164,18 @@ impl Shared {
 
             // While paused or shutting down, with a spool, what waits in memory goes to disk.
             if self.spool.is_some() && (paused || state.shutdown) {
-                if let Some(job) = state.retry.pop() {
-                    state.in_flight += 1;
-                    return Some(Work::Spool(job));
-                }
+                let mut batch: Vec<Job> = state.retry.drain(..).collect();
                 if paused {
-                    if let Some(envelope) = state.queue.pop() {
-                        state.in_flight += 1;
-                        return Some(Work::Spool(Job::new(envelope, Source::Memory)));
+                    while batch.len() < SPOOL_BATCH {
+                        match state.queue.pop() {
+                            Some(envelope) => batch.push(Job::new(envelope)),
+                            None => break,
+                        }
                     }
+                }
+                if !batch.is_empty() {
+                    state.in_flight += 1;
+                    return Some(Work::Spool(batch));
                 }
             }
 
@@ -192,38 +194,38 @@ impl Shared {
                 }
                 if let Some(envelope) = state.queue.pop() {
                     state.in_flight += 1;
-                    return Some(Work::Send(Job::new(envelope, Source::Memory)));
+                    return Some(Work::Send(Job::new(envelope)));
+                }
+                if state.report_requested || self.report_due(&state, now) {
+                    state.report_requested = false;
+                    if self.options.send_client_reports && self.reports.has_pending() {
+                        state.in_flight += 1;
+                        let mut job = Job::new(Envelope::new());
+                        job.force_report = true;
+                        return Some(Work::Send(job));
+                    }
+                    self.wake_waiters(&state);
+                    continue;
                 }
                 if !state.shutdown
                     && state.spool_not_before.is_none_or(|at| at <= now)
                     && !self.rate_limits.is_all_limited(now)
                 {
                     if let Some(path) = self.spool.as_ref().and_then(Spool::claim_oldest) {
-                        state.in_flight += 1;
+                        state.draining += 1;
                         drop(state);
                         let loaded = self.spool.as_ref().map(|spool| spool.load(&path));
-                        if let Some(Ok(envelope)) = loaded {
-                            return Some(Work::Send(Job::new(envelope, Source::Spool(path))));
+                        if let Some(Ok(envelopes)) = loaded {
+                            return Some(Work::Drain(path, envelopes));
                         }
                         if let Some(Err(err)) = loaded {
                             crate::sdk_debug!("{err}");
                         }
                         state = self.lock();
-                        state.in_flight -= 1;
+                        state.draining -= 1;
                         self.wake_waiters(&state);
                         continue;
                     }
-                }
-                if state.report_requested || self.report_due(&state, now) {
-                    state.report_requested = false;
-                    if self.options.send_client_reports && self.reports.has_pending() {
-                        state.in_flight += 1;
-                        let mut job = Job::new(Envelope::new(), Source::Memory);
-                        job.force_report = true;
-                        return Some(Work::Send(job));
-                    }
-                    self.wake_waiters(&state);
-                    continue;
                 }
             }
 
@@ -249,106 +251,72 @@ impl Shared {
         }
     }
 
-    /// Marks one piece of work finished.
-    fn finish(&self) {
+    /// Marks one piece of memory work (`drain == false`) or one spool drain finished.
+    fn finish(&self, drain: bool) {
         let mut state = self.lock();
-        state.in_flight -= 1;
-        if state.memory_pending() == 0 || state.shutdown {
-            self.wake_waiters(&state);
+        if drain {
+            state.draining -= 1;
+        } else {
+            state.in_flight -= 1;
         }
+        self.wake_waiters(&state);
     }
 
-    /// Moves a job's envelope to the spool (or counts it lost).
-    fn spool_job(&self, job: Job) {
-        match (&self.spool, job.source) {
-            (Some(spool), Source::Memory) => {
-                if let Err(err) = spool.store(&job.envelope, &self.reports) {
+    /// Writes jobs to the spool as one file (or counts them lost without a spool).
+    fn spool_jobs(&self, jobs: Vec<Job>, reason_without_spool: DiscardReason) {
+        match &self.spool {
+            Some(spool) => {
+                let envelopes: Vec<&Envelope> = jobs.iter().map(|job| &job.envelope).collect();
+                if let Err(err) = spool.store(&envelopes, &self.reports) {
                     crate::sdk_debug!("{err}");
+                    for job in &jobs {
+                        self.reports
+                            .record_envelope(DiscardReason::InternalSdkError, &job.envelope);
+                        self.reports.restore(&job.report);
+                    }
+                }
+            }
+            None => {
+                for job in &jobs {
                     self.reports
-                        .record_envelope(DiscardReason::InternalSdkError, &job.envelope);
+                        .record_envelope(reason_without_spool, &job.envelope);
                     self.reports.restore(&job.report);
                 }
             }
-            (Some(spool), Source::Spool(path)) => spool.release(&path),
-            (None, _) => {
-                self.reports
-                    .record_envelope(DiscardReason::NetworkError, &job.envelope);
-                self.reports.restore(&job.report);
-            }
         }
     }
 
-    /// Drops the items of rate-limited categories (counted), returns whether anything is left.
-    /// A spooled envelope with a limited item is kept on disk for later instead.
-    fn apply_rate_limits(&self, job: &mut Job, now: Instant) -> bool {
-        if let Source::Spool(path) = &job.source {
-            let until = job
-                .envelope
-                .items
-                .iter()
-                .filter_map(|item| self.rate_limits.limited_until(item.category(), now))
-                .min();
-            if let Some(until) = until {
-                if let Some(spool) = &self.spool {
-                    spool.release(path);
-                }
-                self.lock().spool_not_before = Some(until);
-                return false;
-            }
-            return true;
-        }
-        let reports = &self.reports;
-        let limits = &self.rate_limits;
-        job.envelope.items.retain(|item| {
-            if limits.is_limited(item.category(), now) {
-                reports.record_item(DiscardReason::RatelimitBackoff, item);
-                false
-            } else {
-                true
-            }
-        });
-        !job.envelope.items.is_empty()
+    /// A request succeeded or was answered for good: the network works.
+    fn note_success(&self) {
+        let mut state = self.lock();
+        state.consecutive_failures = 0;
+        state.paused_until = None;
     }
 
-    /// Sends one job and handles the outcome.
-    fn send(&self, mut job: Job, buffers: &mut Buffers) {
-        let now = Instant::now();
-        if !self.apply_rate_limits(&mut job, now)
-            && (!job.force_report || self.rate_limits.is_all_limited(now))
-        {
-            return;
-        }
-        if matches!(job.source, Source::Memory) && job.report.is_empty() {
-            let attach = job.force_report || {
-                let state = self.lock();
-                self.report_due(&state, now)
-            };
-            if attach && self.options.send_client_reports {
-                if let Some((item, counts)) = self.reports.take_item() {
-                    job.envelope.add_item(item);
-                    job.report = counts;
-                    self.lock().last_report = now;
-                }
-            }
-        }
-        if job.envelope.is_empty() {
-            return;
-        }
+    /// A request failed in a way worth retrying: pause sending; returns the end of the pause.
+    fn note_failure(&self, state: &mut State) -> Instant {
+        state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+        let pause = self
+            .options
+            .retry
+            .backoff_with_jitter(state.consecutive_failures);
+        let until = Instant::now() + pause;
+        let until = state.paused_until.map_or(until, |old| old.max(until));
+        state.paused_until = Some(until);
+        until
+    }
 
+    /// Serialises (with `sent_at`), compresses and sends one envelope. `None` when the
+    /// envelope cannot be serialised.
+    fn transmit(&self, envelope: &Envelope, buffers: &mut Buffers) -> Option<Outcome> {
         buffers.body.clear();
-        if let Err(err) = job.envelope.write_to_with_scratch(
+        if let Err(err) = envelope.write_to_with_scratch(
             &mut buffers.body,
             &mut buffers.scratch,
             Some(SystemTime::now()),
         ) {
             crate::sdk_debug!("dropping an envelope that cannot be serialised: {err}");
-            self.reports
-                .record_envelope(DiscardReason::InternalSdkError, &job.envelope);
-            self.reports.restore(&job.report);
-            if let (Some(spool), Source::Spool(path)) = (&self.spool, &job.source) {
-                spool.remove(path);
-            }
-            return;
+            return None;
         }
         let compress = gzip::should_compress(buffers.body.len(), self.options.gzip_threshold)
             && gzip::compress_into(
@@ -375,7 +343,6 @@ impl Shared {
             body,
         };
         self.requests.fetch_add(1, Ordering::Relaxed);
-        job.attempts += 1;
         let outcome = match self.client.send(request) {
             Ok(response) => {
                 self.rate_limits.update_from_response(
@@ -387,9 +354,14 @@ impl Shared {
                 let outcome = Outcome::from_status(response.status);
                 if outcome != Outcome::Delivered {
                     crate::sdk_debug!(
-                        "the server answered {} to an envelope ({} items)",
+                        "the server answered {} to an envelope of {} item(s); {}",
                         response.status,
-                        job.envelope.items.len()
+                        envelope.items.len(),
+                        match outcome {
+                            Outcome::RateLimited => "rate limited, not retried",
+                            Outcome::ServerError => "retrying",
+                            _ => "rejected, not retried",
+                        }
                     );
                 }
                 outcome
@@ -399,61 +371,134 @@ impl Shared {
                 Outcome::NetworkError
             }
         };
-        self.handle_outcome(job, outcome);
+        if outcome == Outcome::Delivered {
+            self.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(outcome)
     }
 
-    fn handle_outcome(&self, mut job: Job, outcome: Outcome) {
-        if !outcome.is_retryable() {
-            {
-                let mut state = self.lock();
-                state.consecutive_failures = 0;
-                state.paused_until = None;
+    /// Sends one envelope from memory and handles the outcome.
+    fn send(&self, mut job: Job, buffers: &mut Buffers) {
+        let now = Instant::now();
+        let reports = &self.reports;
+        let limits = &self.rate_limits;
+        job.envelope.items.retain(|item| {
+            if limits.is_limited(item.category(), now) {
+                reports.record_item(DiscardReason::RatelimitBackoff, item);
+                false
+            } else {
+                true
             }
-            match outcome {
-                Outcome::Delivered => {
-                    self.delivered.fetch_add(1, Ordering::Relaxed);
-                }
-                Outcome::RateLimited => {
-                    // Relay counted the envelope; only our own report is put back.
-                    self.reports.restore(&job.report);
-                }
-                _ => {
-                    self.reports
-                        .record_envelope(DiscardReason::SendError, &job.envelope);
-                    self.reports.restore(&job.report);
-                }
-            }
-            if let (Some(spool), Source::Spool(path)) = (&self.spool, &job.source) {
-                spool.remove(path);
-            }
+        });
+        if job.envelope.is_empty() && (!job.force_report || limits.is_all_limited(now)) {
             return;
         }
-
-        let policy = &self.options.retry;
-        let mut state = self.lock();
-        state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-        let pause = policy.backoff_with_jitter(state.consecutive_failures);
-        let until = Instant::now() + pause;
-        state.paused_until = Some(state.paused_until.map_or(until, |old| old.max(until)));
-        let retry_in_memory = matches!(job.source, Source::Memory)
-            && policy.should_retry(job.attempts)
-            && !(state.shutdown && self.spool.is_some());
-        if retry_in_memory {
-            job.due = until;
-            state.retry.push(job);
+        if job.report.is_empty() && self.options.send_client_reports {
+            let attach = job.force_report || {
+                let state = self.lock();
+                self.report_due(&state, now)
+            };
+            if attach {
+                if let Some((item, counts)) = self.reports.take_item() {
+                    job.envelope.add_item(item);
+                    job.report = counts;
+                    self.lock().last_report = now;
+                }
+            }
+        }
+        if job.envelope.is_empty() {
             return;
         }
-        drop(state);
-        let reason = if outcome == Outcome::ServerError {
-            DiscardReason::SendError
-        } else {
-            DiscardReason::NetworkError
+        job.attempts += 1;
+        let Some(outcome) = self.transmit(&job.envelope, buffers) else {
+            self.reports
+                .record_envelope(DiscardReason::InternalSdkError, &job.envelope);
+            self.reports.restore(&job.report);
+            return;
         };
-        match (&self.spool, &job.source) {
-            (Some(_), _) => self.spool_job(job),
-            (None, _) => {
-                self.reports.record_envelope(reason, &job.envelope);
+        match outcome {
+            Outcome::Delivered => self.note_success(),
+            Outcome::RateLimited => {
+                // Relay counted the envelope; only our own report is put back.
+                self.note_success();
                 self.reports.restore(&job.report);
+            }
+            Outcome::Rejected => {
+                self.note_success();
+                self.reports
+                    .record_envelope(DiscardReason::SendError, &job.envelope);
+                self.reports.restore(&job.report);
+            }
+            Outcome::ServerError | Outcome::NetworkError => {
+                let mut state = self.lock();
+                let until = self.note_failure(&mut state);
+                let to_spool = state.shutdown && self.spool.is_some();
+                if self.options.retry.should_retry(job.attempts) && !to_spool {
+                    job.due = until;
+                    state.retry.push(job);
+                    return;
+                }
+                drop(state);
+                let reason = if outcome == Outcome::ServerError {
+                    DiscardReason::SendError
+                } else {
+                    DiscardReason::NetworkError
+                };
+                self.spool_jobs(vec![job], reason);
+            }
+        }
+    }
+
+    /// Re-sends the envelopes of a spool file in order. Delivered (or refused for good) ones
+    /// leave the file; at the first failure, or a rate-limited item, the rest stays for later.
+    fn drain(&self, path: PathBuf, envelopes: Vec<Envelope>, buffers: &mut Buffers) {
+        let Some(spool) = &self.spool else {
+            return;
+        };
+        let mut keep_from = None;
+        for (index, envelope) in envelopes.iter().enumerate() {
+            let now = Instant::now();
+            if self.lock().stop {
+                keep_from = Some(index);
+                break;
+            }
+            let limited = envelope
+                .items
+                .iter()
+                .filter_map(|item| self.rate_limits.limited_until(item.category(), now))
+                .min();
+            if let Some(until) = limited {
+                self.lock().spool_not_before = Some(until);
+                keep_from = Some(index);
+                break;
+            }
+            match self.transmit(envelope, buffers) {
+                None => self
+                    .reports
+                    .record_envelope(DiscardReason::InternalSdkError, envelope),
+                Some(Outcome::Delivered | Outcome::RateLimited) => self.note_success(),
+                Some(Outcome::Rejected) => {
+                    self.note_success();
+                    self.reports
+                        .record_envelope(DiscardReason::SendError, envelope);
+                }
+                Some(Outcome::ServerError | Outcome::NetworkError) => {
+                    self.note_failure(&mut self.lock());
+                    keep_from = Some(index);
+                    break;
+                }
+            }
+        }
+        match keep_from {
+            None => spool.remove(&path),
+            Some(0) => spool.release(&path),
+            Some(index) => {
+                let rest: Vec<&Envelope> = envelopes[index..].iter().collect();
+                if let Err(err) = spool.replace(&path, &rest) {
+                    // The old file stays: its delivered envelopes may be sent again.
+                    crate::sdk_debug!("{err}");
+                    spool.release(&path);
+                }
             }
         }
     }
@@ -462,10 +507,19 @@ impl Shared {
         let mut buffers = Buffers::default();
         while let Some(work) = self.next_work() {
             match work {
-                Work::Send(job) => self.send(job, &mut buffers),
-                Work::Spool(job) => self.spool_job(job),
+                Work::Send(job) => {
+                    self.send(job, &mut buffers);
+                    self.finish(false);
+                }
+                Work::Spool(jobs) => {
+                    self.spool_jobs(jobs, DiscardReason::NetworkError);
+                    self.finish(false);
+                }
+                Work::Drain(path, envelopes) => {
+                    self.drain(path, envelopes, &mut buffers);
+                    self.finish(true);
+                }
             }
-            self.finish();
             // Don't keep a huge buffer around after one big envelope.
             for buffer in [
                 &mut buffers.body,
@@ -492,18 +546,18 @@ impl Worker {
             Some(spool_options) => Some(Spool::open(spool_options)?),
             None => None,
         };
-        let now = Instant::now();
         let state = State {
             queue: BoundedQueue::new(options.max_queue_envelopes, options.max_queue_bytes),
             retry: Vec::new(),
             in_flight: 0,
+            draining: 0,
             idle_workers: 0,
             flush_waiters: 0,
             paused_until: None,
             consecutive_failures: 0,
             spool_not_before: None,
             report_requested: false,
-            last_report: now,
+            last_report: Instant::now(),
             shutdown: false,
             stop: false,
         };
@@ -574,7 +628,7 @@ impl Worker {
         let state = self.shared.lock();
         TransportStats {
             queued: state.queue.len(),
-            in_flight: state.in_flight,
+            in_flight: state.in_flight + state.draining,
             retrying: state.retry.len(),
             spooled: self.shared.spool.as_ref().map_or(0, Spool::len),
             delivered: self.shared.delivered.load(Ordering::Relaxed),
@@ -595,7 +649,7 @@ impl Worker {
                 return false;
             }
             state.flush_waiters += 1;
-            // Wake at least every 50 ms: spool state is not behind the lock.
+            // Wake at least every 50 ms: the spool's state is not behind this lock.
             let wait = deadline
                 .saturating_duration_since(now)
                 .min(Duration::from_millis(50));
@@ -616,7 +670,9 @@ impl Worker {
         for _ in 0..2 {
             self.request_report();
             let done = self.wait_until(deadline, |shared, state| {
-                state.memory_pending() == 0 && shared.spool.as_ref().is_none_or(Spool::is_empty)
+                state.memory_pending() == 0
+                    && state.draining == 0
+                    && shared.spool.as_ref().is_none_or(Spool::is_empty)
             });
             if !done {
                 return false;
@@ -666,20 +722,11 @@ impl Worker {
             self.request_report();
             drained = self.wait_until(deadline, |_, state| state.memory_pending() == 0);
         }
-        let mut left = Vec::new();
-        {
-            let mut state = self.shared.lock();
-            state.stop = true;
-            state.report_requested = false;
-            while let Some(envelope) = state.queue.pop() {
-                left.push(Job::new(envelope, Source::Memory));
-            }
-            left.append(&mut state.retry);
-            self.shared.work.notify_all();
-        }
+        let left = self.stop_and_take();
         let all_safe = drained && left.is_empty();
-        for job in left {
-            self.shared.spool_job(job);
+        for batch in left.chunks(SPOOL_BATCH) {
+            let envelopes: Vec<&Envelope> = batch.iter().map(|job| &job.envelope).collect();
+            self.spool_or_count(&envelopes, batch);
         }
         if drained {
             // The threads are idle or exiting: reap them so nothing outlives the transport.
@@ -690,25 +737,54 @@ impl Worker {
         }
         all_safe
     }
+
+    /// Stops the threads and takes what is still queued or waiting for a retry.
+    fn stop_and_take(&self) -> Vec<Job> {
+        let mut state = self.shared.lock();
+        state.stop = true;
+        state.report_requested = false;
+        let mut left: Vec<Job> = state.retry.drain(..).collect();
+        while let Some(envelope) = state.queue.pop() {
+            left.push(Job::new(envelope));
+        }
+        self.shared.work.notify_all();
+        self.shared.wake_waiters(&state);
+        left
+    }
+
+    fn spool_or_count(&self, envelopes: &[&Envelope], jobs: &[Job]) {
+        let shared = &self.shared;
+        let stored = match &shared.spool {
+            Some(spool) => match spool.store(envelopes, &shared.reports) {
+                Ok(()) => true,
+                Err(err) => {
+                    crate::sdk_debug!("{err}");
+                    false
+                }
+            },
+            None => false,
+        };
+        if !stored {
+            for job in jobs {
+                shared
+                    .reports
+                    .record_envelope(DiscardReason::NetworkError, &job.envelope);
+            }
+        }
+    }
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let mut state = self.shared.lock();
-        if !state.stop {
-            // Dropped without shutdown: stop the threads; what is queued is counted lost (or
-            // spooled when a spool is configured).
-            state.stop = true;
-            let mut left = Vec::new();
-            while let Some(envelope) = state.queue.pop() {
-                left.push(Job::new(envelope, Source::Memory));
-            }
-            left.append(&mut state.retry);
-            self.shared.work.notify_all();
-            drop(state);
-            for job in left {
-                self.shared.spool_job(job);
-            }
+        if self.shared.lock().stop {
+            return;
+        }
+        // Dropped without shutdown: stop the threads; what is queued goes to the spool when
+        // one is configured, else it is counted lost.
+        let left = self.stop_and_take();
+        for batch in left.chunks(SPOOL_BATCH) {
+            let envelopes: Vec<&Envelope> = batch.iter().map(|job| &job.envelope).collect();
+            self.spool_or_count(&envelopes, batch);
         }
     }
 }
