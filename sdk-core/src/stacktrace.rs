@@ -302,7 +302,12 @@ pub fn strip_generics(name: &str) -> String {
 /// Whether a frame at the top of a stack is the SDK or the panic machinery, to be trimmed.
 fn is_capture_machinery(function: &str) -> bool {
     if PANIC_MACHINERY.iter().any(|p| function.starts_with(p)) {
-        return true;
+        // `catch_unwind` (and its old name `try`) runs the application's code: it sits below
+        // the panicking frames, never above them.
+        let runs_app_code = function.contains("catch_unwind")
+            || function.starts_with("std::panicking::try")
+            || function.contains("__rust_try");
+        return !runs_app_code;
     }
     module_path_of(function)
         .and_then(crate_of)
@@ -771,6 +776,28 @@ mod tests {
         // An included frame is the application's and is never trimmed.
         let rules = InAppRules::default().include("std::panicking");
         assert_eq!(trim_point(frames.iter().map(Some), &rules), 3);
+        // A panic on a spawned thread: the std frames that start the thread and catch its
+        // panic are below the app's frame and must never be taken for machinery, even when
+        // the app's crate has a std-like name (an integration test crate named `core`).
+        let thread_panic = [
+            frame("sdk_core::integrations::panic::hook"),
+            frame("std::panicking::rust_panic_with_hook"),
+            frame("core::panicking::panic_fmt"),
+            frame("core::option::expect_failed"),
+            frame("core::option::Option<T>::expect"),
+            frame("core::init_guard_test::{{closure}}"),
+            frame("core::ops::function::FnOnce::call_once"),
+            frame("std::panicking::catch_unwind::do_call"),
+            frame("__rust_try"),
+            frame("std::panicking::catch_unwind"),
+            frame("std::panic::catch_unwind"),
+            frame("std::thread::lifecycle::spawn_unchecked::{{closure}}"),
+        ];
+        let cut = trim_point(thread_panic.iter().map(Some), &InAppRules::default());
+        assert_eq!(
+            thread_panic[cut].frame.function.as_deref(),
+            Some("core::option::Option<T>::expect")
+        );
         // A stack with no SDK frame on top is left alone.
         let plain = [frame("my_app::load"), frame("my_app::main")];
         assert_eq!(
