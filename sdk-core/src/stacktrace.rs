@@ -287,6 +287,11 @@ pub fn strip_generics(name: &str) -> String {
             out.push(c);
             rest = &rest[c.len_utf8()..];
         } else {
+            // `fn() -> T` inside generic arguments: the arrow closes nothing.
+            if let Some(tail) = rest.strip_prefix("->") {
+                rest = tail;
+                continue;
+            }
             let Some(c) = rest.chars().next() else { break };
             match c {
                 '<' => depth += 1,
@@ -687,6 +692,13 @@ mod tests {
         assert_eq!(
             strip_generics("<my_app::H as tower::Service<R>>::call"),
             "<my_app::H as tower::Service<R>>::call"
+        );
+        assert_eq!(
+            strip_generics(
+                "test::__rust_begin_short_backtrace::<core::result::Result<(), \
+                 alloc::string::String>, fn() -> core::result::Result<(), alloc::string::String>>"
+            ),
+            "test::__rust_begin_short_backtrace"
         );
         assert_eq!(
             strip_generics("std::sys::backtrace::__rust_begin_short_backtrace::<test::f, ()>"),
