@@ -161,12 +161,18 @@ impl InAppRules {
         self.include.iter().any(|p| path_has_prefix(module, p))
     }
 
-    /// Whether a frame whose function (or module) path is `path` is in-app.
+    /// Whether a frame whose function (or module) path is `path` is in-app. For a trait
+    /// method `<T as Trait>::f` the impl belongs to the crate of `T` or of `Trait`, so it is
+    /// in-app when either is.
     pub fn is_in_app(&self, path: &str) -> bool {
-        match module_path_of(path) {
-            Some(module) => self.is_in_app_path(module),
-            None => self.include.iter().any(|p| path_has_prefix(path, p)),
+        match (module_path_of(path), trait_path_of(path)) {
+            (None, None) => self.include.iter().any(|p| path_has_prefix(path, p)),
+            (ty, tr) => self.is_in_app_paths(ty, tr),
         }
+    }
+
+    fn is_in_app_paths(&self, ty: Option<&str>, tr: Option<&str>) -> bool {
+        ty.is_some_and(|p| self.is_in_app_path(p)) || tr.is_some_and(|p| self.is_in_app_path(p))
     }
 
     /// [`InAppRules::is_in_app`] for a path already reduced by `module_path_of`.
@@ -226,6 +232,14 @@ fn module_path_of(function: &str) -> Option<&str> {
     } else {
         None
     }
+}
+
+/// The trait's path of a `<T as a::Trait<..>>::f` name (`a::Trait`); `None` for other names.
+fn trait_path_of(function: &str) -> Option<&str> {
+    let inner = function.trim().strip_prefix('<')?;
+    let start = inner.find(" as ")? + " as ".len();
+    let path = inner[start..].split(['<', '>']).next()?.trim();
+    path.contains("::").then_some(path)
 }
 
 /// The crate (first path segment) of a module path, if it looks like one.
@@ -457,10 +471,9 @@ impl RawStacktrace {
             frames.push(match sym {
                 Some(cached) => {
                     let mut frame = cached.frame.clone();
-                    frame.in_app = Some(match &cached.path {
-                        Some(path) => rules.is_in_app_path(path),
-                        None => false,
-                    });
+                    frame.in_app = Some(
+                        rules.is_in_app_paths(cached.path.as_deref(), cached.trait_path.as_deref()),
+                    );
                     frame
                 }
                 None => Frame {
@@ -504,6 +517,8 @@ struct CachedFrame {
     frame: Frame,
     /// The Rust path the rules match against (`None` for C symbols).
     path: Option<String>,
+    /// For `<T as Trait>::f`, the trait's path (the impl may be the app's through it).
+    trait_path: Option<String>,
     /// SDK or panic machinery: trimmed when on top of the stack.
     machinery: bool,
     /// std/core/alloc glue that may sit between machinery frames.
@@ -519,12 +534,14 @@ impl CachedFrame {
             _ => None,
         };
         let path = short.as_deref().and_then(module_path_of).map(str::to_owned);
+        let trait_path = short.as_deref().and_then(trait_path_of).map(str::to_owned);
         let module = short.as_deref().and_then(module_of_function);
         let package = path.as_deref().and_then(crate_of).map(str::to_owned);
         CachedFrame {
             machinery: raw.is_some_and(is_capture_machinery),
             plumbing: is_plumbing(raw),
             path,
+            trait_path,
             frame: Frame {
                 filename: abs_path.as_deref().map(short_filename),
                 abs_path,
@@ -646,6 +663,14 @@ mod tests {
         assert!(rules.is_in_app("my_app::db::query"));
         assert!(rules.is_in_app("my_app::main::{{closure}}"));
         assert!(rules.is_in_app("<my_app::Handler as tower_service::Service<R>>::call"));
+        // An impl of the app's trait for a foreign type is the app's code too.
+        assert!(rules.is_in_app("<alloc::string::String as my_app::Render>::render"));
+        assert!(!rules.is_in_app("<tokio::task::JoinHandle<T> as core::future::Future>::poll"));
+        assert_eq!(
+            trait_path_of("<my_app::H as tower::Service<R>>::call"),
+            Some("tower::Service")
+        );
+        assert_eq!(trait_path_of("<my_app::H>::call"), None);
         for not_app in [
             "std::rt::lang_start_internal",
             "core::ops::function::FnOnce::call_once",
