@@ -71,6 +71,8 @@ pub struct Client {
     /// Whether some integration wants to see every event (forces materialisation).
     integrations_process_events: bool,
     closed: AtomicBool,
+    /// Tracing config and shared transaction fields (`performance::binding`).
+    tracing: crate::performance::binding::ClientTracing,
 }
 
 impl std::fmt::Debug for Client {
@@ -135,6 +137,8 @@ impl Client {
         }
 
         let constants = Arc::new(build_constants(&options, dsn.as_ref(), &all));
+        let tracing =
+            crate::performance::binding::ClientTracing::new(&options, dsn.as_ref(), &constants);
         sdk_transport::sdk_debug!(
             "client ready: enabled={} integrations={:?}",
             transport.is_some(),
@@ -148,7 +152,18 @@ impl Client {
             integrations: all,
             integrations_process_events,
             closed: AtomicBool::new(false),
+            tracing,
         }
+    }
+
+    /// The data every event of this client shares.
+    pub(crate) fn constants(&self) -> &Arc<ClientConstants> {
+        &self.constants
+    }
+
+    /// Tracing config and shared transaction fields.
+    pub(crate) fn tracing(&self) -> &crate::performance::binding::ClientTracing {
+        &self.tracing
     }
 
     /// The options the client was built with (after integrations set up).
@@ -250,6 +265,12 @@ impl Client {
             }
             None => scope,
         };
+        let mut rest = rest;
+        if scope.get_span().is_some() {
+            // errors inside a span carry its trace context and transaction name
+            let event = rest.get_or_insert_with(|| Box::new(blank_event(core.level)));
+            crate::performance::binding::apply_span(event, scope);
+        }
         let id = core.event_id;
         let needs_event = self.options.before_send.is_some()
             || self.integrations_process_events
@@ -301,10 +322,14 @@ impl Client {
         let id = payload.event_id();
         let mut envelope = Envelope::with_event_id(id);
         envelope.headers.sdk = Some(self.constants.sdk_header.clone());
-        envelope.headers.trace = Some(Payload::lazy(DscPayload {
-            trace_id: scope.trace_id,
-            constants: self.constants.clone(),
-        }));
+        envelope.headers.trace = Some(
+            crate::performance::binding::span_trace_header(scope).unwrap_or_else(|| {
+                Payload::lazy(DscPayload {
+                    trace_id: scope.trace_id,
+                    constants: self.constants.clone(),
+                })
+            }),
+        );
         let mut item = EnvelopeItem::new(ItemType::Event, Payload::Lazy(Arc::new(payload)));
         item.content_type = Some(std::borrow::Cow::Borrowed("application/json"));
         envelope.items.reserve_exact(1 + scope.attachments().len());

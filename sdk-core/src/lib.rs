@@ -21,6 +21,7 @@ pub mod hub;
 pub mod ids;
 pub mod integrations;
 pub mod options;
+pub mod performance;
 pub mod protocol;
 pub mod scope;
 pub mod stacktrace;
@@ -36,6 +37,10 @@ pub use hub::{configure_global_scope, Hub, IntoBreadcrumbs, ScopeGuard};
 pub use ids::{SpanId, TraceId};
 pub use integrations::Integration;
 pub use options::{BeforeBreadcrumb, BeforeSend, ClientOptions, TransportFactory};
+pub use performance::{
+    iter_trace_propagation_headers, start_transaction, PropagationContext, Span, SpanStatus,
+    Transaction, TransactionContext, TransactionOrSpan,
+};
 pub use protocol::{Breadcrumb, Event, Level, User};
 pub use scope::{EventProcessor, Scope};
 pub use sdk_transport as transport;

@@ -54,6 +54,8 @@ pub struct Scope {
     pub(crate) attachments: Option<Arc<Vec<EnvelopeItem>>>,
     pub(crate) trace_id: TraceId,
     pub(crate) span_id: SpanId,
+    /// The bound transaction or span (see `performance::binding`).
+    pub(crate) span: Option<crate::performance::TransactionOrSpan>,
 }
 
 impl Default for Scope {
@@ -71,6 +73,7 @@ impl Default for Scope {
             attachments: None,
             trace_id: TraceId::random(),
             span_id: SpanId::random(),
+            span: None,
         }
     }
 }
@@ -96,6 +99,7 @@ impl fmt::Debug for Scope {
             )
             .field("trace_id", &self.trace_id)
             .field("span_id", &self.span_id)
+            .field("span", &self.span.as_ref().map(|s| s.span_id()))
             .finish()
     }
 }

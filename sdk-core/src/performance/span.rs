@@ -1,0 +1,486 @@
+//! Spans: child operations of a transaction, their status and their finished records.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use sdk_transport::{DataCategory, DiscardReason};
+use serde::Serialize;
+
+use super::propagation::{SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
+use super::transaction::{Transaction, TxShared};
+use crate::ids::{SpanId, TraceId};
+use crate::protocol::{SpanStatus, TraceContext};
+
+/// Locks a mutex, taking the data even if a thread panicked while holding it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A measurement on a transaction (`measurements.{name}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measurement {
+    /// The value.
+    pub value: f64,
+    /// The unit, e.g. `millisecond`, `byte`, `none`.
+    pub unit: Cow<'static, str>,
+}
+
+/// A finished span as it is sent inside its transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanRecord {
+    /// The span's id.
+    pub span_id: SpanId,
+    /// Its parent: the transaction's root span or another span.
+    pub parent_span_id: SpanId,
+    /// The operation, e.g. `db.query`.
+    pub op: Cow<'static, str>,
+    /// What the span did, e.g. the query.
+    pub description: Option<Cow<'static, str>>,
+    /// The status, when one was set.
+    pub status: Option<SpanStatus>,
+    /// `manual` (default) or `auto.<category>.<integration>`.
+    pub origin: Option<Cow<'static, str>>,
+    /// When the span started.
+    pub start_timestamp: SystemTime,
+    /// When the span finished.
+    pub timestamp: SystemTime,
+    /// String tags.
+    pub tags: BTreeMap<String, String>,
+    /// Span data (attributes).
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Default)]
+struct SpanState {
+    op: Cow<'static, str>,
+    description: Option<Cow<'static, str>>,
+    status: Option<SpanStatus>,
+    origin: Option<Cow<'static, str>>,
+    tags: BTreeMap<String, String>,
+    data: serde_json::Map<String, serde_json::Value>,
+    finished: bool,
+}
+
+/// A span that is recorded: its transaction is sampled and under `max_spans`.
+#[derive(Debug)]
+struct SpanInner {
+    tx: Arc<TxShared>,
+    span_id: SpanId,
+    parent_span_id: SpanId,
+    start: i64,
+    state: Mutex<SpanState>,
+}
+
+#[derive(Debug, Clone)]
+enum SpanRepr {
+    Recording(Arc<SpanInner>),
+    /// Unsampled or over the limit: ids for propagation, nothing else.
+    NonRecording {
+        tx: Arc<TxShared>,
+        span_id: SpanId,
+        parent_span_id: SpanId,
+    },
+}
+
+/// A child span of a transaction or of another span. Cheap to clone (clones share the span).
+///
+/// Start one with [`Transaction::start_child`] or [`Span::start_child`]; call
+/// [`Span::finish`] when the work is done. A span of an unsampled transaction records nothing
+/// (it still has ids for propagating the trace).
+#[derive(Debug, Clone)]
+pub struct Span {
+    repr: SpanRepr,
+}
+
+impl Span {
+    /// Starts a child span under `parent_span_id` of the transaction `tx`.
+    pub(crate) fn start(
+        tx: &Arc<TxShared>,
+        parent_span_id: SpanId,
+        op: Cow<'static, str>,
+        description: Option<Cow<'static, str>>,
+    ) -> Span {
+        let span_id = SpanId::random();
+        let tx = tx.clone();
+        if !tx.try_reserve_span() {
+            return Span {
+                repr: SpanRepr::NonRecording {
+                    tx,
+                    span_id,
+                    parent_span_id,
+                },
+            };
+        }
+        let start = tx.now_offset();
+        Span {
+            repr: SpanRepr::Recording(Arc::new(SpanInner {
+                tx,
+                span_id,
+                parent_span_id,
+                start,
+                state: Mutex::new(SpanState {
+                    op,
+                    description,
+                    ..SpanState::default()
+                }),
+            })),
+        }
+    }
+
+    fn tx(&self) -> &Arc<TxShared> {
+        match &self.repr {
+            SpanRepr::Recording(inner) => &inner.tx,
+            SpanRepr::NonRecording { tx, .. } => tx,
+        }
+    }
+
+    fn with_state(&self, f: impl FnOnce(&mut SpanState)) {
+        if let SpanRepr::Recording(inner) = &self.repr {
+            let mut state = lock(&inner.state);
+            if !state.finished {
+                f(&mut state);
+            }
+        }
+    }
+
+    /// Starts a span nested under this one.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sdk_core::performance::{RecordingSink, Transaction, TransactionContext};
+    /// let sink = Arc::new(RecordingSink::with_sample_rate(1.0));
+    /// let tx = Transaction::start(TransactionContext::new("checkout", "http.server"), sink.clone());
+    /// let outer = tx.start_child("service", "charge card");
+    /// let inner = outer.start_child("http.client", "POST /charge");
+    /// inner.finish();
+    /// outer.finish();
+    /// tx.finish();
+    /// let sent = &sink.transactions()[0];
+    /// assert_eq!(sent.spans[0].parent_span_id, sent.spans[1].span_id);
+    /// ```
+    pub fn start_child(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Span {
+        Span::start(
+            self.tx(),
+            self.span_id(),
+            op.into(),
+            Some(description.into()),
+        )
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.tx().trace_id
+    }
+
+    /// The span id.
+    pub fn span_id(&self) -> SpanId {
+        match &self.repr {
+            SpanRepr::Recording(inner) => inner.span_id,
+            SpanRepr::NonRecording { span_id, .. } => *span_id,
+        }
+    }
+
+    /// The parent span id.
+    pub fn parent_span_id(&self) -> SpanId {
+        match &self.repr {
+            SpanRepr::Recording(inner) => inner.parent_span_id,
+            SpanRepr::NonRecording { parent_span_id, .. } => *parent_span_id,
+        }
+    }
+
+    /// Whether the span's transaction is sampled.
+    pub fn is_sampled(&self) -> bool {
+        self.tx().sampled
+    }
+
+    /// Whether this span is recorded (sampled and under the transaction's `max_spans`).
+    pub fn is_recording(&self) -> bool {
+        matches!(self.repr, SpanRepr::Recording(_))
+    }
+
+    /// The transaction this span belongs to.
+    pub fn transaction(&self) -> Transaction {
+        Transaction::from_shared(self.tx().clone())
+    }
+
+    /// Sets the status.
+    pub fn set_status(&self, status: SpanStatus) {
+        self.with_state(|s| s.status = Some(status));
+    }
+
+    /// Sets the operation.
+    pub fn set_op(&self, op: impl Into<Cow<'static, str>>) {
+        self.with_state(|s| s.op = op.into());
+    }
+
+    /// Sets the description.
+    pub fn set_description(&self, description: impl Into<Cow<'static, str>>) {
+        self.with_state(|s| s.description = Some(description.into()));
+    }
+
+    /// Sets the origin (`manual` when unset; integrations use `auto.<category>.<name>`).
+    pub fn set_origin(&self, origin: impl Into<Cow<'static, str>>) {
+        self.with_state(|s| s.origin = Some(origin.into()));
+    }
+
+    /// Sets a data attribute.
+    pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
+        self.with_state(|s| {
+            s.data.insert(key.into(), value.into());
+        });
+    }
+
+    /// Sets a tag.
+    pub fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) {
+        self.with_state(|s| {
+            s.tags.insert(key.into(), value.into());
+        });
+    }
+
+    /// Sets several data attributes at once (one lock).
+    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
+        self.with_state(|s| s.data.extend(data));
+    }
+
+    /// The status set so far.
+    pub fn status(&self) -> Option<SpanStatus> {
+        match &self.repr {
+            SpanRepr::Recording(inner) => lock(&inner.state).status,
+            SpanRepr::NonRecording { .. } => None,
+        }
+    }
+
+    /// Finishes the span now. Finishing twice, or after the transaction finished, does
+    /// nothing (a span finished after its transaction is not sent).
+    pub fn finish(self) {
+        if let SpanRepr::Recording(inner) = &self.repr {
+            let end = inner.tx.now_offset();
+            finish_recording(inner, end);
+        }
+    }
+
+    /// Finishes the span with an explicit end time.
+    pub fn finish_at(self, timestamp: SystemTime) {
+        if let SpanRepr::Recording(inner) = &self.repr {
+            let end = inner.tx.offset_of(timestamp);
+            finish_recording(inner, end);
+        }
+    }
+
+    /// The `sentry-trace` header value for requests made inside this span.
+    pub fn sentry_trace(&self) -> SentryTrace {
+        let tx = self.tx();
+        SentryTrace {
+            trace_id: tx.trace_id,
+            span_id: self.span_id(),
+            sampled: tx.propagated_sampled(),
+        }
+    }
+
+    /// Headers to add to an outgoing request made inside this span (`sentry-trace` and
+    /// `baggage`; freezes the trace's DSC).
+    pub fn iter_headers(&self) -> impl Iterator<Item = (&'static str, String)> {
+        let trace = (SENTRY_TRACE_HEADER, self.sentry_trace().to_string());
+        let baggage = self.tx().dsc_baggage().map(|b| (BAGGAGE_HEADER, b));
+        std::iter::once(trace).chain(baggage)
+    }
+
+    /// The trace context for events captured inside this span.
+    pub fn trace_context(&self) -> TraceContext {
+        let (op, status) = match &self.repr {
+            SpanRepr::Recording(inner) => {
+                let s = lock(&inner.state);
+                (Some(s.op.to_string()), s.status)
+            }
+            SpanRepr::NonRecording { .. } => (None, None),
+        };
+        TraceContext {
+            trace_id: self.trace_id(),
+            span_id: self.span_id(),
+            parent_span_id: Some(self.parent_span_id()),
+            op,
+            status,
+            ..TraceContext::default()
+        }
+    }
+}
+
+fn finish_recording(inner: &SpanInner, end: i64) {
+    let record = {
+        let mut s = lock(&inner.state);
+        if s.finished {
+            return;
+        }
+        s.finished = true;
+        let tx = &inner.tx;
+        SpanRecord {
+            span_id: inner.span_id,
+            parent_span_id: inner.parent_span_id,
+            op: std::mem::take(&mut s.op),
+            description: s.description.take(),
+            status: s.status,
+            origin: s.origin.take(),
+            start_timestamp: tx.time_at(inner.start),
+            timestamp: tx.time_at(end.max(inner.start)),
+            tags: std::mem::take(&mut s.tags),
+            data: std::mem::take(&mut s.data),
+        }
+    };
+    if !inner.tx.push_span(record) {
+        sdk_transport::sdk_debug!(
+            "span {} finished after its transaction; it is not sent",
+            inner.span_id
+        );
+    }
+}
+
+/// Either a transaction or a span: what the scope binds and what new spans nest under.
+#[derive(Debug, Clone)]
+pub enum TransactionOrSpan {
+    /// A transaction.
+    Transaction(Transaction),
+    /// A span.
+    Span(Span),
+}
+
+impl From<Transaction> for TransactionOrSpan {
+    fn from(tx: Transaction) -> Self {
+        TransactionOrSpan::Transaction(tx)
+    }
+}
+
+impl From<Span> for TransactionOrSpan {
+    fn from(span: Span) -> Self {
+        TransactionOrSpan::Span(span)
+    }
+}
+
+impl TransactionOrSpan {
+    /// Starts a child span under this transaction or span.
+    pub fn start_child(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Span {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.start_child(op, description),
+            TransactionOrSpan::Span(span) => span.start_child(op, description),
+        }
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.trace_id(),
+            TransactionOrSpan::Span(span) => span.trace_id(),
+        }
+    }
+
+    /// The span id (the root span's for a transaction).
+    pub fn span_id(&self) -> SpanId {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.span_id(),
+            TransactionOrSpan::Span(span) => span.span_id(),
+        }
+    }
+
+    /// Whether the trace is sampled.
+    pub fn is_sampled(&self) -> bool {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.is_sampled(),
+            TransactionOrSpan::Span(span) => span.is_sampled(),
+        }
+    }
+
+    /// The transaction (itself, or the span's).
+    pub fn transaction(&self) -> Transaction {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.clone(),
+            TransactionOrSpan::Span(span) => span.transaction(),
+        }
+    }
+
+    /// Sets the status.
+    pub fn set_status(&self, status: SpanStatus) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.set_status(status),
+            TransactionOrSpan::Span(span) => span.set_status(status),
+        }
+    }
+
+    /// Sets a data attribute.
+    pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.set_data(key, value),
+            TransactionOrSpan::Span(span) => span.set_data(key, value),
+        }
+    }
+
+    /// Sets a tag.
+    pub fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.set_tag(key, value),
+            TransactionOrSpan::Span(span) => span.set_tag(key, value),
+        }
+    }
+
+    /// Sets several data attributes at once.
+    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.extend_data(data),
+            TransactionOrSpan::Span(span) => span.extend_data(data),
+        }
+    }
+
+    /// Finishes it now.
+    pub fn finish(self) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.finish(),
+            TransactionOrSpan::Span(span) => span.finish(),
+        }
+    }
+
+    /// Finishes it with an explicit end time.
+    pub fn finish_at(self, timestamp: SystemTime) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.finish_at(timestamp),
+            TransactionOrSpan::Span(span) => span.finish_at(timestamp),
+        }
+    }
+
+    /// The trace context for events captured inside it.
+    pub fn trace_context(&self) -> TraceContext {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.trace_context(),
+            TransactionOrSpan::Span(span) => span.trace_context(),
+        }
+    }
+
+    /// The `sentry-trace` value for outgoing requests.
+    pub fn sentry_trace(&self) -> SentryTrace {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.sentry_trace(),
+            TransactionOrSpan::Span(span) => span.sentry_trace(),
+        }
+    }
+
+    /// Headers for outgoing requests (`sentry-trace`, `baggage`).
+    pub fn iter_headers(&self) -> Box<dyn Iterator<Item = (&'static str, String)>> {
+        match self {
+            TransactionOrSpan::Transaction(tx) => Box::new(tx.iter_headers()),
+            TransactionOrSpan::Span(span) => Box::new(span.iter_headers()),
+        }
+    }
+}
+
+/// Records a discard on the transaction's sink (spans over the limit).
+pub(crate) fn record_span_overflow(tx: &TxShared) {
+    tx.sink
+        .record_discard(DiscardReason::BufferOverflow, DataCategory::Span, 1);
+}

@@ -1,0 +1,366 @@
+//! Transactions and spans end to end against a recording sink.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sdk_transport::{DataCategory, DiscardReason, ItemType};
+
+use super::*;
+
+fn sink(rate: f64) -> Arc<RecordingSink> {
+    Arc::new(RecordingSink::with_sample_rate(rate))
+}
+
+fn json(tx: &FinishedTransaction) -> serde_json::Value {
+    tx.to_json().unwrap()
+}
+
+#[test]
+fn span_tree_arrives_with_parents_ops_and_statuses() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(
+        TransactionContext::new("checkout", "http.server"),
+        sink.clone(),
+    );
+    let a = tx.start_child("db.query", "SELECT 1");
+    let b = tx.start_child("service", "charge");
+    let b1 = b.start_child("http.client", "POST /charge");
+    b1.set_status(SpanStatus::DeadlineExceeded);
+    b1.set_data("http.status_code", 504);
+    b1.set_tag("retry", "yes");
+    b1.finish();
+    b.set_status(SpanStatus::InternalError);
+    b.finish();
+    a.finish();
+    tx.set_status(SpanStatus::Ok);
+    tx.finish();
+
+    let sent = sink.transactions();
+    assert_eq!(sent.len(), 1);
+    let v = json(&sent[0]);
+    assert_eq!(v["type"], "transaction");
+    assert_eq!(v["transaction"], "checkout");
+    assert_eq!(v["transaction_info"]["source"], "custom");
+    let trace = &v["contexts"]["trace"];
+    assert_eq!(trace["op"], "http.server");
+    assert_eq!(trace["status"], "ok");
+    let root = trace["span_id"].as_str().unwrap();
+    let spans = v["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 3);
+    let by_op = |op: &str| spans.iter().find(|s| s["op"] == op).unwrap();
+    assert_eq!(by_op("db.query")["parent_span_id"], root);
+    assert_eq!(by_op("service")["parent_span_id"], root);
+    assert_eq!(by_op("service")["status"], "internal_error");
+    let client = by_op("http.client");
+    assert_eq!(client["parent_span_id"], by_op("service")["span_id"]);
+    assert_eq!(client["status"], "deadline_exceeded");
+    assert_eq!(client["data"]["http.status_code"], 504);
+    assert_eq!(client["tags"]["retry"], "yes");
+    assert_eq!(client["description"], "POST /charge");
+    for span in spans {
+        assert_eq!(span["trace_id"], trace["trace_id"]);
+        assert!(span["start_timestamp"].as_f64() <= span["timestamp"].as_f64());
+        assert!(span["start_timestamp"].as_f64() >= v["start_timestamp"].as_f64());
+        assert!(span["timestamp"].as_f64() <= v["timestamp"].as_f64());
+    }
+}
+
+#[test]
+fn explicit_times_are_kept() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let start = sink.transactions().len(); // 0; keeps the borrow checker honest below
+    assert_eq!(start, 0);
+    let span = tx.start_child("work", "step");
+    let end = SystemTime::now() + Duration::from_millis(250);
+    span.finish_at(end);
+    tx.finish_at(end + Duration::from_millis(50));
+    let sent = &sink.transactions()[0];
+    let span = &sent.spans[0];
+    let ms = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
+    assert_eq!(ms(span.timestamp), ms(end));
+    assert_eq!(ms(sent.timestamp), ms(end) + 50);
+}
+
+#[test]
+fn spans_over_max_spans_are_dropped_and_counted() {
+    let config = TracingConfig {
+        sampling: SamplingOptions::with_rate(1.0),
+        max_spans: 5,
+        ..Default::default()
+    };
+    let sink = Arc::new(RecordingSink::new(config));
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    for _ in 0..8 {
+        tx.start_child("s", "d").finish();
+    }
+    tx.finish();
+    assert_eq!(sink.transactions()[0].spans.len(), 5);
+    assert_eq!(
+        sink.discarded(DiscardReason::BufferOverflow, DataCategory::Span),
+        3
+    );
+}
+
+#[test]
+fn spans_finished_after_their_transaction_are_not_sent() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let early = tx.start_child("s", "early");
+    let late = tx.start_child("s", "late");
+    early.finish();
+    let weak_probe = tx.clone();
+    tx.finish();
+    late.finish();
+    assert_eq!(sink.transactions()[0].spans.len(), 1);
+    assert_eq!(
+        sink.transactions()[0].spans[0].description.as_deref(),
+        Some("early")
+    );
+    // The transaction's shared state holds no spans once finished: nothing leaks.
+    assert_eq!(weak_probe.pending_spans(), 0);
+}
+
+#[test]
+fn unsampled_transactions_record_nothing_and_count_their_spans() {
+    let sink = sink(0.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    assert!(!tx.is_sampled());
+    let span = tx.start_child("s", "d");
+    assert!(!span.is_recording());
+    let child = span.start_child("s", "d");
+    assert_eq!(child.trace_id(), tx.trace_id());
+    assert_eq!(child.sentry_trace().sampled, Some(false));
+    child.finish();
+    span.finish();
+    tx.finish();
+    assert!(sink.transactions().is_empty());
+    assert_eq!(
+        sink.discarded(DiscardReason::SampleRate, DataCategory::Transaction),
+        1
+    );
+    assert_eq!(
+        sink.discarded(DiscardReason::SampleRate, DataCategory::Span),
+        3
+    );
+}
+
+#[test]
+fn with_tracing_off_nothing_is_sent_or_counted_but_the_trace_propagates() {
+    let sink = Arc::new(RecordingSink::new(TracingConfig::default()));
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let headers: Vec<_> = tx.iter_headers().collect();
+    assert_eq!(headers[0].1, format!("{}-{}", tx.trace_id(), tx.span_id()));
+    assert!(!headers[1].1.contains("sentry-sampled"), "{}", headers[1].1);
+    tx.finish();
+    assert!(sink.transactions().is_empty());
+    assert!(sink.discards().is_empty());
+}
+
+#[test]
+fn continued_trace_keeps_ids_and_forwards_the_incoming_dsc() {
+    let sink = sink(0.0);
+    let ctx = TransactionContext::continue_from_headers(
+        "GET /",
+        "http.server",
+        [
+            (
+                "sentry-trace",
+                "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+            ),
+            (
+                "baggage",
+                "sentry-trace_id=771a43a4192642f0b136d5159a501700,sentry-sample_rate=0.5,sentry-sampled=true,sentry-public_key=upstream",
+            ),
+        ],
+    );
+    let tx = Transaction::start(ctx, sink.clone());
+    assert!(
+        tx.is_sampled(),
+        "the parent's decision wins over our rate of 0"
+    );
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    let v = json(sent);
+    assert_eq!(v["contexts"]["trace"]["parent_span_id"], "b0e6f15b45c36b12");
+    assert_eq!(sent.dsc.public_key.as_deref(), Some("upstream"));
+    let envelope = sent.clone().into_envelope();
+    let text = String::from_utf8(envelope.to_vec().unwrap()).unwrap();
+    let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(header["trace"]["public_key"], "upstream");
+    assert_eq!(header["trace"]["sample_rate"], "0.5");
+    assert_eq!(header["event_id"], v["event_id"]);
+}
+
+#[test]
+fn strict_continuation_refuses_a_foreign_org() {
+    let config = TracingConfig {
+        sampling: SamplingOptions::with_rate(1.0),
+        org_id: Some("1".into()),
+        strict_trace_continuation: true,
+        ..Default::default()
+    };
+    let sink = Arc::new(RecordingSink::new(config));
+    let headers = [
+        (
+            "sentry-trace",
+            "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-0",
+        ),
+        ("baggage", "sentry-org_id=2"),
+    ];
+    let tx = Transaction::start(
+        TransactionContext::continue_from_headers("t", "op", headers),
+        sink.clone(),
+    );
+    assert_ne!(
+        tx.trace_id().to_string(),
+        "771a43a4192642f0b136d5159a501700"
+    );
+    assert!(
+        tx.is_sampled(),
+        "the foreign decision (0) was not inherited"
+    );
+    let same_org = [headers[0], ("baggage", "sentry-org_id=1")];
+    let tx2 = Transaction::start(
+        TransactionContext::continue_from_headers("t", "op", same_org),
+        sink.clone(),
+    );
+    assert_eq!(
+        tx2.trace_id().to_string(),
+        "771a43a4192642f0b136d5159a501700"
+    );
+    let no_org = [headers[0]];
+    let tx3 = Transaction::start(
+        TransactionContext::continue_from_headers("t", "op", no_org),
+        sink,
+    );
+    assert_ne!(
+        tx3.trace_id().to_string(),
+        "771a43a4192642f0b136d5159a501700"
+    );
+}
+
+#[test]
+fn head_dsc_is_frozen_at_first_use() {
+    let config = TracingConfig {
+        sampling: SamplingOptions::with_rate(1.0),
+        public_key: Some("pk".into()),
+        release: Some("app@1.0".into()),
+        environment: Some("prod".into()),
+        ..Default::default()
+    };
+    let sink = Arc::new(RecordingSink::new(config));
+    let tx = Transaction::start(TransactionContext::new("first", "op"), sink.clone());
+    let headers: Vec<_> = tx.iter_headers().collect();
+    assert!(headers[0].1.ends_with("-1"));
+    let baggage = &headers[1].1;
+    assert!(baggage.contains("sentry-transaction=first"), "{baggage}");
+    assert!(baggage.contains("sentry-release=app%401.0"), "{baggage}");
+    assert!(baggage.contains("sentry-sampled=true"), "{baggage}");
+    tx.set_name("renamed");
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    assert_eq!(sent.name, "renamed");
+    assert_eq!(sent.dsc.transaction.as_deref(), Some("first"));
+    let v = json(sent);
+    assert_eq!(v["release"], "app@1.0");
+    assert_eq!(v["environment"], "prod");
+}
+
+#[test]
+fn url_names_stay_out_of_the_dsc() {
+    let sink = sink(1.0);
+    let ctx =
+        TransactionContext::new("/users/123", "http.server").with_source(TransactionSource::Url);
+    let tx = Transaction::start(ctx, sink.clone());
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    assert_eq!(sent.dsc.transaction, None);
+    assert_eq!(json(sent)["transaction_info"]["source"], "url");
+}
+
+#[test]
+fn measurements_tags_data_and_extra_fields_are_written() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    tx.set_measurement("memory", 1024.0, "byte");
+    tx.set_tag("region", "eu");
+    tx.set_data("thread", "main");
+    tx.finish();
+    let mut sent = (*sink.transactions()[0]).clone();
+    sent.extra
+        .insert("server_name".into(), serde_json::json!("host-1"));
+    sent.extra.insert(
+        "contexts".into(),
+        serde_json::json!({"os": {"name": "Linux"}, "trace": {"bogus": 1}}),
+    );
+    sent.extra.insert("type".into(), serde_json::json!("event"));
+    let v = json(&sent);
+    assert_eq!(v["measurements"]["memory"]["value"], 1024.0);
+    assert_eq!(v["measurements"]["memory"]["unit"], "byte");
+    assert_eq!(v["tags"]["region"], "eu");
+    assert_eq!(v["contexts"]["trace"]["data"]["thread"], "main");
+    assert_eq!(v["contexts"]["os"]["name"], "Linux");
+    assert_eq!(v["contexts"]["trace"]["type"], "trace");
+    assert_eq!(v["server_name"], "host-1");
+    assert_eq!(v["type"], "transaction");
+    assert_eq!(v["platform"], "native");
+    assert_eq!(v["sdk"]["name"], sdk_transport::SDK_NAME);
+}
+
+#[test]
+fn envelope_has_one_transaction_item_with_its_span_count() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    for _ in 0..10 {
+        tx.start_child("db.query", "SELECT").finish();
+    }
+    tx.finish();
+    let envelope = sink.transactions()[0].clone().into_envelope();
+    assert_eq!(envelope.items.len(), 1);
+    assert_eq!(envelope.items[0].item_type, ItemType::Transaction);
+    assert_eq!(envelope.items[0].span_count, 10);
+    let text = String::from_utf8(envelope.to_vec().unwrap()).unwrap();
+    assert!(!text.contains("span_count"), "span_count is Relay-internal");
+    let lines: Vec<&str> = text.lines().collect();
+    let item_header: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(item_header["length"], lines[2].len());
+    let body: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
+    assert_eq!(body["spans"].as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn finishing_twice_sends_once_and_setters_after_finish_are_ignored() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let clone = tx.clone();
+    tx.finish();
+    clone.set_tag("late", "1");
+    clone.finish();
+    assert_eq!(sink.transactions().len(), 1);
+    assert!(sink.transactions()[0].tags.is_empty());
+}
+
+#[test]
+fn transaction_or_span_binds_either() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let bound: TransactionOrSpan = tx.clone().into();
+    let span = bound.start_child("a", "b");
+    let bound_span: TransactionOrSpan = span.clone().into();
+    assert_eq!(bound_span.trace_id(), tx.trace_id());
+    let ctx = bound_span.trace_context();
+    assert_eq!(ctx.span_id, span.span_id());
+    assert_eq!(ctx.parent_span_id, Some(tx.span_id()));
+    assert_eq!(ctx.op.as_deref(), Some("a"));
+    let follow = TransactionContext::continue_from_span("next", "task", &bound_span);
+    assert_eq!(follow.trace_id(), tx.trace_id());
+    assert_eq!(follow.parent_span_id(), Some(span.span_id()));
+    bound_span.finish();
+    bound.finish();
+    assert_eq!(sink.transactions()[0].spans.len(), 1);
+}

@@ -1,0 +1,726 @@
+//! Transactions: the root of a tree of spans, sampled once and sent when finished.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use sdk_transport::{DataCategory, DiscardReason};
+
+use super::baggage::merge_baggage;
+use super::dsc::{format_rand, format_rate, DynamicSamplingContext};
+use super::propagation::{PropagationContext, SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
+use super::protocol::FinishedTransaction;
+use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
+use super::sink::TransactionSink;
+use super::span::{lock, record_span_overflow, Measurement, Span, SpanRecord};
+use crate::ids::{SpanId, TraceId};
+use crate::protocol::{SpanStatus, TraceContext};
+
+/// How a transaction's name was made (`transaction_info.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TransactionSource {
+    /// Set by the user (default).
+    #[default]
+    Custom,
+    /// A raw URL (high cardinality; never put into the DSC).
+    Url,
+    /// A parametrised route.
+    Route,
+    /// A view or handler name.
+    View,
+    /// A component name.
+    Component,
+    /// A background task name.
+    Task,
+}
+
+impl TransactionSource {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionSource::Custom => "custom",
+            TransactionSource::Url => "url",
+            TransactionSource::Route => "route",
+            TransactionSource::View => "view",
+            TransactionSource::Component => "component",
+            TransactionSource::Task => "task",
+        }
+    }
+}
+
+impl fmt::Display for TransactionSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a transaction starts from: its name and operation, and the trace it belongs to.
+///
+/// ```
+/// use sdk_core::performance::{TransactionContext, TransactionSource};
+/// let ctx = TransactionContext::new("GET /users/{id}", "http.server")
+///     .with_source(TransactionSource::Route)
+///     .with_origin("auto.http.axum");
+/// assert_eq!(ctx.name(), "GET /users/{id}");
+/// ```
+#[derive(Debug, Clone)]
+pub struct TransactionContext {
+    name: Cow<'static, str>,
+    op: Cow<'static, str>,
+    source: TransactionSource,
+    origin: Option<Cow<'static, str>>,
+    trace_id: TraceId,
+    span_id: SpanId,
+    parent_span_id: Option<SpanId>,
+    parent_sampled: Option<bool>,
+    sampled: Option<bool>,
+    sample_rand: f64,
+    dsc: Option<Arc<DynamicSamplingContext>>,
+}
+
+impl TransactionContext {
+    /// A context for a new trace.
+    pub fn new(name: impl Into<Cow<'static, str>>, op: impl Into<Cow<'static, str>>) -> Self {
+        let trace_id = TraceId::random();
+        TransactionContext {
+            name: name.into(),
+            op: op.into(),
+            source: TransactionSource::Custom,
+            origin: None,
+            trace_id,
+            span_id: SpanId::random(),
+            parent_span_id: None,
+            parent_sampled: None,
+            sampled: None,
+            sample_rand: sample_rand_from_trace_id(trace_id),
+            dsc: None,
+        }
+    }
+
+    /// A context that continues the trace of `propagation` (from incoming headers, or the
+    /// scope's propagation context so that earlier errors and this transaction share a trace).
+    pub fn from_propagation_context(
+        name: impl Into<Cow<'static, str>>,
+        op: impl Into<Cow<'static, str>>,
+        propagation: &PropagationContext,
+    ) -> Self {
+        let mut ctx = TransactionContext::new(name, op);
+        ctx.trace_id = propagation.trace_id;
+        ctx.parent_span_id = propagation.parent_span_id;
+        ctx.parent_sampled = propagation.parent_sampled;
+        ctx.sample_rand = propagation.sample_rand;
+        ctx.dsc = propagation.dsc.clone();
+        ctx
+    }
+
+    /// A context that continues the trace of incoming request headers (`sentry-trace` or
+    /// `traceparent`, and `baggage`); a new trace when they carry none.
+    ///
+    /// ```
+    /// use sdk_core::performance::TransactionContext;
+    /// let ctx = TransactionContext::continue_from_headers(
+    ///     "GET /", "http.server",
+    ///     [("sentry-trace", "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-0")],
+    /// );
+    /// assert_eq!(ctx.trace_id().to_string(), "771a43a4192642f0b136d5159a501700");
+    /// assert_eq!(ctx.parent_sampled(), Some(false));
+    /// ```
+    pub fn continue_from_headers<'a, I, K, V>(
+        name: impl Into<Cow<'static, str>>,
+        op: impl Into<Cow<'static, str>>,
+        headers: I,
+    ) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str> + 'a,
+        V: AsRef<str> + 'a,
+    {
+        let propagation = PropagationContext::from_headers(headers);
+        TransactionContext::from_propagation_context(name, op, &propagation)
+    }
+
+    /// A context that continues the trace of a parent span or transaction of this process
+    /// (e.g. a transaction started on another thread for work the span hands off).
+    pub fn continue_from_span(
+        name: impl Into<Cow<'static, str>>,
+        op: impl Into<Cow<'static, str>>,
+        parent: &super::span::TransactionOrSpan,
+    ) -> Self {
+        let tx = parent.transaction();
+        let mut ctx = TransactionContext::new(name, op);
+        ctx.trace_id = parent.trace_id();
+        ctx.parent_span_id = Some(parent.span_id());
+        ctx.parent_sampled = Some(parent.is_sampled());
+        ctx.sample_rand = tx.shared.decision.sample_rand;
+        ctx.dsc = Some(tx.dsc());
+        ctx
+    }
+
+    /// Sets the name.
+    pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the operation.
+    pub fn with_op(mut self, op: impl Into<Cow<'static, str>>) -> Self {
+        self.op = op.into();
+        self
+    }
+
+    /// Sets how the name was made.
+    pub fn with_source(mut self, source: TransactionSource) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Sets the origin (`manual` when unset).
+    pub fn with_origin(mut self, origin: impl Into<Cow<'static, str>>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Forces the sampling decision (`None`: let the sampler and rate decide).
+    pub fn with_sampled(mut self, sampled: Option<bool>) -> Self {
+        self.sampled = sampled;
+        self
+    }
+
+    /// Sets the parent's decision, as if it came in with the trace.
+    pub fn with_parent_sampled(mut self, parent_sampled: Option<bool>) -> Self {
+        self.parent_sampled = parent_sampled;
+        self
+    }
+
+    /// Sets the trace's random value (in [0, 1); out-of-range values are ignored).
+    pub fn with_sample_rand(mut self, sample_rand: f64) -> Self {
+        if (0.0..1.0).contains(&sample_rand) {
+            self.sample_rand = sample_rand;
+        }
+        self
+    }
+
+    /// Sets the trace id, starting a new trace with that id.
+    pub fn with_trace_id(mut self, trace_id: TraceId) -> Self {
+        self.trace_id = trace_id;
+        self
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The operation.
+    pub fn op(&self) -> &str {
+        &self.op
+    }
+
+    /// The name's source.
+    pub fn source(&self) -> TransactionSource {
+        self.source
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The span id the transaction's root span will have.
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The incoming parent span id, when continuing a trace.
+    pub fn parent_span_id(&self) -> Option<SpanId> {
+        self.parent_span_id
+    }
+
+    /// The parent's decision.
+    pub fn parent_sampled(&self) -> Option<bool> {
+        self.parent_sampled
+    }
+
+    /// The parent's sample rate from the incoming DSC.
+    pub fn parent_sample_rate(&self) -> Option<f64> {
+        self.dsc.as_ref().and_then(|d| d.sample_rate_f64())
+    }
+
+    /// The explicit decision, if any.
+    pub fn sampled(&self) -> Option<bool> {
+        self.sampled
+    }
+
+    /// The trace's random value.
+    pub fn sample_rand(&self) -> f64 {
+        self.sample_rand
+    }
+
+    /// The incoming DSC, when continuing a trace.
+    pub fn dynamic_sampling_context(&self) -> Option<&DynamicSamplingContext> {
+        self.dsc.as_deref()
+    }
+
+    /// Forgets the incoming trace and starts a new one (untrusted org id).
+    fn restart_trace(&mut self) {
+        self.trace_id = TraceId::random();
+        self.parent_span_id = None;
+        self.parent_sampled = None;
+        self.sample_rand = sample_rand_from_trace_id(self.trace_id);
+        self.dsc = None;
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct TxState {
+    name: Cow<'static, str>,
+    op: Cow<'static, str>,
+    source: TransactionSource,
+    origin: Option<Cow<'static, str>>,
+    status: Option<SpanStatus>,
+    tags: BTreeMap<String, String>,
+    data: serde_json::Map<String, serde_json::Value>,
+    measurements: BTreeMap<String, Measurement>,
+    spans: Vec<SpanRecord>,
+    finished: bool,
+}
+
+/// What a transaction and all its spans share.
+pub(crate) struct TxShared {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    parent_span_id: Option<SpanId>,
+    pub(crate) sampled: bool,
+    decision: SamplingDecision,
+    pub(crate) sink: Arc<dyn TransactionSink>,
+    start_wall: SystemTime,
+    start_mono: Instant,
+    /// Spans started (recorded or not), for `max_spans` and client reports.
+    children: AtomicUsize,
+    max_spans: usize,
+    dsc: OnceLock<Arc<DynamicSamplingContext>>,
+    state: Mutex<TxState>,
+}
+
+impl fmt::Debug for TxShared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transaction")
+            .field("trace_id", &self.trace_id)
+            .field("span_id", &self.span_id)
+            .field("sampled", &self.sampled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TxShared {
+    /// Nanoseconds since the transaction started.
+    pub(crate) fn now_offset(&self) -> i64 {
+        i64::try_from(self.start_mono.elapsed().as_nanos()).unwrap_or(i64::MAX)
+    }
+
+    /// Nanoseconds between the transaction's start and `time` (negative when before).
+    pub(crate) fn offset_of(&self, time: SystemTime) -> i64 {
+        match time.duration_since(self.start_wall) {
+            Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// The wall-clock time of an offset.
+    pub(crate) fn time_at(&self, offset: i64) -> SystemTime {
+        if offset >= 0 {
+            self.start_wall + Duration::from_nanos(offset as u64)
+        } else {
+            self.start_wall
+                .checked_sub(Duration::from_nanos(offset.unsigned_abs()))
+                .unwrap_or(self.start_wall)
+        }
+    }
+
+    /// Counts a new span; `false` when it must not be recorded (unsampled or over the limit,
+    /// the latter counted as a discard).
+    pub(crate) fn try_reserve_span(&self) -> bool {
+        let n = self.children.fetch_add(1, Ordering::Relaxed);
+        if !self.sampled {
+            return false;
+        }
+        if n >= self.max_spans {
+            record_span_overflow(self);
+            return false;
+        }
+        true
+    }
+
+    /// Adds a finished span; `false` when the transaction already finished.
+    pub(crate) fn push_span(&self, record: SpanRecord) -> bool {
+        let mut state = lock(&self.state);
+        if state.finished {
+            return false;
+        }
+        if state.spans.capacity() == 0 {
+            state.spans.reserve(16);
+        }
+        state.spans.push(record);
+        true
+    }
+
+    /// The sampling decision as propagated (`None`, deferred, when tracing is off).
+    pub(crate) fn propagated_sampled(&self) -> Option<bool> {
+        match self.decision.source {
+            DecisionSource::TracingDisabled => None,
+            _ => Some(self.sampled),
+        }
+    }
+
+    /// The frozen DSC, built the first time it is asked for.
+    fn dsc_with(&self, name: &str, source: TransactionSource) -> Arc<DynamicSamplingContext> {
+        self.dsc
+            .get_or_init(|| {
+                let config = self.sink.config();
+                Arc::new(DynamicSamplingContext {
+                    trace_id: Some(self.trace_id),
+                    public_key: config.public_key.clone(),
+                    sample_rate: self.decision.sample_rate.map(format_rate),
+                    sample_rand: Some(format_rand(self.decision.sample_rand)),
+                    sampled: self.propagated_sampled(),
+                    release: config.release.clone(),
+                    environment: config.environment.clone(),
+                    transaction: (source != TransactionSource::Url && !name.is_empty())
+                        .then(|| name.to_owned()),
+                    org_id: config.org_id.clone(),
+                    ..Default::default()
+                })
+            })
+            .clone()
+    }
+
+    fn dsc(&self) -> Arc<DynamicSamplingContext> {
+        if let Some(dsc) = self.dsc.get() {
+            return dsc.clone();
+        }
+        let (name, source) = {
+            let state = lock(&self.state);
+            (state.name.clone(), state.source)
+        };
+        self.dsc_with(&name, source)
+    }
+
+    /// Sentry's `baggage` members for outgoing requests (freezes the DSC).
+    pub(crate) fn dsc_baggage(&self) -> Option<String> {
+        merge_baggage(None, &self.dsc().to_baggage())
+    }
+}
+
+/// A transaction: the root span of a trace in this service, with its child spans. Cheap to
+/// clone (clones share it).
+///
+/// ```
+/// use std::sync::Arc;
+/// use sdk_core::performance::{RecordingSink, SpanStatus, Transaction, TransactionContext};
+/// let sink = Arc::new(RecordingSink::with_sample_rate(1.0));
+/// let tx = Transaction::start(TransactionContext::new("GET /api/items", "http.server"), sink.clone());
+/// let span = tx.start_child("db.query", "SELECT * FROM items");
+/// span.set_status(SpanStatus::Ok);
+/// span.finish();
+/// tx.set_measurement("items", 3.0, "none");
+/// tx.finish();
+/// let sent = sink.transactions();
+/// assert_eq!(sent[0].name, "GET /api/items");
+/// assert_eq!(sent[0].spans[0].op, "db.query");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    pub(crate) shared: Arc<TxShared>,
+}
+
+impl Transaction {
+    /// Starts a transaction: samples it with the sink's config and records its start time.
+    /// An unsampled transaction records nothing but still propagates its trace.
+    pub fn start(ctx: TransactionContext, sink: Arc<dyn TransactionSink>) -> Transaction {
+        let start_wall = SystemTime::now();
+        let start_mono = Instant::now();
+        let mut ctx = ctx;
+        let config = sink.config();
+        if ctx.parent_span_id.is_some() {
+            let incoming_org = ctx.dsc.as_ref().and_then(|d| d.org_id.as_deref());
+            if !config.may_continue_from(incoming_org) {
+                sdk_transport::sdk_debug!(
+                    "not continuing trace {}: its org id does not match ours",
+                    ctx.trace_id
+                );
+                ctx.restart_trace();
+            }
+        }
+        let decision = config.sampling.decide(&ctx);
+        let max_spans = config.max_spans;
+        let dsc = OnceLock::new();
+        if let Some(incoming) = ctx.dsc.take() {
+            let _ = dsc.set(incoming);
+        }
+        let shared = TxShared {
+            trace_id: ctx.trace_id,
+            span_id: ctx.span_id,
+            parent_span_id: ctx.parent_span_id,
+            sampled: decision.sampled,
+            decision,
+            sink,
+            start_wall,
+            start_mono,
+            children: AtomicUsize::new(0),
+            max_spans,
+            dsc,
+            state: Mutex::new(TxState {
+                name: ctx.name,
+                op: ctx.op,
+                source: ctx.source,
+                origin: ctx.origin,
+                ..TxState::default()
+            }),
+        };
+        Transaction {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// Spans held by the transaction (test probe for leaks).
+    #[cfg(test)]
+    pub(crate) fn pending_spans(&self) -> usize {
+        lock(&self.shared.state).spans.len()
+    }
+
+    pub(crate) fn from_shared(shared: Arc<TxShared>) -> Transaction {
+        Transaction { shared }
+    }
+
+    fn with_state(&self, f: impl FnOnce(&mut TxState)) {
+        if !self.shared.sampled {
+            return;
+        }
+        let mut state = lock(&self.shared.state);
+        if !state.finished {
+            f(&mut state);
+        }
+    }
+
+    /// Starts a child span.
+    pub fn start_child(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Span {
+        Span::start(
+            &self.shared,
+            self.shared.span_id,
+            op.into(),
+            Some(description.into()),
+        )
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.shared.trace_id
+    }
+
+    /// The root span's id.
+    pub fn span_id(&self) -> SpanId {
+        self.shared.span_id
+    }
+
+    /// The incoming parent span id, when the trace was continued.
+    pub fn parent_span_id(&self) -> Option<SpanId> {
+        self.shared.parent_span_id
+    }
+
+    /// Whether the transaction is sampled (recorded and sent).
+    pub fn is_sampled(&self) -> bool {
+        self.shared.sampled
+    }
+
+    /// The sampling decision it was started with.
+    pub fn sampling_decision(&self) -> SamplingDecision {
+        self.shared.decision
+    }
+
+    /// The current name.
+    pub fn name(&self) -> String {
+        lock(&self.shared.state).name.to_string()
+    }
+
+    /// Renames the transaction.
+    pub fn set_name(&self, name: impl Into<Cow<'static, str>>) {
+        self.with_state(|s| s.name = name.into());
+    }
+
+    /// Sets how the name was made.
+    pub fn set_source(&self, source: TransactionSource) {
+        self.with_state(|s| s.source = source);
+    }
+
+    /// Sets the operation.
+    pub fn set_op(&self, op: impl Into<Cow<'static, str>>) {
+        self.with_state(|s| s.op = op.into());
+    }
+
+    /// Sets the origin.
+    pub fn set_origin(&self, origin: impl Into<Cow<'static, str>>) {
+        self.with_state(|s| s.origin = Some(origin.into()));
+    }
+
+    /// Sets the status.
+    pub fn set_status(&self, status: SpanStatus) {
+        self.with_state(|s| s.status = Some(status));
+    }
+
+    /// The status set so far.
+    pub fn status(&self) -> Option<SpanStatus> {
+        lock(&self.shared.state).status
+    }
+
+    /// Sets a data attribute (`contexts.trace.data`).
+    pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
+        self.with_state(|s| {
+            s.data.insert(key.into(), value.into());
+        });
+    }
+
+    /// Sets several data attributes at once (one lock).
+    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
+        self.with_state(|s| s.data.extend(data));
+    }
+
+    /// Sets a tag.
+    pub fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) {
+        self.with_state(|s| {
+            s.tags.insert(key.into(), value.into());
+        });
+    }
+
+    /// Sets a measurement (unit e.g. `millisecond`, `byte`, `none`).
+    pub fn set_measurement(
+        &self,
+        name: impl Into<String>,
+        value: f64,
+        unit: impl Into<Cow<'static, str>>,
+    ) {
+        self.with_state(|s| {
+            s.measurements.insert(
+                name.into(),
+                Measurement {
+                    value,
+                    unit: unit.into(),
+                },
+            );
+        });
+    }
+
+    /// The trace's DSC, frozen from now on.
+    pub fn dsc(&self) -> Arc<DynamicSamplingContext> {
+        self.shared.dsc()
+    }
+
+    /// The `sentry-trace` value for outgoing requests.
+    pub fn sentry_trace(&self) -> SentryTrace {
+        SentryTrace {
+            trace_id: self.shared.trace_id,
+            span_id: self.shared.span_id,
+            sampled: self.shared.propagated_sampled(),
+        }
+    }
+
+    /// Headers to add to an outgoing request (`sentry-trace`, `baggage`).
+    pub fn iter_headers(&self) -> impl Iterator<Item = (&'static str, String)> {
+        let trace = (SENTRY_TRACE_HEADER, self.sentry_trace().to_string());
+        let baggage = self.shared.dsc_baggage().map(|b| (BAGGAGE_HEADER, b));
+        std::iter::once(trace).chain(baggage)
+    }
+
+    /// The trace context for events captured inside the transaction.
+    pub fn trace_context(&self) -> TraceContext {
+        let state = lock(&self.shared.state);
+        TraceContext {
+            trace_id: self.shared.trace_id,
+            span_id: self.shared.span_id,
+            parent_span_id: self.shared.parent_span_id,
+            op: Some(state.op.to_string()),
+            status: state.status,
+            ..TraceContext::default()
+        }
+    }
+
+    /// Finishes the transaction now and hands it to the sink when sampled. Spans finished
+    /// later are not sent. Finishing twice does nothing.
+    pub fn finish(self) {
+        let end = self.shared.now_offset();
+        self.finish_with(end);
+    }
+
+    /// Finishes the transaction with an explicit end time.
+    pub fn finish_at(self, timestamp: SystemTime) {
+        let end = self.shared.offset_of(timestamp);
+        self.finish_with(end);
+    }
+
+    fn finish_with(self, end: i64) {
+        let shared = &self.shared;
+        let mut state = {
+            let mut guard = lock(&shared.state);
+            if guard.finished {
+                return;
+            }
+            let state = std::mem::take(&mut *guard);
+            guard.finished = true;
+            state
+        };
+        if !shared.sampled {
+            if shared.decision.source != DecisionSource::TracingDisabled {
+                let spans = shared.children.load(Ordering::Relaxed) as u64;
+                shared
+                    .sink
+                    .record_discard(DiscardReason::SampleRate, DataCategory::Transaction, 1);
+                shared.sink.record_discard(
+                    DiscardReason::SampleRate,
+                    DataCategory::Span,
+                    spans + 1,
+                );
+            }
+            return;
+        }
+        let dsc = shared.dsc_with(&state.name, state.source);
+        let config = shared.sink.config();
+        let end = end.max(0);
+        let finished = FinishedTransaction {
+            event_id: new_event_id(),
+            trace_id: shared.trace_id,
+            span_id: shared.span_id,
+            parent_span_id: shared.parent_span_id,
+            name: std::mem::take(&mut state.name),
+            op: std::mem::take(&mut state.op),
+            source: state.source,
+            origin: state.origin.take(),
+            status: state.status,
+            start_timestamp: shared.start_wall,
+            timestamp: shared.time_at(end),
+            spans: std::mem::take(&mut state.spans),
+            tags: std::mem::take(&mut state.tags),
+            data: std::mem::take(&mut state.data),
+            measurements: std::mem::take(&mut state.measurements),
+            release: config.release.clone(),
+            environment: config.environment.clone(),
+            sample_rate: shared.decision.sample_rate,
+            dsc,
+            extra: serde_json::Map::new(),
+            shared_fields: None,
+        };
+        shared.sink.send(Arc::new(finished));
+    }
+}
+
+/// A random v4 event id without a system call (the uuid crate's v4 asks the OS each time).
+pub(crate) fn new_event_id() -> uuid::Uuid {
+    let mut bytes = [0u8; 16];
+    fastrand::fill(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
