@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::client::ClientConstants;
 use crate::protocol::{Breadcrumb, Context, Event, Exception, Thread, TraceContext};
-use crate::scope::Scope;
+use crate::scope::{Scope, VecMap};
 
 /// An event waiting to be serialised: its own fields plus what the scope and the client add.
 pub struct EventPayload {
@@ -243,7 +243,7 @@ impl Serialize for ContextsView<'_, '_> {
             map.serialize_entry(k, v)?;
         }
         if let Some(scope) = scope {
-            for (k, v) in scope {
+            for (k, v) in scope.iter() {
                 if !own.contains_key(k) {
                     map.serialize_entry(k, v)?;
                 }
@@ -348,10 +348,7 @@ impl Serialize for ResolvedThreads<'_> {
     }
 }
 
-struct MergedMap<'a>(
-    &'a BTreeMap<String, String>,
-    Option<&'a BTreeMap<String, String>>,
-);
+struct MergedMap<'a>(&'a BTreeMap<String, String>, Option<&'a VecMap<String>>);
 
 impl Serialize for MergedMap<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -359,15 +356,15 @@ impl Serialize for MergedMap<'_> {
         let scope = self
             .1
             .into_iter()
-            .flatten()
+            .flat_map(|m| m.iter())
             .filter(|(k, _)| !own.contains_key(*k));
-        serializer.collect_map(own.iter().chain(scope))
+        serializer.collect_map(own.iter().map(|(k, v)| (k.as_str(), v)).chain(scope))
     }
 }
 
 struct MergedJson<'a>(
     &'a serde_json::Map<String, serde_json::Value>,
-    Option<&'a serde_json::Map<String, serde_json::Value>>,
+    Option<&'a VecMap<serde_json::Value>>,
 );
 
 impl Serialize for MergedJson<'_> {
@@ -376,9 +373,9 @@ impl Serialize for MergedJson<'_> {
         let scope = self
             .1
             .into_iter()
-            .flatten()
+            .flat_map(|m| m.iter())
             .filter(|(k, _)| !own.contains_key(*k));
-        serializer.collect_map(own.iter().chain(scope))
+        serializer.collect_map(own.iter().map(|(k, v)| (k.as_str(), v)).chain(scope))
     }
 }
 
