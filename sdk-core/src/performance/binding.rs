@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use sdk_transport::{DataCategory, DiscardReason, Dsn, ItemPayload, Payload};
 
 use super::dsc::{format_rand, DynamicSamplingContext};
-use super::propagation::{SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
+use super::propagation::{PropagationContext, SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, SamplingOptions};
 use super::sink::{TracingConfig, TransactionSink};
@@ -46,6 +46,9 @@ impl ClientTracing {
         let sampler = options.traces_sampler.clone();
         // `traces_sample_rate` 0.0 with no sampler is the core's "tracing off".
         let traces_sample_rate = (rate > 0.0 || sampler.is_some()).then(|| widen(rate));
+        if traces_sample_rate.is_some() {
+            super::clock::warm_up();
+        }
         let config = TracingConfig {
             sampling: SamplingOptions {
                 traces_sample_rate,
@@ -188,17 +191,21 @@ impl Hub {
         let headers: Vec<(&'static str, String)> = match scope.get_span() {
             Some(span) => span.iter_headers().collect(),
             None => {
+                let incoming = scope.incoming_trace.as_ref();
                 let trace = SentryTrace {
                     trace_id: scope.trace_id(),
                     span_id: scope.span_id(),
-                    sampled: None,
+                    sampled: incoming.and_then(|i| i.parent_sampled),
                 };
                 let mut out = vec![(SENTRY_TRACE_HEADER, trace.to_string())];
-                if let Some(client) = self.client() {
-                    let baggage = scope_dsc(&scope, client.config()).to_baggage();
-                    if !baggage.is_empty() {
-                        out.push((BAGGAGE_HEADER, baggage));
-                    }
+                let baggage = match incoming.and_then(|i| i.dsc.as_ref()) {
+                    Some(dsc) => Some(dsc.to_baggage()),
+                    None => self
+                        .client()
+                        .map(|client| scope_dsc(&scope, client.config()).to_baggage()),
+                };
+                if let Some(baggage) = baggage.filter(|b| !b.is_empty()) {
+                    out.push((BAGGAGE_HEADER, baggage));
                 }
                 out
             }
@@ -220,7 +227,53 @@ fn scope_dsc(scope: &Scope, config: &TracingConfig) -> DynamicSamplingContext {
     }
 }
 
+/// What the scope keeps of a continued trace besides its ids.
+#[derive(Debug, Clone)]
+pub(crate) struct IncomingTrace {
+    pub(crate) parent_sampled: Option<bool>,
+    pub(crate) dsc: Option<Arc<DynamicSamplingContext>>,
+}
+
 impl Scope {
+    /// Makes `ctx` this scope's propagation context: errors captured in the scope outside a
+    /// transaction carry its trace id, their envelopes its (incoming, frozen) DSC, and
+    /// outgoing requests continue it. Use it for requests that start no transaction.
+    ///
+    /// ```
+    /// use sdk_core::{PropagationContext, Scope};
+    /// let incoming = PropagationContext::from_headers([(
+    ///     "sentry-trace",
+    ///     "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+    /// )]);
+    /// let mut scope = Scope::new();
+    /// scope.set_propagation(&incoming);
+    /// assert_eq!(scope.trace_id().to_string(), "771a43a4192642f0b136d5159a501700");
+    /// ```
+    pub fn set_propagation(&mut self, ctx: &PropagationContext) {
+        self.set_propagation_context(ctx.trace_id, ctx.span_id);
+        self.incoming_trace = Some(IncomingTrace {
+            parent_sampled: ctx.parent_sampled,
+            dsc: ctx.dsc.clone(),
+        });
+    }
+
+    /// The scope's propagation context (its trace, and the incoming DSC if it continues one).
+    pub fn propagation_context(&self) -> PropagationContext {
+        let incoming = self.incoming_trace.as_ref();
+        PropagationContext {
+            trace_id: self.trace_id(),
+            span_id: self.span_id(),
+            parent_span_id: None,
+            parent_sampled: incoming.and_then(|i| i.parent_sampled),
+            sample_rand: incoming
+                .and_then(|i| i.dsc.as_ref())
+                .and_then(|d| d.sample_rand_f64())
+                .unwrap_or_else(|| sample_rand_from_trace_id(self.trace_id())),
+            dsc: incoming.and_then(|i| i.dsc.clone()),
+            third_party_baggage: None,
+        }
+    }
+
     /// Binds a transaction or span to this scope (`None` unbinds): errors captured in the
     /// scope carry its trace context and its trace's DSC, and integrations start their spans
     /// under it.
@@ -281,10 +334,13 @@ pub(crate) fn apply_span(event: &mut Event, scope: &Scope) {
     }
 }
 
-/// The envelope header `trace` for an event captured with `scope`: the span's trace DSC, when
-/// a span is bound.
+/// The envelope header `trace` for an event captured with `scope`: the span's trace DSC when
+/// a span is bound, else the incoming DSC the scope's propagation context continues.
 pub(crate) fn span_trace_header(scope: &Scope) -> Option<Payload> {
-    let dsc: Arc<dyn ItemPayload> = scope.get_span()?.transaction().dsc();
+    let dsc: Arc<dyn ItemPayload> = match scope.get_span() {
+        Some(span) => span.transaction().dsc(),
+        None => scope.incoming_trace.as_ref()?.dsc.clone()?,
+    };
     Some(Payload::Lazy(dsc))
 }
 
@@ -486,6 +542,40 @@ mod tests {
             .1
             .contains(&format!("sentry-trace_id={trace_id}")));
         assert!(headers[1].1.contains("sentry-release=r%401"));
+    }
+
+    #[test]
+    fn a_continued_propagation_context_links_errors_and_forwards_the_dsc() {
+        let mut headers = Vec::new();
+        let envelopes = with_captured_envelopes_options(
+            || {
+                let incoming = PropagationContext::from_headers([
+                    (
+                        "sentry-trace",
+                        "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+                    ),
+                    ("baggage", "sentry-public_key=upstream,sentry-sampled=true"),
+                ]);
+                crate::configure_scope(|s| s.set_propagation(&incoming));
+                crate::capture_message("no transaction here", Level::Error);
+                headers = iter_trace_propagation_headers().collect();
+            },
+            ClientOptions::new().dsn(DSN),
+        );
+        let l = lines(&envelopes[0]);
+        assert_eq!(
+            l[2]["contexts"]["trace"]["trace_id"],
+            "771a43a4192642f0b136d5159a501700"
+        );
+        assert_eq!(l[0]["trace"]["public_key"], "upstream");
+        assert!(headers[0]
+            .1
+            .starts_with("771a43a4192642f0b136d5159a501700-"));
+        assert!(headers[0].1.ends_with("-1"));
+        assert_eq!(
+            headers[1].1,
+            "sentry-public_key=upstream,sentry-sampled=true"
+        );
     }
 
     #[test]

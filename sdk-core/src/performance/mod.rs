@@ -28,6 +28,7 @@
 
 pub mod baggage;
 pub mod binding;
+mod clock;
 pub mod dsc;
 pub mod propagation;
 pub mod protocol;
