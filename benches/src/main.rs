@@ -98,6 +98,7 @@ pub const JOBS: &[(&str, &[&str])] = &[
 pub const EXTRA_JOBS: &[(&str, &[&str])] = &[
     ("stall_probe.reqwest", &["stall_probe.reqwest"]),
     ("stall_probe.ureq", &["stall_probe.ureq"]),
+    ("dump", &[]),
 ];
 
 /// The workloads a job reports.

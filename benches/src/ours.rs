@@ -162,6 +162,7 @@ pub fn run(job: &str, opts: &Opts) -> Result<(), String> {
         "e2e_http.ureq.big_queue" => e2e(opts, true, true),
         "stall_probe.reqwest" => stall(opts, false),
         "stall_probe.ureq" => stall(opts, true),
+        "dump" => dump(),
         "serialize_baseline" => {
             serialize_baseline(opts);
             Ok(())
@@ -455,4 +456,27 @@ fn stall(opts: &Opts, ureq: bool) -> Result<(), String> {
         std::mem::forget(sink);
     }
     std::process::exit(0);
+}
+
+/// `dump`: prints the envelopes of the workload-2 message and the workload-3 error (stdout).
+fn dump() -> Result<(), String> {
+    let t = Counting::new(false);
+    let guard = sdk_core::init(base_options(&t).attach_stacktrace(true));
+    let mut out = Vec::new();
+    for env in [
+        t.keep_one(|| {
+            sdk_core::capture_message(MESSAGE, Level::Info);
+        }),
+        t.keep_one(|| {
+            sdk_core::capture_error(&error_chain());
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        env.write_to(&mut out, None).map_err(|e| e.to_string())?;
+    }
+    drop(guard);
+    println!("{}", String::from_utf8_lossy(&out));
+    Ok(())
 }

@@ -174,6 +174,7 @@ pub fn run(job: &str, opts: &Opts) -> Result<(), String> {
         "serialize_baseline" => crate::baseline::run(opts),
         "stall_probe.reqwest" => stall(opts, false),
         "stall_probe.ureq" => stall(opts, true),
+        "dump" => dump(),
         other => Err(format!("unknown job {other}")),
     }
 }
@@ -429,4 +430,22 @@ fn stall(opts: &Opts, ureq: bool) -> Result<(), String> {
     );
     // A transport thread may still be stuck on the hung socket: leave without joining it.
     std::process::exit(0);
+}
+
+/// `dump`: prints the envelopes of the workload-2 message and the workload-3 error (stdout).
+fn dump() -> Result<(), String> {
+    let t = Counting::new(false, true);
+    let guard = init(base_options(&t).attach_stacktrace(true));
+    let mut out = Vec::new();
+    sentry::capture_message(MESSAGE, Level::Info);
+    if let Some(env) = t.kept.lock().ok().and_then(|mut k| k.take()) {
+        env.to_writer(&mut out).map_err(|e| e.to_string())?;
+    }
+    sentry::capture_error(&error_chain());
+    if let Some(env) = t.kept.lock().ok().and_then(|mut k| k.take()) {
+        env.to_writer(&mut out).map_err(|e| e.to_string())?;
+    }
+    drop(guard);
+    println!("{}", String::from_utf8_lossy(&out));
+    Ok(())
 }

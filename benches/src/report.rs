@@ -65,7 +65,7 @@ pub fn tables(lines: &[Value]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n| workload | sentry ns/op | ours ns/op | ours/sentry | target | met | allocs/op sentry / ours | notes |"
+        "\n| workload | sentry ns/op | ours ns/op | ours/sentry | target | met abs / by ratio | allocs/op sentry / ours | notes |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|:-:|---:|---|");
     for w in order.iter().filter(|w| !w.starts_with("e2e_http")) {
