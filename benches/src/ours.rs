@@ -180,38 +180,46 @@ fn disabled(opts: &Opts) -> Result<(), String> {
     if sdk_core::hub::is_active() {
         return Err("a client is bound before the disabled workloads".into());
     }
-    let m = measure(opts.n(5_000_000), opts.reps, || {
-        black_box(sdk_core::capture_message(black_box(MESSAGE), Level::Info));
-    });
-    emit(SDK, "disabled.capture_message", &m, Ok(()), json!({}));
-    let m = measure(opts.n(1_000_000), opts.reps, || {
-        sdk_core::add_breadcrumb(black_box(breadcrumb()));
-    });
-    emit(SDK, "disabled.add_breadcrumb", &m, Ok(()), json!({}));
-    let ran = AtomicU64::new(0);
-    let m = measure(opts.n(5_000_000), opts.reps, || {
-        sdk_core::add_breadcrumb(|| {
-            ran.fetch_add(1, Relaxed);
-            breadcrumb()
+    if opts.wants("disabled.capture_message") {
+        let m = measure(opts.n(5_000_000), opts.reps, || {
+            black_box(sdk_core::capture_message(black_box(MESSAGE), Level::Info));
         });
-    });
-    let check = expect_eq("lazy breadcrumb closures run", ran.load(Relaxed), 0);
-    emit(SDK, "disabled.add_breadcrumb_lazy", &m, check, json!({}));
-    let ran = AtomicU64::new(0);
-    let m = measure(opts.n(5_000_000), opts.reps, || {
-        sdk_core::configure_scope(|s| {
-            ran.fetch_add(1, Relaxed);
-            s.set_tag(black_box("tenant"), black_box("acme"))
+        emit(SDK, "disabled.capture_message", &m, Ok(()), json!({}));
+    }
+    if opts.wants("disabled.add_breadcrumb") {
+        let m = measure(opts.n(1_000_000), opts.reps, || {
+            sdk_core::add_breadcrumb(black_box(breadcrumb()));
         });
-    });
-    let check = expect_eq("configure_scope closures run", ran.load(Relaxed), 0);
-    emit(
-        SDK,
-        "disabled.configure_scope_set_tag",
-        &m,
-        check,
-        json!({}),
-    );
+        emit(SDK, "disabled.add_breadcrumb", &m, Ok(()), json!({}));
+    }
+    if opts.wants("disabled.add_breadcrumb_lazy") {
+        let ran = AtomicU64::new(0);
+        let m = measure(opts.n(5_000_000), opts.reps, || {
+            sdk_core::add_breadcrumb(|| {
+                ran.fetch_add(1, Relaxed);
+                breadcrumb()
+            });
+        });
+        let check = expect_eq("lazy breadcrumb closures run", ran.load(Relaxed), 0);
+        emit(SDK, "disabled.add_breadcrumb_lazy", &m, check, json!({}));
+    }
+    if opts.wants("disabled.configure_scope_set_tag") {
+        let ran = AtomicU64::new(0);
+        let m = measure(opts.n(5_000_000), opts.reps, || {
+            sdk_core::configure_scope(|s| {
+                ran.fetch_add(1, Relaxed);
+                s.set_tag(black_box("tenant"), black_box("acme"))
+            });
+        });
+        let check = expect_eq("configure_scope closures run", ran.load(Relaxed), 0);
+        emit(
+            SDK,
+            "disabled.configure_scope_set_tag",
+            &m,
+            check,
+            json!({}),
+        );
+    }
     Ok(())
 }
 
@@ -221,6 +229,9 @@ fn capture_message(opts: &Opts) -> Result<(), String> {
         ("capture_message.with_serialize", true, false, 50_000),
         ("capture_message.full_scope", false, true, 20_000),
     ] {
+        if !opts.wants(workload) {
+            continue;
+        }
         let t = Counting::new(serialize);
         let guard = sdk_core::init(base_options(&t).max_breadcrumbs(100));
         if full {
@@ -254,48 +265,56 @@ fn capture_message(opts: &Opts) -> Result<(), String> {
 fn capture_error(opts: &Opts) -> Result<(), String> {
     let t = Counting::new(false);
     let _guard = sdk_core::init(base_options(&t).attach_stacktrace(true));
-    let m = measure(opts.n(2_000), opts.reps, || {
-        let err = black_box(error_chain());
-        black_box(sdk_core::capture_error(&err));
-    });
-    let shape = t.shape_of(|| {
-        sdk_core::capture_error(&error_chain());
-    });
-    let check = expect_eq("events sent", t.events(), m.calls + 1);
-    emit(SDK, "capture_error", &m, check, json!({ "shape": shape }));
+    if opts.wants("capture_error") {
+        let m = measure(opts.n(2_000), opts.reps, || {
+            let err = black_box(error_chain());
+            black_box(sdk_core::capture_error(&err));
+        });
+        let shape = t.shape_of(|| {
+            sdk_core::capture_error(&error_chain());
+        });
+        let check = expect_eq("events sent", t.events(), m.calls + 1);
+        emit(SDK, "capture_error", &m, check, json!({ "shape": shape }));
+    }
     Ok(())
 }
 
 fn breadcrumb_job(opts: &Opts) -> Result<(), String> {
     let t = Counting::new(false);
     let _guard = sdk_core::init(base_options(&t).max_breadcrumbs(100));
-    let m = measure(opts.n(500_000), opts.reps, || {
-        sdk_core::add_breadcrumb(black_box(breadcrumb()));
-    });
-    let check = expect_eq("envelopes sent", t.envelopes(), 0);
-    emit(SDK, "breadcrumb", &m, check, json!({}));
+    if opts.wants("breadcrumb") {
+        let m = measure(opts.n(500_000), opts.reps, || {
+            sdk_core::add_breadcrumb(black_box(breadcrumb()));
+        });
+        let check = expect_eq("envelopes sent", t.envelopes(), 0);
+        emit(SDK, "breadcrumb", &m, check, json!({}));
+    }
     Ok(())
 }
 
 fn scope(opts: &Opts) -> Result<(), String> {
     let t = Counting::new(false);
     let _guard = sdk_core::init(base_options(&t));
-    let m = measure(opts.n(500_000), opts.reps, || {
-        sdk_core::with_scope(
-            |s| {
-                s.set_tag(black_box("tenant"), black_box("acme"));
-                s.set_user(Some(user()));
-            },
-            || (),
-        );
-    });
-    let check = expect_eq("envelopes sent", t.envelopes(), 0);
-    emit(SDK, "scope.with_scope", &m, check, json!({}));
-    let m = measure(opts.n(500_000), opts.reps, || {
-        sdk_core::configure_scope(|s| s.set_tag(black_box("tenant"), black_box("acme")));
-    });
-    let check = expect_eq("envelopes sent", t.envelopes(), 0);
-    emit(SDK, "scope.configure_scope_set_tag", &m, check, json!({}));
+    if opts.wants("scope.with_scope") {
+        let m = measure(opts.n(500_000), opts.reps, || {
+            sdk_core::with_scope(
+                |s| {
+                    s.set_tag(black_box("tenant"), black_box("acme"));
+                    s.set_user(Some(user()));
+                },
+                || (),
+            );
+        });
+        let check = expect_eq("envelopes sent", t.envelopes(), 0);
+        emit(SDK, "scope.with_scope", &m, check, json!({}));
+    }
+    if opts.wants("scope.configure_scope_set_tag") {
+        let m = measure(opts.n(500_000), opts.reps, || {
+            sdk_core::configure_scope(|s| s.set_tag(black_box("tenant"), black_box("acme")));
+        });
+        let check = expect_eq("envelopes sent", t.envelopes(), 0);
+        emit(SDK, "scope.configure_scope_set_tag", &m, check, json!({}));
+    }
     Ok(())
 }
 
@@ -317,25 +336,27 @@ pub fn serialize_baseline(opts: &Opts) {
     };
     let (mut buf, mut scratch) = (Vec::new(), Vec::new());
     let mut failed = false;
-    let m = measure(opts.n(100_000), opts.reps, || {
-        buf.clear();
-        failed |= black_box(&env)
-            .write_to_with_scratch(&mut buf, &mut scratch, None)
-            .is_err();
-        black_box(&buf);
-    });
-    let check = if failed {
-        Err("Envelope::write_to failed".to_string())
-    } else {
-        Ok(())
-    };
-    emit(
-        SDK,
-        "serialize_baseline.ours_envelope_write_to",
-        &m,
-        check,
-        json!({ "bytes": buf.len() }),
-    );
+    if opts.wants("serialize_baseline.ours_envelope_write_to") {
+        let m = measure(opts.n(100_000), opts.reps, || {
+            buf.clear();
+            failed |= black_box(&env)
+                .write_to_with_scratch(&mut buf, &mut scratch, None)
+                .is_err();
+            black_box(&buf);
+        });
+        let check = if failed {
+            Err("Envelope::write_to failed".to_string())
+        } else {
+            Ok(())
+        };
+        emit(
+            SDK,
+            "serialize_baseline.ours_envelope_write_to",
+            &m,
+            check,
+            json!({ "bytes": buf.len() }),
+        );
+    }
 }
 
 /// Where our events carry more or less data than `sentry`'s for a workload, beyond what the
