@@ -38,7 +38,8 @@ pub use ids::{SpanId, TraceId};
 pub use integrations::Integration;
 pub use options::{BeforeBreadcrumb, BeforeSend, ClientOptions, TransportFactory};
 pub use performance::{
-    PropagationContext, Span, Transaction, TransactionContext, TransactionOrSpan,
+    iter_trace_propagation_headers, start_transaction, PropagationContext, Span, SpanStatus,
+    Transaction, TransactionContext, TransactionOrSpan,
 };
 pub use protocol::{Breadcrumb, Event, Level, User};
 pub use scope::{EventProcessor, Scope};

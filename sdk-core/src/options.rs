@@ -118,6 +118,16 @@ pub struct ClientOptions {
     pub transport_options: TransportOptions,
     /// Share of transactions that are sent, from 0.0 to 1.0 (default 0.0: tracing off).
     pub traces_sample_rate: f32,
+    /// Decides the sample rate per transaction (wins over `traces_sample_rate`).
+    pub traces_sampler: Option<crate::performance::TracesSampler>,
+    /// Sees every sampled transaction before it is sent; `None` drops it.
+    pub before_send_transaction: Option<crate::performance::BeforeSendTransaction>,
+    /// The most spans one transaction records (default 1,000; the rest are dropped, counted).
+    pub max_spans: usize,
+    /// The organisation id for trace continuation (default: from the DSN host).
+    pub org_id: Option<String>,
+    /// Continue incoming traces only from the same organisation (default false).
+    pub strict_trace_continuation: bool,
 }
 
 impl Default for ClientOptions {
@@ -143,6 +153,11 @@ impl Default for ClientOptions {
             transport: None,
             transport_options: TransportOptions::default(),
             traces_sample_rate: 0.0,
+            traces_sampler: None,
+            before_send_transaction: None,
+            max_spans: crate::performance::DEFAULT_MAX_SPANS,
+            org_id: None,
+            strict_trace_continuation: false,
         }
     }
 }
@@ -177,6 +192,14 @@ impl fmt::Debug for ClientOptions {
             .field("transport", &self.transport.is_some())
             .field("transport_options", &self.transport_options)
             .field("traces_sample_rate", &self.traces_sample_rate)
+            .field("traces_sampler", &self.traces_sampler.is_some())
+            .field(
+                "before_send_transaction",
+                &self.before_send_transaction.is_some(),
+            )
+            .field("max_spans", &self.max_spans)
+            .field("org_id", &self.org_id)
+            .field("strict_trace_continuation", &self.strict_trace_continuation)
             .finish()
     }
 }
@@ -310,6 +333,42 @@ impl ClientOptions {
     /// Sets the transaction sample rate.
     pub fn traces_sample_rate(mut self, rate: f32) -> Self {
         self.traces_sample_rate = rate;
+        self
+    }
+
+    /// Sets the `traces_sampler`: the sample rate (0.0 to 1.0) per transaction, given its
+    /// context and the parent's decision.
+    pub fn traces_sampler(
+        mut self,
+        sampler: impl Fn(&crate::performance::SamplingContext<'_>) -> f64 + Send + Sync + 'static,
+    ) -> Self {
+        self.traces_sampler = Some(Arc::new(sampler));
+        self
+    }
+
+    /// Sets `before_send_transaction`.
+    pub fn before_send_transaction(
+        mut self,
+        f: impl Fn(
+                crate::performance::FinishedTransaction,
+            ) -> Option<crate::performance::FinishedTransaction>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        self.before_send_transaction = Some(Arc::new(f));
+        self
+    }
+
+    /// Sets the most spans one transaction records.
+    pub fn max_spans(mut self, max_spans: usize) -> Self {
+        self.max_spans = max_spans;
+        self
+    }
+
+    /// Sets `strict_trace_continuation`.
+    pub fn strict_trace_continuation(mut self, strict: bool) -> Self {
+        self.strict_trace_continuation = strict;
         self
     }
 

@@ -5,7 +5,6 @@
 //! of `Arc`s and never copies tags, contexts or breadcrumbs.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -47,14 +46,16 @@ pub struct Scope {
     pub(crate) fingerprint: Option<Arc<[Cow<'static, str>]>>,
     pub(crate) transaction: Option<Arc<str>>,
     pub(crate) user: Option<Arc<User>>,
-    pub(crate) tags: Option<Arc<BTreeMap<String, String>>>,
-    pub(crate) extra: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
-    pub(crate) contexts: Option<Arc<BTreeMap<String, Context>>>,
+    pub(crate) tags: Option<Arc<VecMap<String>>>,
+    pub(crate) extra: Option<Arc<VecMap<serde_json::Value>>>,
+    pub(crate) contexts: Option<Arc<VecMap<Context>>>,
     pub(crate) breadcrumbs: Ring<Breadcrumb>,
     pub(crate) event_processors: Option<Arc<Vec<EventProcessor>>>,
     pub(crate) attachments: Option<Arc<Vec<EnvelopeItem>>>,
     pub(crate) trace_id: TraceId,
     pub(crate) span_id: SpanId,
+    /// The bound transaction or span (see `performance::binding`).
+    pub(crate) span: Option<crate::performance::TransactionOrSpan>,
 }
 
 impl Default for Scope {
@@ -72,6 +73,7 @@ impl Default for Scope {
             attachments: None,
             trace_id: TraceId::random(),
             span_id: SpanId::random(),
+            span: None,
         }
     }
 }
@@ -97,6 +99,7 @@ impl fmt::Debug for Scope {
             )
             .field("trace_id", &self.trace_id)
             .field("span_id", &self.span_id)
+            .field("span", &self.span.as_ref().map(|s| s.span_id()))
             .finish()
     }
 }
@@ -169,15 +172,16 @@ impl Scope {
         self.user.as_deref()
     }
 
-    /// Sets a tag (overwrites the same key).
-    pub fn set_tag<V: ToString>(&mut self, key: &str, value: V) {
+    /// Sets a tag (overwrites the same key, reusing its buffer).
+    pub fn set_tag<V: fmt::Display>(&mut self, key: &str, value: V) {
+        use std::fmt::Write;
         let tags = make_mut(&mut self.tags);
-        let value = value.to_string();
         match tags.get_mut(key) {
-            Some(slot) => *slot = value,
-            None => {
-                tags.insert(key.to_owned(), value);
+            Some(slot) => {
+                slot.clear();
+                let _ = write!(slot, "{value}");
             }
+            None => tags.insert(key.to_owned(), value.to_string()),
         }
     }
 
@@ -198,7 +202,7 @@ impl Scope {
         self.tags
             .iter()
             .flat_map(|t| t.iter())
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|(k, v)| (k, v.as_str()))
     }
 
     /// Sets an extra value.
@@ -325,7 +329,7 @@ impl Scope {
             out.user = self.user.clone();
         }
         out.tags = merge_maps(&self.tags, &other.tags);
-        out.extra = merge_json(&self.extra, &other.extra);
+        out.extra = merge_maps(&self.extra, &other.extra);
         out.contexts = merge_maps(&self.contexts, &other.contexts);
         if !self.breadcrumbs.is_empty() {
             let mut crumbs = self.breadcrumbs.clone();
@@ -358,20 +362,22 @@ impl Scope {
         }
         if let Some(tags) = &self.tags {
             for (k, v) in tags.iter() {
-                event.tags.entry(k.clone()).or_insert_with(|| v.clone());
+                if !event.tags.contains_key(k) {
+                    event.tags.insert(k.to_owned(), v.clone());
+                }
             }
         }
         if let Some(extra) = &self.extra {
             for (k, v) in extra.iter() {
                 if !event.extra.contains_key(k) {
-                    event.extra.insert(k.clone(), v.clone());
+                    event.extra.insert(k.to_owned(), v.clone());
                 }
             }
         }
         if let Some(contexts) = &self.contexts {
             for (k, v) in contexts.iter() {
                 if event.contexts.get(k).is_none() {
-                    event.contexts.insert(k.clone(), v.clone());
+                    event.contexts.insert(k.to_owned(), v.clone());
                 }
             }
         }
@@ -433,34 +439,86 @@ impl Scope {
 }
 
 fn merge_maps<V: Clone>(
-    base: &Option<Arc<BTreeMap<String, V>>>,
-    over: &Option<Arc<BTreeMap<String, V>>>,
-) -> Option<Arc<BTreeMap<String, V>>> {
+    base: &Option<Arc<VecMap<V>>>,
+    over: &Option<Arc<VecMap<V>>>,
+) -> Option<Arc<VecMap<V>>> {
     match (base, over) {
         (None, x) | (x, None) => x.clone(),
         (Some(b), Some(o)) => {
             let mut m = (**b).clone();
             for (k, v) in o.iter() {
-                m.insert(k.clone(), v.clone());
+                m.insert(k.to_owned(), v.clone());
             }
             Some(Arc::new(m))
         }
     }
 }
 
-fn merge_json(
-    base: &Option<Arc<serde_json::Map<String, serde_json::Value>>>,
-    over: &Option<Arc<serde_json::Map<String, serde_json::Value>>>,
-) -> Option<Arc<serde_json::Map<String, serde_json::Value>>> {
-    match (base, over) {
-        (None, x) | (x, None) => x.clone(),
-        (Some(b), Some(o)) => {
-            let mut m = (**b).clone();
-            for (k, v) in o.iter() {
-                m.insert(k.clone(), v.clone());
-            }
-            Some(Arc::new(m))
+/// A small map kept as a `Vec` sorted by key: scopes hold a handful of tags, extras and
+/// contexts, and a `Vec` is cheaper to build, clone and drop than a `BTreeMap` at that size.
+#[derive(Clone, PartialEq)]
+pub(crate) struct VecMap<V> {
+    entries: Vec<(String, V)>,
+}
+
+impl<V> Default for VecMap<V> {
+    fn default() -> Self {
+        VecMap {
+            entries: Vec::new(),
         }
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for VecMap<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.entries.iter().map(|(k, v)| (k, v)))
+            .finish()
+    }
+}
+
+impl<V> VecMap<V> {
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&V> {
+        self.position(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        match self.position(key) {
+            Ok(i) => Some(&mut self.entries[i].1),
+            Err(_) => None,
+        }
+    }
+
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    pub(crate) fn insert(&mut self, key: String, value: V) {
+        match self.position(&key) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(i) => {
+                if self.entries.capacity() == 0 {
+                    self.entries.reserve_exact(4);
+                }
+                self.entries.insert(i, (key, value))
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<V> {
+        self.position(key).ok().map(|i| self.entries.remove(i).1)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
     }
 }
 

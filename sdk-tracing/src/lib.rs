@@ -1,2 +1,345 @@
 //! A `tracing-subscriber` layer for the SDK.
+//!
+//! [`SentryLayer`] maps `tracing` onto Sentry:
+//! - a root span (no Sentry span above it) starts a transaction, nested spans become child
+//!   spans; the op is the span's `sentry.op` field or `target::name`, the description its
+//!   `sentry.name` / `otel.name` field or its name, other fields become span data, and the
+//!   timing runs from the span's creation to its close;
+//! - events become breadcrumbs (`info` and `warn` by default) or error events (`error`), with
+//!   the trace context of the span they happened in;
+//! - a root span with a `sentry.trace` (or `sentry_trace`) field holding an incoming
+//!   `sentry-trace` header continues that trace;
+//! - while a span is entered it is bound to the current scope, so errors captured with
+//!   `sdk_core::capture_error` inside it link to it too.
+//!
+//! Parents come from `tracing`'s own span tree, so `.instrument()`ed futures keep the right
+//! parent whatever thread polls them.
+//!
+//! ```
+//! use tracing_subscriber::prelude::*;
+//!
+//! let subscriber = tracing_subscriber::registry().with(sdk_tracing::layer());
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let root = tracing::info_span!("request", route = "/items");
+//!     let _entered = root.enter();
+//!     tracing::info!(user_id = 42u64, "request handled"); // a breadcrumb
+//! });
+//! ```
 #![forbid(unsafe_code)]
+
+mod fields;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use sdk_core::protocol::{Context as EventContext, Values};
+use sdk_core::{Breadcrumb, Event, Level, TransactionContext, TransactionOrSpan};
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event as TracingEvent, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use fields::Fields;
+
+/// What the layer does with a `tracing` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFilter {
+    /// Nothing.
+    Ignore,
+    /// Record it as a breadcrumb on the current scope.
+    Breadcrumb,
+    /// Capture it as a Sentry event (with the trace context of its span).
+    Event,
+}
+
+type EventFilterFn = dyn Fn(&Metadata<'_>) -> EventFilter + Send + Sync;
+type SpanFilterFn = dyn Fn(&Metadata<'_>) -> bool + Send + Sync;
+
+/// The default event filter: `error` → event, `warn` and `info` → breadcrumb, the rest ignored.
+pub fn default_event_filter(metadata: &Metadata<'_>) -> EventFilter {
+    match *metadata.level() {
+        tracing_core::Level::ERROR => EventFilter::Event,
+        tracing_core::Level::WARN | tracing_core::Level::INFO => EventFilter::Breadcrumb,
+        _ => EventFilter::Ignore,
+    }
+}
+
+/// The default span filter: every span but `trace`-level ones.
+pub fn default_span_filter(metadata: &Metadata<'_>) -> bool {
+    *metadata.level() != tracing_core::Level::TRACE
+}
+
+/// The layer (see the crate docs). Build it with [`layer()`] and its setters.
+pub struct SentryLayer {
+    event_filter: Arc<EventFilterFn>,
+    span_filter: Arc<SpanFilterFn>,
+    bind_spans: bool,
+}
+
+impl fmt::Debug for SentryLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentryLayer")
+            .field("bind_spans", &self.bind_spans)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SentryLayer {
+    fn default() -> Self {
+        SentryLayer {
+            event_filter: Arc::new(default_event_filter),
+            span_filter: Arc::new(default_span_filter),
+            bind_spans: true,
+        }
+    }
+}
+
+/// A layer with the default filters.
+pub fn layer() -> SentryLayer {
+    SentryLayer::default()
+}
+
+impl SentryLayer {
+    /// Decides per event what it becomes (by level, target, ...).
+    ///
+    /// ```
+    /// use sdk_tracing::EventFilter;
+    /// let layer = sdk_tracing::layer().event_filter(|md| match *md.level() {
+    ///     tracing_core::Level::ERROR => EventFilter::Event,
+    ///     _ if md.target().starts_with("noisy") => EventFilter::Ignore,
+    ///     _ => EventFilter::Breadcrumb,
+    /// });
+    /// # drop(layer);
+    /// ```
+    pub fn event_filter(
+        mut self,
+        filter: impl Fn(&Metadata<'_>) -> EventFilter + Send + Sync + 'static,
+    ) -> Self {
+        self.event_filter = Arc::new(filter);
+        self
+    }
+
+    /// Decides per span whether it becomes a Sentry span (or transaction).
+    pub fn span_filter(
+        mut self,
+        filter: impl Fn(&Metadata<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.span_filter = Arc::new(filter);
+        self
+    }
+
+    /// Whether an entered span is bound to the current scope, so that errors captured
+    /// directly with the SDK inside it carry its trace (default `true`; turning it off saves
+    /// two scope updates per enter/exit).
+    pub fn bind_spans_to_scope(mut self, bind: bool) -> Self {
+        self.bind_spans = bind;
+        self
+    }
+}
+
+/// What the layer keeps in a `tracing` span's extensions.
+struct SentrySpan {
+    span: TransactionOrSpan,
+    /// The spans the scope held before each (possibly nested) enter.
+    previous: Vec<Option<TransactionOrSpan>>,
+}
+
+fn level_of(level: &tracing_core::Level) -> Level {
+    match *level {
+        tracing_core::Level::ERROR => Level::Error,
+        tracing_core::Level::WARN => Level::Warning,
+        tracing_core::Level::INFO => Level::Info,
+        _ => Level::Debug,
+    }
+}
+
+/// The Sentry span of the nearest ancestor-or-self of the span `id` that has one.
+fn sentry_span_of<S>(ctx: &Context<'_, S>, id: &Id) -> Option<TransactionOrSpan>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let span = ctx.span(id)?;
+    span.scope()
+        .find_map(|s| s.extensions().get::<SentrySpan>().map(|d| d.span.clone()))
+}
+
+impl<S> Layer<S> for SentryLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !sdk_core::hub::is_active() {
+            return;
+        }
+        let metadata = attrs.metadata();
+        if !(self.span_filter)(metadata) {
+            return;
+        }
+        let Some(span_ref) = ctx.span(id) else {
+            return;
+        };
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        let op: Cow<'static, str> = match fields.op.take() {
+            Some(op) => Cow::Owned(op),
+            None => Cow::Owned(format!("{}::{}", metadata.target(), metadata.name())),
+        };
+        let description: Cow<'static, str> = match fields.name.take() {
+            Some(name) => Cow::Owned(name),
+            None => Cow::Borrowed(metadata.name()),
+        };
+        let parent = span_ref.parent().and_then(|p| {
+            p.scope()
+                .find_map(|s| s.extensions().get::<SentrySpan>().map(|d| d.span.clone()))
+        });
+        // No Sentry span above it in `tracing`: a span bound to the scope by hand (or by an
+        // integration) is the parent, else this starts a transaction.
+        let parent = parent.or_else(|| sdk_core::configure_scope(|s| s.get_span().cloned()));
+        let span: TransactionOrSpan = match parent {
+            Some(parent) => parent.start_child(op, description).into(),
+            None => {
+                let ctx = match fields.trace.take() {
+                    Some(header) => TransactionContext::continue_from_headers(
+                        description,
+                        op,
+                        [("sentry-trace", header)],
+                    ),
+                    None => TransactionContext::new(description, op),
+                };
+                sdk_core::start_transaction(ctx).into()
+            }
+        };
+        if !fields.data.is_empty() {
+            span.extend_data(std::mem::take(&mut fields.data));
+        }
+        span_ref.extensions_mut().insert(SentrySpan {
+            span,
+            previous: Vec::new(),
+        });
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span_ref) = ctx.span(id) else {
+            return;
+        };
+        let extensions = span_ref.extensions();
+        let Some(data) = extensions.get::<SentrySpan>() else {
+            return;
+        };
+        let mut fields = Fields::default();
+        values.record(&mut fields);
+        if let Some(name) = fields.name.take() {
+            if let TransactionOrSpan::Transaction(tx) = &data.span {
+                tx.set_name(name);
+            }
+        }
+        if !fields.data.is_empty() {
+            data.span.extend_data(fields.data);
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if !self.bind_spans {
+            return;
+        }
+        let Some(span_ref) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span_ref.extensions_mut();
+        let Some(data) = extensions.get_mut::<SentrySpan>() else {
+            return;
+        };
+        let span = data.span.clone();
+        let previous = sdk_core::configure_scope(|s| {
+            let previous = s.get_span().cloned();
+            s.set_span(Some(span));
+            previous
+        });
+        data.previous.push(previous);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if !self.bind_spans {
+            return;
+        }
+        let Some(span_ref) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span_ref.extensions_mut();
+        let Some(data) = extensions.get_mut::<SentrySpan>() else {
+            return;
+        };
+        if let Some(previous) = data.previous.pop() {
+            sdk_core::configure_scope(|s| s.set_span(previous));
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span_ref) = ctx.span(&id) else {
+            return;
+        };
+        let data = span_ref.extensions_mut().remove::<SentrySpan>();
+        if let Some(data) = data {
+            data.span.finish();
+        }
+    }
+
+    fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
+        if !sdk_core::hub::is_active() {
+            return;
+        }
+        let metadata = event.metadata();
+        match (self.event_filter)(metadata) {
+            EventFilter::Ignore => {}
+            EventFilter::Breadcrumb => {
+                let mut fields = Fields::default();
+                event.record(&mut fields);
+                sdk_core::add_breadcrumb(Breadcrumb {
+                    ty: Some(Cow::Borrowed("log")),
+                    category: Some(Cow::Borrowed(metadata.target())),
+                    message: fields.message,
+                    data: fields.data,
+                    level: match level_of(metadata.level()) {
+                        Level::Info => None,
+                        other => Some(other),
+                    },
+                    ..Breadcrumb::default()
+                });
+            }
+            EventFilter::Event => {
+                let mut fields = Fields::default();
+                event.record(&mut fields);
+                let mut sentry_event = Event::new();
+                sentry_event.level = level_of(metadata.level());
+                sentry_event.logger = Some(metadata.target().to_owned());
+                sentry_event.message = fields.message;
+                sentry_event.extra = fields.data;
+                if let Some(exceptions) = fields.exceptions {
+                    sentry_event.exception = Values::from(exceptions);
+                }
+                let span = ctx
+                    .event_span(event)
+                    .and_then(|s| sentry_span_of(&ctx, &s.id()));
+                match span {
+                    Some(span) => {
+                        sentry_event
+                            .contexts
+                            .insert("trace", EventContext::Trace(Box::new(span.trace_context())));
+                        // Bound for the capture, so the envelope carries the trace's DSC.
+                        sdk_core::with_scope(
+                            |s| s.set_span(Some(span)),
+                            || sdk_core::capture_event(sentry_event),
+                        );
+                    }
+                    None => {
+                        sdk_core::capture_event(sentry_event);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

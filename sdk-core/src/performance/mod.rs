@@ -27,6 +27,7 @@
 //! ```
 
 pub mod baggage;
+pub mod binding;
 pub mod dsc;
 pub mod propagation;
 pub mod protocol;
@@ -40,6 +41,7 @@ mod tests;
 
 pub use crate::protocol::{SpanStatus, TraceContext};
 pub use baggage::{merge_baggage, Baggage};
+pub use binding::{iter_trace_propagation_headers, start_transaction, BeforeSendTransaction};
 pub use dsc::DynamicSamplingContext;
 pub use propagation::{InvalidTraceHeader, PropagationContext, SentryTrace, TraceParent};
 pub use protocol::FinishedTransaction;

@@ -64,6 +64,8 @@ pub struct FinishedTransaction {
     /// ...). A `contexts` object here is merged with `contexts.trace`; keys this type writes
     /// itself are ignored.
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Fields the client adds to every transaction (written after `extra`, which wins).
+    pub shared_fields: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 const OWN_KEYS: [&str; 14] = [
@@ -177,6 +179,13 @@ impl FinishedTransaction {
         Ok(())
     }
 
+    /// A top-level field added by the user (`extra`) or the client (`shared_fields`).
+    fn field(&self, key: &str) -> Option<&serde_json::Value> {
+        self.extra
+            .get(key)
+            .or_else(|| self.shared_fields.as_ref().and_then(|f| f.get(key)))
+    }
+
     /// The transaction in an envelope: `event_id` header, the DSC as header `trace`, one
     /// `transaction` item (its `span_count`, not written to the wire, is the number of spans).
     ///
@@ -229,7 +238,7 @@ impl ItemPayload for FinishedTransaction {
         if let Some(environment) = &self.environment {
             w.field("environment", &**environment)?;
         }
-        match self.extra.get("sdk") {
+        match self.field("sdk") {
             Some(sdk) => w.field("sdk", sdk)?,
             None => {
                 let out = w.key("sdk")?;
@@ -247,16 +256,26 @@ impl ItemPayload for FinishedTransaction {
             let out = w.key("contexts")?;
             out.extend_from_slice(b"{\"trace\":");
             self.write_trace_context(out)?;
-            if let Some(serde_json::Value::Object(more)) = self.extra.get("contexts") {
-                for (key, value) in more {
-                    if key == "trace" {
-                        continue;
-                    }
-                    out.push(b',');
-                    serde_json::to_writer(&mut *out, key)?;
-                    out.push(b':');
-                    serde_json::to_writer(&mut *out, value)?;
+            let own = match self.extra.get("contexts") {
+                Some(serde_json::Value::Object(own)) => Some(own),
+                _ => None,
+            };
+            let shared = match self.shared_fields.as_ref().and_then(|f| f.get("contexts")) {
+                Some(serde_json::Value::Object(shared)) => Some(shared),
+                _ => None,
+            };
+            let shared_only = shared
+                .into_iter()
+                .flatten()
+                .filter(|(key, _)| own.is_none_or(|own| !own.contains_key(key.as_str())));
+            for (key, value) in own.into_iter().flatten().chain(shared_only) {
+                if key == "trace" {
+                    continue;
                 }
+                out.push(b',');
+                serde_json::to_writer(&mut *out, key)?;
+                out.push(b':');
+                serde_json::to_writer(&mut *out, value)?;
             }
             out.push(b'}');
         }
@@ -279,6 +298,14 @@ impl ItemPayload for FinishedTransaction {
                 continue;
             }
             w.field(key, value)?;
+        }
+        if let Some(shared) = &self.shared_fields {
+            for (key, value) in shared.iter() {
+                if OWN_KEYS.contains(&key.as_str()) || self.extra.contains_key(key) {
+                    continue;
+                }
+                w.field(key, value)?;
+            }
         }
         w.end();
         Ok(())

@@ -243,6 +243,11 @@ impl Span {
         });
     }
 
+    /// Sets several data attributes at once (one lock).
+    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
+        self.with_state(|s| s.data.extend(data));
+    }
+
     /// The status set so far.
     pub fn status(&self) -> Option<SpanStatus> {
         match &self.repr {
@@ -422,6 +427,14 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.set_tag(key, value),
             TransactionOrSpan::Span(span) => span.set_tag(key, value),
+        }
+    }
+
+    /// Sets several data attributes at once.
+    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.extend_data(data),
+            TransactionOrSpan::Span(span) => span.extend_data(data),
         }
     }
 

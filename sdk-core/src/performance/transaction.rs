@@ -586,6 +586,11 @@ impl Transaction {
         });
     }
 
+    /// Sets several data attributes at once (one lock).
+    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
+        self.with_state(|s| s.data.extend(data));
+    }
+
     /// Sets a tag.
     pub fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) {
         self.with_state(|s| {
@@ -707,6 +712,7 @@ impl Transaction {
             sample_rate: shared.decision.sample_rate,
             dsc,
             extra: serde_json::Map::new(),
+            shared_fields: None,
         };
         shared.sink.send(Arc::new(finished));
     }

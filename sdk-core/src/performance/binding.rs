@@ -1,0 +1,499 @@
+//! Transactions bound to the rest of the SDK: the [`Client`] is the [`TransactionSink`], the
+//! [`Hub`] starts transactions, the [`Scope`] holds the active span so that errors captured
+//! inside it carry its trace, and outgoing requests get the trace headers.
+
+use std::sync::{Arc, OnceLock};
+
+use sdk_transport::{DataCategory, DiscardReason, Dsn, ItemPayload, Payload};
+
+use super::dsc::{format_rand, DynamicSamplingContext};
+use super::propagation::{SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
+use super::protocol::FinishedTransaction;
+use super::sampling::{sample_rand_from_trace_id, SamplingOptions};
+use super::sink::{TracingConfig, TransactionSink};
+use super::span::TransactionOrSpan;
+use super::transaction::{Transaction, TransactionContext};
+use crate::client::{Client, ClientConstants};
+use crate::hub::{is_active, Hub};
+use crate::options::ClientOptions;
+use crate::protocol::{Context, Event};
+use crate::scope::Scope;
+
+/// A `before_send_transaction` callback: sees every sampled transaction before it is sent;
+/// `None` drops it (counted as a `before_send` discard, with its spans).
+pub type BeforeSendTransaction =
+    Arc<dyn Fn(FinishedTransaction) -> Option<FinishedTransaction> + Send + Sync>;
+
+/// What a client keeps for tracing: its config and the event fields every transaction
+/// shares (contexts, sdk, server name, dist), built once.
+pub(crate) struct ClientTracing {
+    pub(crate) config: TracingConfig,
+    pub(crate) constant_fields: Arc<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// An `f32` option as the `f64` a person wrote (0.1, not 0.10000000149).
+fn widen(rate: f32) -> f64 {
+    format!("{rate}").parse().unwrap_or(f64::from(rate))
+}
+
+impl ClientTracing {
+    pub(crate) fn new(
+        options: &ClientOptions,
+        dsn: Option<&Dsn>,
+        constants: &ClientConstants,
+    ) -> Self {
+        let rate = options.traces_sample_rate;
+        let sampler = options.traces_sampler.clone();
+        // `traces_sample_rate` 0.0 with no sampler is the core's "tracing off".
+        let traces_sample_rate = (rate > 0.0 || sampler.is_some()).then(|| widen(rate));
+        let config = TracingConfig {
+            sampling: SamplingOptions {
+                traces_sample_rate,
+                traces_sampler: sampler,
+            },
+            max_spans: options.max_spans,
+            public_key: dsn.map(|d| Arc::from(d.public_key())),
+            release: options.release.as_deref().map(Arc::from),
+            environment: options.environment.as_deref().map(Arc::from),
+            org_id: options
+                .org_id
+                .clone()
+                .or_else(|| dsn.and_then(Dsn::org_id).map(|id| id.to_string())),
+            strict_trace_continuation: options.strict_trace_continuation,
+        };
+        let mut fields = serde_json::Map::new();
+        if let Ok(sdk) = serde_json::to_value(&constants.sdk) {
+            fields.insert("sdk".into(), sdk);
+        }
+        if let Some(server_name) = &constants.server_name {
+            fields.insert("server_name".into(), server_name.clone().into());
+        }
+        if let Some(dist) = &constants.dist {
+            fields.insert("dist".into(), dist.clone().into());
+        }
+        if let Ok(contexts) = serde_json::to_value(&constants.contexts) {
+            if contexts.as_object().is_some_and(|c| !c.is_empty()) {
+                fields.insert("contexts".into(), contexts);
+            }
+        }
+        ClientTracing {
+            config,
+            constant_fields: Arc::new(fields),
+        }
+    }
+}
+
+impl TransactionSink for Client {
+    fn config(&self) -> &TracingConfig {
+        &self.tracing().config
+    }
+
+    fn send(&self, transaction: Arc<FinishedTransaction>) {
+        let Some(transport) = self.transport().filter(|_| self.is_enabled()) else {
+            return;
+        };
+        let spans = transaction.spans.len() as u64;
+        let mut transaction = match &self.options().before_send_transaction {
+            None => transaction,
+            Some(callback) => {
+                let owned = Arc::try_unwrap(transaction).unwrap_or_else(|tx| (*tx).clone());
+                let id = owned.event_id;
+                let callback = callback.clone();
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || callback(owned)));
+                match result {
+                    Ok(Some(tx)) => Arc::new(tx),
+                    Ok(None) | Err(_) => {
+                        if result.is_err() {
+                            eprintln!(
+                                "[sentry] before_send_transaction panicked; transaction {id} was dropped"
+                            );
+                        } else {
+                            sdk_transport::sdk_debug!(
+                                "transaction {id} dropped by before_send_transaction"
+                            );
+                        }
+                        TransactionSink::record_discard(
+                            self,
+                            DiscardReason::BeforeSend,
+                            DataCategory::Transaction,
+                            1,
+                        );
+                        TransactionSink::record_discard(
+                            self,
+                            DiscardReason::BeforeSend,
+                            DataCategory::Span,
+                            spans + 1,
+                        );
+                        return;
+                    }
+                }
+            }
+        };
+        if let Some(tx) = Arc::get_mut(&mut transaction) {
+            tx.shared_fields = Some(self.tracing().constant_fields.clone());
+        }
+        let mut envelope = transaction.into_envelope();
+        envelope.headers.sdk = Some(self.constants().sdk_header.clone());
+        transport.send_envelope(envelope);
+    }
+
+    fn record_discard(&self, reason: DiscardReason, category: DataCategory, quantity: u64) {
+        if let Some(transport) = self.transport() {
+            transport.record_discard(reason, category, quantity);
+        }
+    }
+}
+
+/// The sink of transactions started with no client: tracing off, nothing sent.
+struct NoopSink(TracingConfig);
+
+impl TransactionSink for NoopSink {
+    fn config(&self) -> &TracingConfig {
+        &self.0
+    }
+    fn send(&self, _transaction: Arc<FinishedTransaction>) {}
+    fn record_discard(&self, _: DiscardReason, _: DataCategory, _: u64) {}
+}
+
+fn noop_sink() -> Arc<dyn TransactionSink> {
+    static NOOP: OnceLock<Arc<NoopSink>> = OnceLock::new();
+    NOOP.get_or_init(|| Arc::new(NoopSink(TracingConfig::default())))
+        .clone()
+}
+
+impl Hub {
+    /// Starts a transaction with this hub's client (sampled by its options). With no client,
+    /// the transaction records nothing but still propagates its trace.
+    ///
+    /// The transaction is not bound to the scope: bind it with
+    /// [`Scope::set_span`] so that errors and child spans see it.
+    pub fn start_transaction(&self, ctx: TransactionContext) -> Transaction {
+        let sink: Arc<dyn TransactionSink> = match self.client().filter(|_| is_active()) {
+            Some(client) => client,
+            None => noop_sink(),
+        };
+        Transaction::start(ctx, sink)
+    }
+
+    /// The span bound to the current scope.
+    pub fn current_span(&self) -> Option<TransactionOrSpan> {
+        self.scope_snapshot().get_span().cloned()
+    }
+
+    /// Headers for an outgoing request: from the bound span, else from the scope's
+    /// propagation context.
+    pub fn iter_trace_propagation_headers(&self) -> std::vec::IntoIter<(&'static str, String)> {
+        let scope = self.scope_snapshot();
+        let headers: Vec<(&'static str, String)> = match scope.get_span() {
+            Some(span) => span.iter_headers().collect(),
+            None => {
+                let trace = SentryTrace {
+                    trace_id: scope.trace_id(),
+                    span_id: scope.span_id(),
+                    sampled: None,
+                };
+                let mut out = vec![(SENTRY_TRACE_HEADER, trace.to_string())];
+                if let Some(client) = self.client() {
+                    let baggage = scope_dsc(&scope, client.config()).to_baggage();
+                    if !baggage.is_empty() {
+                        out.push((BAGGAGE_HEADER, baggage));
+                    }
+                }
+                out
+            }
+        };
+        headers.into_iter()
+    }
+}
+
+/// The DSC of errors captured outside a transaction: the scope's trace, our own keys.
+fn scope_dsc(scope: &Scope, config: &TracingConfig) -> DynamicSamplingContext {
+    DynamicSamplingContext {
+        trace_id: Some(scope.trace_id()),
+        public_key: config.public_key.clone(),
+        sample_rand: Some(format_rand(sample_rand_from_trace_id(scope.trace_id()))),
+        release: config.release.clone(),
+        environment: config.environment.clone(),
+        org_id: config.org_id.clone(),
+        ..Default::default()
+    }
+}
+
+impl Scope {
+    /// Binds a transaction or span to this scope (`None` unbinds): errors captured in the
+    /// scope carry its trace context and its trace's DSC, and integrations start their spans
+    /// under it.
+    ///
+    /// ```
+    /// use sdk_core::{Hub, TransactionContext};
+    /// let tx = Hub::current().start_transaction(TransactionContext::new("job", "task"));
+    /// sdk_core::configure_scope(|scope| scope.set_span(Some(tx.clone().into())));
+    /// tx.finish();
+    /// ```
+    pub fn set_span(&mut self, span: Option<TransactionOrSpan>) {
+        self.span = span;
+    }
+
+    /// The bound transaction or span.
+    pub fn get_span(&self) -> Option<&TransactionOrSpan> {
+        self.span.as_ref()
+    }
+}
+
+/// Starts a transaction with the current hub's client (see [`Hub::start_transaction`]).
+///
+/// ```
+/// use sdk_core::TransactionContext;
+/// let tx = sdk_core::start_transaction(TransactionContext::new("GET /items", "http.server"));
+/// let span = tx.start_child("db.query", "SELECT * FROM items");
+/// span.finish();
+/// tx.finish();
+/// ```
+pub fn start_transaction(ctx: TransactionContext) -> Transaction {
+    if !is_active() {
+        return Transaction::start(ctx, noop_sink());
+    }
+    Hub::current().start_transaction(ctx)
+}
+
+/// Headers for an outgoing request made now (see [`Hub::iter_trace_propagation_headers`]).
+pub fn iter_trace_propagation_headers() -> std::vec::IntoIter<(&'static str, String)> {
+    Hub::current().iter_trace_propagation_headers()
+}
+
+/// Gives an error event captured with `scope` the trace context (and transaction name) of the
+/// scope's span, unless the event has its own.
+pub(crate) fn apply_span(event: &mut Event, scope: &Scope) {
+    let Some(span) = scope.get_span() else {
+        return;
+    };
+    if event.contexts.get("trace").is_none() {
+        event
+            .contexts
+            .insert("trace", Context::Trace(Box::new(span.trace_context())));
+    }
+    if event.transaction.is_none() && scope.transaction().is_none() {
+        let name = span.transaction().name();
+        if !name.is_empty() {
+            event.transaction = Some(name);
+        }
+    }
+}
+
+/// The envelope header `trace` for an event captured with `scope`: the span's trace DSC, when
+/// a span is bound.
+pub(crate) fn span_trace_header(scope: &Scope) -> Option<Payload> {
+    let dsc: Arc<dyn ItemPayload> = scope.get_span()?.transaction().dsc();
+    Some(Payload::Lazy(dsc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Level;
+    use crate::testing::{with_captured_envelopes_options, TestTransport};
+    use sdk_transport::{Envelope, ItemType, Transport};
+
+    const DSN: &str = "https://abc123@o17.ingest.example.com/7";
+
+    fn lines(envelope: &Envelope) -> Vec<serde_json::Value> {
+        let bytes = envelope.to_vec().expect("writes");
+        String::from_utf8(bytes)
+            .expect("utf8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    }
+
+    fn of_type(envelopes: &[Envelope], ty: ItemType) -> Vec<&Envelope> {
+        envelopes
+            .iter()
+            .filter(|e| e.items.iter().any(|i| i.item_type == ty))
+            .collect()
+    }
+
+    #[test]
+    fn a_sampled_transaction_reaches_the_transport_with_its_dsc_and_client_fields() {
+        let envelopes = with_captured_envelopes_options(
+            || {
+                let tx = start_transaction(TransactionContext::new("GET /items", "http.server"));
+                tx.start_child("db.query", "SELECT").finish();
+                tx.finish();
+            },
+            ClientOptions::new()
+                .dsn(DSN)
+                .release("app@1.0")
+                .environment("prod")
+                .traces_sample_rate(1.0),
+        );
+        let txs = of_type(&envelopes, ItemType::Transaction);
+        assert_eq!(txs.len(), 1);
+        let l = lines(txs[0]);
+        assert_eq!(l[0]["trace"]["public_key"], "abc123");
+        assert_eq!(l[0]["trace"]["sample_rate"], "1");
+        assert_eq!(l[0]["trace"]["sampled"], "true");
+        assert_eq!(l[0]["trace"]["org_id"], "17");
+        assert_eq!(l[0]["trace"]["transaction"], "GET /items");
+        assert_eq!(l[0]["sdk"]["name"], sdk_transport::SDK_NAME);
+        let body = &l[2];
+        assert_eq!(body["type"], "transaction");
+        assert_eq!(body["release"], "app@1.0");
+        assert_eq!(body["environment"], "prod");
+        assert_eq!(body["spans"][0]["op"], "db.query");
+        assert!(body["sdk"]["integrations"].is_array(), "{}", body["sdk"]);
+        assert_eq!(
+            l[0]["trace"]["trace_id"],
+            body["contexts"]["trace"]["trace_id"]
+        );
+    }
+
+    #[test]
+    fn errors_inside_a_bound_span_carry_its_trace() {
+        let mut ids = None;
+        let envelopes = with_captured_envelopes_options(
+            || {
+                let tx = start_transaction(TransactionContext::new("job", "task"));
+                let span = tx.start_child("step", "one");
+                crate::configure_scope(|s| s.set_span(Some(span.clone().into())));
+                crate::capture_message("inside", Level::Error);
+                crate::configure_scope(|s| s.set_span(None));
+                ids = Some((tx.trace_id(), span.span_id()));
+                span.finish();
+                tx.finish();
+            },
+            ClientOptions::new().dsn(DSN).traces_sample_rate(1.0),
+        );
+        let (trace_id, span_id) = ids.expect("ran");
+        let events = of_type(&envelopes, ItemType::Event);
+        let l = lines(events[0]);
+        assert_eq!(l[2]["contexts"]["trace"]["trace_id"], trace_id.to_string());
+        assert_eq!(l[2]["contexts"]["trace"]["span_id"], span_id.to_string());
+        assert_eq!(l[2]["contexts"]["trace"]["op"], "step");
+        assert_eq!(l[2]["transaction"], "job");
+        assert_eq!(l[0]["trace"]["trace_id"], trace_id.to_string());
+        assert_eq!(l[0]["trace"]["sampled"], "true");
+        let txs = of_type(&envelopes, ItemType::Transaction);
+        assert_eq!(
+            lines(txs[0])[2]["contexts"]["trace"]["trace_id"],
+            trace_id.to_string()
+        );
+    }
+
+    #[test]
+    fn before_send_transaction_modifies_drops_and_counts() {
+        let transport = TestTransport::new();
+        let shared: Arc<dyn Transport> = transport.clone();
+        let client = Arc::new(Client::new(
+            ClientOptions::new()
+                .dsn(DSN)
+                .traces_sample_rate(1.0)
+                .transport(shared)
+                .before_send_transaction(|mut tx| match &*tx.name {
+                    "drop" => None,
+                    "panic" => panic!("bug in the callback"),
+                    _ => {
+                        tx.name = "renamed".into();
+                        Some(tx)
+                    }
+                }),
+        ));
+        let hub = Hub::with_client(client);
+        for name in ["keep", "drop", "panic"] {
+            let tx = hub.start_transaction(TransactionContext::new(name, "op"));
+            tx.start_child("a", "b").finish();
+            tx.finish();
+        }
+        let envelopes = transport.fetch_and_clear_envelopes();
+        assert_eq!(envelopes.len(), 1);
+        assert_eq!(lines(&envelopes[0])[2]["transaction"], "renamed");
+        let discards = transport.discards();
+        let total = |cat| {
+            discards
+                .iter()
+                .filter(|(r, c, _)| *r == DiscardReason::BeforeSend && *c == cat)
+                .map(|(_, _, q)| q)
+                .sum::<u64>()
+        };
+        assert_eq!(total(DataCategory::Transaction), 2);
+        assert_eq!(total(DataCategory::Span), 4);
+    }
+
+    #[test]
+    fn sampler_decides_and_unsampled_are_counted() {
+        let transport = TestTransport::new();
+        let shared: Arc<dyn Transport> = transport.clone();
+        let client = Arc::new(Client::new(
+            ClientOptions::new()
+                .dsn(DSN)
+                .transport(shared)
+                .traces_sampler(|ctx| {
+                    if ctx.transaction_context.name() == "health" {
+                        0.0
+                    } else {
+                        1.0
+                    }
+                }),
+        ));
+        let hub = Hub::with_client(client);
+        hub.start_transaction(TransactionContext::new("health", "op"))
+            .finish();
+        hub.start_transaction(TransactionContext::new("work", "op"))
+            .finish();
+        let envelopes = transport.fetch_and_clear_envelopes();
+        assert_eq!(envelopes.len(), 1);
+        assert_eq!(lines(&envelopes[0])[2]["transaction"], "work");
+        assert!(transport.discards().contains(&(
+            DiscardReason::SampleRate,
+            DataCategory::Transaction,
+            1
+        )));
+    }
+
+    #[test]
+    fn with_tracing_off_nothing_is_sent_but_headers_propagate() {
+        let mut headers = Vec::new();
+        let envelopes = with_captured_envelopes_options(
+            || {
+                let tx = start_transaction(TransactionContext::new("t", "op"));
+                crate::configure_scope(|s| s.set_span(Some(tx.clone().into())));
+                headers = iter_trace_propagation_headers().collect();
+                crate::configure_scope(|s| s.set_span(None));
+                tx.finish();
+            },
+            ClientOptions::new().dsn(DSN),
+        );
+        assert!(of_type(&envelopes, ItemType::Transaction).is_empty());
+        assert_eq!(headers[0].0, "sentry-trace");
+        assert_eq!(headers[0].1.len(), 32 + 1 + 16, "deferred: no sampled flag");
+        assert!(headers[1].1.contains("sentry-public_key=abc123"));
+    }
+
+    #[test]
+    fn without_a_span_headers_come_from_the_scope() {
+        let mut headers = Vec::new();
+        let mut trace_id = None;
+        with_captured_envelopes_options(
+            || {
+                headers = iter_trace_propagation_headers().collect();
+                trace_id = Some(Hub::current().scope_snapshot().trace_id());
+            },
+            ClientOptions::new().dsn(DSN).release("r@1"),
+        );
+        let trace_id = trace_id.expect("ran").to_string();
+        assert!(headers[0].1.starts_with(&trace_id));
+        assert!(headers[1]
+            .1
+            .contains(&format!("sentry-trace_id={trace_id}")));
+        assert!(headers[1].1.contains("sentry-release=r%401"));
+    }
+
+    #[test]
+    fn without_a_client_transactions_are_inert() {
+        let hub = Hub::new();
+        let tx = hub.start_transaction(TransactionContext::new("t", "op"));
+        assert!(!tx.is_sampled());
+        tx.start_child("a", "b").finish();
+        tx.finish();
+    }
+}

@@ -1,0 +1,76 @@
+//! Reading a span's or event's fields: the message, Sentry's special fields, and the rest as
+//! data.
+
+use std::fmt;
+
+use sdk_core::protocol::Exception;
+use serde_json::Value;
+use tracing_core::field::{Field, Visit};
+
+/// The fields of one span or event.
+#[derive(Default)]
+pub(crate) struct Fields {
+    /// The `message` field (an event's formatted message).
+    pub(crate) message: Option<String>,
+    /// `sentry.op`: the span's operation.
+    pub(crate) op: Option<String>,
+    /// `sentry.name` / `otel.name`: the span's (or transaction's) name.
+    pub(crate) name: Option<String>,
+    /// `sentry.trace` / `sentry_trace`: an incoming `sentry-trace` header to continue.
+    pub(crate) trace: Option<String>,
+    /// A field recorded as an error: its `source()` chain.
+    pub(crate) exceptions: Option<Vec<Exception>>,
+    /// Every other field.
+    pub(crate) data: serde_json::Map<String, Value>,
+}
+
+impl Fields {
+    fn put(&mut self, field: &Field, value: Value) {
+        let slot = match field.name() {
+            "message" => &mut self.message,
+            "sentry.op" => &mut self.op,
+            "sentry.name" | "otel.name" => &mut self.name,
+            "sentry.trace" | "sentry_trace" => &mut self.trace,
+            name => {
+                self.data.insert(name.to_owned(), value);
+                return;
+            }
+        };
+        *slot = Some(match value {
+            Value::String(s) => s,
+            other => other.to_string(),
+        });
+    }
+}
+
+impl Visit for Fields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        let value = serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number);
+        self.put(field, value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, Value::from(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, Value::from(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, Value::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, Value::String(value.to_owned()));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.exceptions = Some(sdk_core::error_chain::exceptions_from_error(value));
+        self.put(field, Value::String(value.to_string()));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, Value::String(format!("{value:?}")));
+    }
+}

@@ -1,0 +1,185 @@
+//! End-to-end: the core SDK through the real ureq transport to the mock server.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sdk_core::transport::MockServer;
+use sdk_core::{Breadcrumb, Client, ClientOptions, Hub, Level, User};
+
+#[derive(Debug)]
+struct ConnectionError;
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection reset by peer (os error 104)")
+    }
+}
+impl std::error::Error for ConnectionError {}
+
+#[derive(Debug)]
+struct QueryError(ConnectionError);
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("query on table `items` failed")
+    }
+}
+impl std::error::Error for QueryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn hub_for(server: &MockServer, options: ClientOptions) -> (Arc<Hub>, Arc<Client>) {
+    let client = Arc::new(Client::new(options.dsn(server.dsn())));
+    assert!(client.is_enabled(), "the ureq transport is available");
+    (Arc::new(Hub::with_client(client.clone())), client)
+}
+
+#[test]
+fn fields_the_user_set_arrive() {
+    let server = MockServer::start();
+    let (hub, client) = hub_for(
+        &server,
+        ClientOptions::new()
+            .release("e2e@1.2.3")
+            .environment("e2e")
+            .attach_stacktrace(true),
+    );
+    Hub::run(hub, || {
+        sdk_core::configure_scope(|s| {
+            s.set_tag("tenant", "acme");
+            s.set_user(Some(User {
+                id: Some("42".into()),
+                email: Some("user@example.com".into()),
+                ..Default::default()
+            }));
+            s.set_extra("attempt", serde_json::json!(3));
+        });
+        sdk_core::add_breadcrumb(
+            Breadcrumb::new("user clicked checkout")
+                .with_category("ui.click")
+                .with_data("path", "/api/items"),
+        );
+        sdk_core::with_scope(
+            |s| s.set_fingerprint(Some(&["{{ default }}", "db"])),
+            || sdk_core::capture_error(&QueryError(ConnectionError)),
+        );
+        sdk_core::capture_message("checkout done", Level::Info);
+    });
+    assert!(client.flush(Some(Duration::from_secs(5))));
+    assert!(server.wait_for_items("event", 2, Duration::from_secs(5)));
+    let events = server.events();
+    let error = events
+        .iter()
+        .find(|e| e.get("exception").is_some())
+        .expect("the error event");
+    let message = events
+        .iter()
+        .find(|e| e["message"] == "checkout done")
+        .expect("the message event");
+    for event in [error, message] {
+        assert_eq!(event["release"], "e2e@1.2.3");
+        assert_eq!(event["environment"], "e2e");
+        assert_eq!(event["platform"], "native");
+        assert_eq!(event["tags"]["tenant"], "acme");
+        assert_eq!(event["user"]["id"], "42");
+        assert_eq!(event["user"]["email"], "user@example.com");
+        assert_eq!(event["extra"]["attempt"], 3);
+        assert_eq!(
+            event["breadcrumbs"]["values"][0]["message"],
+            "user clicked checkout"
+        );
+        assert!(event["contexts"]["os"]["name"].is_string());
+        assert!(event["contexts"]["rust"]["version"].is_string());
+        assert!(event["contexts"]["trace"]["trace_id"].is_string());
+        assert!(event["sdk"]["integrations"]
+            .as_array()
+            .is_some_and(|i| i.iter().any(|n| n == "panic")));
+    }
+    assert_eq!(message["level"], "info");
+    assert!(message.get("fingerprint").is_none());
+    assert_eq!(
+        error["fingerprint"],
+        serde_json::json!(["{{ default }}", "db"])
+    );
+    let values = error["exception"]["values"].as_array().expect("values");
+    assert_eq!(values.len(), 2);
+    assert_eq!(values[0]["type"], "ConnectionError");
+    assert_eq!(
+        values[0]["value"],
+        "connection reset by peer (os error 104)"
+    );
+    assert_eq!(values[1]["type"], "QueryError");
+    let frames = error["threads"]["values"][0]["stacktrace"]["frames"]
+        .as_array()
+        .expect("a resolved stack trace");
+    assert!(!frames.is_empty());
+    client.close(Some(Duration::from_secs(2)));
+}
+
+#[test]
+fn sampled_out_and_before_send_drops_never_reach_the_server() {
+    let server = MockServer::start();
+    let (hub, client) = hub_for(
+        &server,
+        ClientOptions::new().before_send(|e| {
+            if e.message.as_deref() == Some("secret") {
+                None
+            } else {
+                Some(e)
+            }
+        }),
+    );
+    hub.capture_message("secret", Level::Info);
+    hub.capture_message("public", Level::Info);
+    assert!(client.close(Some(Duration::from_secs(5))));
+    let events = server.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["message"], "public");
+    assert_eq!(server.discarded("before_send", "error"), 1);
+}
+
+#[test]
+fn init_guard_flushes_on_drop_and_panics_arrive_unhandled() {
+    let server = MockServer::start();
+    let guard = sdk_core::init(
+        ClientOptions::new()
+            .dsn(server.dsn())
+            .release("e2e-panic@1.0")
+            .shutdown_timeout(Duration::from_secs(5)),
+    );
+    assert!(guard.is_enabled());
+    let handle = std::thread::Builder::new()
+        .name("doomed".into())
+        .spawn(|| {
+            let answers: Vec<u32> = std::hint::black_box(Vec::new());
+            answers
+                .first()
+                .copied()
+                .expect("the answer should have been computed")
+        })
+        .expect("spawned");
+    assert!(handle.join().is_err(), "the thread panicked");
+    for i in 0..20 {
+        sdk_core::capture_message(&format!("queued {i}"), Level::Info);
+    }
+    drop(guard); // flushes within shutdown_timeout
+    let events = server.events();
+    assert_eq!(
+        events.len(),
+        21,
+        "everything queued before the drop arrived"
+    );
+    let panic = events
+        .iter()
+        .find(|e| e["level"] == "fatal")
+        .expect("the panic event");
+    let exc = &panic["exception"]["values"][0];
+    assert_eq!(exc["type"], "panic");
+    assert_eq!(exc["mechanism"]["type"], "panic");
+    assert_eq!(exc["mechanism"]["handled"], false);
+    assert!(exc["value"]
+        .as_str()
+        .is_some_and(|v| v.contains("the answer should have been computed")));
+    assert_eq!(panic["release"], "e2e-panic@1.0");
+}
