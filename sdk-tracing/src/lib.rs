@@ -30,8 +30,9 @@
 mod fields;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use sdk_core::protocol::{Context as EventContext, Values};
 use sdk_core::{Breadcrumb, Event, Level, TransactionContext, TransactionOrSpan};
@@ -154,6 +155,33 @@ fn level_of(level: &tracing_core::Level) -> Level {
     }
 }
 
+/// The most callsites whose op (`target::name`) is interned.
+const MAX_INTERNED_OPS: usize = 4096;
+
+/// A span's default op, `target::name`, made once per callsite (callsites are static and few)
+/// instead of formatted for every span.
+fn default_op(metadata: &'static Metadata<'static>) -> Cow<'static, str> {
+    static OPS: OnceLock<RwLock<HashMap<usize, &'static str>>> = OnceLock::new();
+    let key = metadata as *const Metadata<'static> as usize;
+    let ops = OPS.get_or_init(Default::default);
+    if let Some(op) = ops.read().ok().and_then(|m| m.get(&key).copied()) {
+        return Cow::Borrowed(op);
+    }
+    let op = format!("{}::{}", metadata.target(), metadata.name());
+    let Ok(mut map) = ops.write() else {
+        return Cow::Owned(op);
+    };
+    if let Some(existing) = map.get(&key) {
+        return Cow::Borrowed(existing);
+    }
+    if map.len() >= MAX_INTERNED_OPS {
+        return Cow::Owned(op);
+    }
+    let op: &'static str = Box::leak(op.into_boxed_str());
+    map.insert(key, op);
+    Cow::Borrowed(op)
+}
+
 /// The Sentry span of the nearest ancestor-or-self of the span `id` that has one.
 fn sentry_span_of<S>(ctx: &Context<'_, S>, id: &Id) -> Option<TransactionOrSpan>
 where
@@ -183,7 +211,7 @@ where
         attrs.record(&mut fields);
         let op: Cow<'static, str> = match fields.op.take() {
             Some(op) => Cow::Owned(op),
-            None => Cow::Owned(format!("{}::{}", metadata.target(), metadata.name())),
+            None => default_op(metadata),
         };
         let description: Cow<'static, str> = match fields.name.take() {
             Some(name) => Cow::Owned(name),
@@ -211,7 +239,7 @@ where
             }
         };
         if !fields.data.is_empty() {
-            span.extend_data(std::mem::take(&mut fields.data));
+            span.set_data_map(std::mem::take(&mut fields.data));
         }
         span_ref.extensions_mut().insert(SentrySpan {
             span,

@@ -248,6 +248,18 @@ impl Span {
         self.with_state(|s| s.data.extend(data));
     }
 
+    /// Sets several data attributes at once, taking the map as it is when the span has none
+    /// yet (no re-insertion).
+    pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
+        self.with_state(|s| {
+            if s.data.is_empty() {
+                s.data = data;
+            } else {
+                s.data.extend(data);
+            }
+        });
+    }
+
     /// The status set so far.
     pub fn status(&self) -> Option<SpanStatus> {
         match &self.repr {
@@ -435,6 +447,14 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.extend_data(data),
             TransactionOrSpan::Span(span) => span.extend_data(data),
+        }
+    }
+
+    /// Sets several data attributes at once, taking the map as it is when there is none yet.
+    pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.set_data_map(data),
+            TransactionOrSpan::Span(span) => span.set_data_map(data),
         }
     }
 

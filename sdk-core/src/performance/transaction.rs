@@ -375,8 +375,14 @@ impl TxShared {
         }
     }
 
-    /// The frozen DSC, built the first time it is asked for.
-    fn dsc_with(&self, name: &str, source: TransactionSource) -> Arc<DynamicSamplingContext> {
+    /// The frozen DSC, built the first time it is asked for. Takes the name as a `Cow` so
+    /// that a static name is shared, not copied.
+    #[allow(clippy::ptr_arg)]
+    fn dsc_with(
+        &self,
+        name: &Cow<'static, str>,
+        source: TransactionSource,
+    ) -> Arc<DynamicSamplingContext> {
         self.dsc
             .get_or_init(|| {
                 let config = self.sink.config();
@@ -389,7 +395,7 @@ impl TxShared {
                     release: config.release.clone(),
                     environment: config.environment.clone(),
                     transaction: (source != TransactionSource::Url && !name.is_empty())
-                        .then(|| name.to_owned()),
+                        .then(|| name.clone()),
                     org_id: config.org_id.clone(),
                     ..Default::default()
                 })
@@ -440,8 +446,6 @@ impl Transaction {
     /// Starts a transaction: samples it with the sink's config and records its start time.
     /// An unsampled transaction records nothing but still propagates its trace.
     pub fn start(ctx: TransactionContext, sink: Arc<dyn TransactionSink>) -> Transaction {
-        let start_wall = SystemTime::now();
-        let start_mono = Instant::now();
         let mut ctx = ctx;
         let config = sink.config();
         if ctx.parent_span_id.is_some() {
@@ -456,6 +460,12 @@ impl Transaction {
         }
         let decision = config.sampling.decide(&ctx);
         let max_spans = config.max_spans;
+        // An unsampled transaction never reports a time: it reads no clock.
+        let (start_wall, start_mono) = if decision.sampled {
+            (SystemTime::now(), Instant::now())
+        } else {
+            (SystemTime::UNIX_EPOCH, process_anchor())
+        };
         let dsc = OnceLock::new();
         if let Some(incoming) = ctx.dsc.take() {
             let _ = dsc.set(incoming);
@@ -591,6 +601,17 @@ impl Transaction {
         self.with_state(|s| s.data.extend(data));
     }
 
+    /// Sets several data attributes at once, taking the map as it is when there is none yet.
+    pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
+        self.with_state(|s| {
+            if s.data.is_empty() {
+                s.data = data;
+            } else {
+                s.data.extend(data);
+            }
+        });
+    }
+
     /// Sets a tag.
     pub fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) {
         self.with_state(|s| {
@@ -653,17 +674,17 @@ impl Transaction {
     /// Finishes the transaction now and hands it to the sink when sampled. Spans finished
     /// later are not sent. Finishing twice does nothing.
     pub fn finish(self) {
-        let end = self.shared.now_offset();
+        let end = self.shared.sampled.then(|| self.shared.now_offset());
         self.finish_with(end);
     }
 
     /// Finishes the transaction with an explicit end time.
     pub fn finish_at(self, timestamp: SystemTime) {
         let end = self.shared.offset_of(timestamp);
-        self.finish_with(end);
+        self.finish_with(Some(end));
     }
 
-    fn finish_with(self, end: i64) {
+    fn finish_with(self, end: Option<i64>) {
         let shared = &self.shared;
         let mut state = {
             let mut guard = lock(&shared.state);
@@ -690,7 +711,7 @@ impl Transaction {
         }
         let dsc = shared.dsc_with(&state.name, state.source);
         let config = shared.sink.config();
-        let end = end.max(0);
+        let end = end.unwrap_or_else(|| shared.now_offset()).max(0);
         let finished = FinishedTransaction {
             event_id: new_event_id(),
             trace_id: shared.trace_id,
@@ -716,6 +737,12 @@ impl Transaction {
         };
         shared.sink.send(Arc::new(finished));
     }
+}
+
+/// An `Instant` for transactions that never read the clock.
+fn process_anchor() -> Instant {
+    static ANCHOR: OnceLock<Instant> = OnceLock::new();
+    *ANCHOR.get_or_init(Instant::now)
 }
 
 /// A random v4 event id without a system call (the uuid crate's v4 asks the OS each time).
