@@ -42,6 +42,9 @@ impl Counting {
     fn events(&self) -> u64 {
         self.events.load(Relaxed)
     }
+    fn transactions(&self) -> u64 {
+        self.transactions.load(Relaxed)
+    }
     fn envelopes(&self) -> u64 {
         self.envelopes.load(Relaxed)
     }
@@ -156,6 +159,8 @@ pub fn run(job: &str, opts: &Opts) -> Result<(), String> {
         "capture_error" => capture_error(opts),
         "breadcrumb" => breadcrumb_job(opts),
         "scope" => scope(opts),
+        "transaction" => transaction(opts),
+        "tracing_layer" => tracing_layer(opts),
         "e2e_http.reqwest" => e2e(opts, false, false),
         "e2e_http.ureq" => e2e(opts, true, false),
         "e2e_http.reqwest.big_queue" => e2e(opts, false, true),
@@ -499,5 +504,110 @@ fn dump() -> Result<(), String> {
     }
     drop(guard);
     println!("{}", String::from_utf8_lossy(&out));
+    Ok(())
+}
+
+fn transaction(opts: &Opts) -> Result<(), String> {
+    use sdk_core::TransactionContext;
+    let t = Counting::new(false);
+    let _guard = sdk_core::init(base_options(&t).traces_sample_rate(1.0));
+    if opts.wants("transaction") {
+        let m = measure(opts.n(20_000), opts.reps, || {
+            let tx = sdk_core::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
+            for _ in 0..10 {
+                let span = tx.start_child(black_box(SPAN_OP), black_box(SPAN_DESC));
+                span.finish();
+            }
+            tx.finish();
+        });
+        let shape = t.shape_of(|| {
+            let tx = sdk_core::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
+            for _ in 0..10 {
+                tx.start_child(SPAN_OP, SPAN_DESC).finish();
+            }
+            tx.finish();
+        });
+        let spans = shape.get("spans").and_then(Value::as_u64).unwrap_or(0);
+        let check = expect_eq("transactions sent", t.transactions(), m.calls + 1)
+            .and_then(|()| expect_eq("spans in the last transaction", spans, 10));
+        emit(SDK, "transaction", &m, check, json!({ "shape": shape }));
+    }
+    Ok(())
+}
+
+fn tracing_layer(opts: &Opts) -> Result<(), String> {
+    use tracing_subscriber::prelude::*;
+    let t = Counting::new(false);
+    let _guard = sdk_core::init(
+        base_options(&t)
+            .traces_sample_rate(1.0)
+            .max_breadcrumbs(100),
+    );
+    // Our layer with its defaults: INFO/WARN events become breadcrumbs, ERROR events become
+    // events, spans become transactions / child spans (the "modern" variant's mapping).
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(sdk_tracing::layer()),
+    )
+    .map_err(|e| format!("global subscriber: {e}"))?;
+
+    if opts.wants("tracing_layer.event") {
+        let before = (t.events(), t.envelopes());
+        let m = measure(opts.n(200_000), opts.reps, || {
+            tracing::info!(user_id = 42u64, path = "/api/items", "request handled");
+        });
+        let check = expect_eq("envelopes sent", t.envelopes() - before.1, 0);
+        // The breadcrumb the event left, as the next message carries it.
+        let shape = t.shape_of(|| {
+            sdk_core::capture_message(MESSAGE, Level::Info);
+        });
+        let crumbs = shape
+            .get("breadcrumbs")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let check = check.and_then(|()| expect_eq("breadcrumbs on the next event", crumbs, 100));
+        emit(
+            SDK,
+            "tracing_layer.event",
+            &m,
+            check,
+            json!({ "note": "breadcrumb per event" }),
+        );
+    }
+
+    if opts.wants("tracing_layer.span") {
+        let before = t.transactions();
+        let m = measure(opts.n(50_000), opts.reps, || {
+            let s = tracing::info_span!("peer.span", user_id = 42u64, path = "/api/items");
+            let _e = s.enter();
+            black_box(&_e);
+        });
+        let check = expect_eq("transactions sent", t.transactions() - before, m.calls);
+        emit(SDK, "tracing_layer.span", &m, check, json!({}));
+    }
+
+    if opts.wants("tracing_layer.span_tree") {
+        let before = t.transactions();
+        let tree = || {
+            let root = tracing::info_span!("request", method = "GET", route = "/api/items");
+            let _r = root.enter();
+            for i in 0..10u64 {
+                let q = tracing::info_span!("query", table = "items", row_id = i);
+                let _q = q.enter();
+                black_box(&_q);
+            }
+        };
+        let m = measure(opts.n(10_000), opts.reps, tree);
+        let shape = t.shape_of(tree);
+        let spans = shape.get("spans").and_then(Value::as_u64).unwrap_or(0);
+        let check = expect_eq("transactions sent", t.transactions() - before, m.calls + 1)
+            .and_then(|()| expect_eq("spans in the last transaction", spans, 10));
+        emit(
+            SDK,
+            "tracing_layer.span_tree",
+            &m,
+            check,
+            json!({ "shape": shape }),
+        );
+    }
     Ok(())
 }

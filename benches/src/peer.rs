@@ -98,7 +98,7 @@ impl Transport for Counting {
 
 impl Counting {
     /// Runs `op` once with keeping on and returns the shape of the event or transaction it sent.
-    fn shape_of(&self, op: impl FnOnce()) -> serde_json::Value {
+    pub(crate) fn shape_of(&self, op: impl FnOnce()) -> serde_json::Value {
         self.keep.store(true, Relaxed);
         op();
         self.keep.store(false, Relaxed);
@@ -331,7 +331,14 @@ fn transaction(opts: &Opts) -> Result<(), String> {
         });
         let check = expect_eq("transactions sent", t.transactions(), m.calls)
             .and_then(|()| expect_eq("spans sent", t.spans.load(Relaxed), m.calls * 10));
-        emit(SDK, "transaction", &m, check, json!({}));
+        let shape = t.shape_of(|| {
+            let tx = sentry::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
+            for _ in 0..10 {
+                tx.start_child(SPAN_OP, SPAN_DESC).finish();
+            }
+            tx.finish();
+        });
+        emit(SDK, "transaction", &m, check, json!({ "shape": shape }));
     }
     Ok(())
 }

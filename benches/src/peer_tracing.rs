@@ -66,7 +66,7 @@ pub fn run(opts: &Opts, legacy: bool) -> Result<(), String> {
 
     if opts.wants(&format!("{prefix}.span_tree")) {
         let before = crate::peer::counts(&t);
-        let m = measure(opts.n(10_000), opts.reps, || {
+        let tree = || {
             let root = tracing::info_span!("request", method = "GET", route = "/api/items");
             let _r = root.enter();
             for i in 0..10u64 {
@@ -74,11 +74,19 @@ pub fn run(opts: &Opts, legacy: bool) -> Result<(), String> {
                 let _q = q.enter();
                 black_box(&_q);
             }
-        });
+        };
+        let m = measure(opts.n(10_000), opts.reps, tree);
         let after = crate::peer::counts(&t);
         let check = expect_eq("transactions sent", after.1 - before.1, m.calls)
             .and_then(|()| expect_eq("spans sent", after.2 - before.2, m.calls * 10));
-        emit(SDK, &format!("{prefix}.span_tree"), &m, check, json!({}));
+        let shape = t.shape_of(tree);
+        emit(
+            SDK,
+            &format!("{prefix}.span_tree"),
+            &m,
+            check,
+            json!({ "shape": shape }),
+        );
     }
     Ok(())
 }
