@@ -357,3 +357,34 @@ mod tests {
         assert_eq!(panic_message(other.as_ref()), "Box<dyn Any>");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct Weird(String);
+
+    impl fmt::Display for Weird {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl Error for Weird {}
+
+    proptest! {
+        #[test]
+        fn any_debug_output_gives_a_type_name(s in "\\PC{0,300}") {
+            let name = type_name_from_debug(&s);
+            if let Some(n) = &name {
+                prop_assert!(!n.is_empty() && s.starts_with(n.as_str()));
+            }
+            let err = Weird(s);
+            // Debug of a tuple struct always starts with its name.
+            prop_assert_eq!(error_type_name(&err), "Weird");
+            prop_assert_eq!(exceptions_from_error(&err).len(), 1);
+        }
+    }
+}

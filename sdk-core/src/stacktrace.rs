@@ -19,6 +19,9 @@
 //! assert!(!stacktrace.frames.is_empty());
 //! ```
 
+// Symbolisation helpers are only reachable with the `backtrace` feature.
+#![cfg_attr(not(feature = "backtrace"), allow(dead_code))]
+
 use std::sync::Arc;
 
 use crate::protocol::{Addr, Frame, Stacktrace};
@@ -158,11 +161,22 @@ impl InAppRules {
         self.include.iter().any(|p| path_has_prefix(module, p))
     }
 
-    /// Whether a frame whose function (or module) path is `path` is in-app.
+    /// Whether a frame whose function (or module) path is `path` is in-app. For a trait
+    /// method `<T as Trait>::f` the impl belongs to the crate of `T` or of `Trait`, so it is
+    /// in-app when either is.
     pub fn is_in_app(&self, path: &str) -> bool {
-        let Some(module) = module_path_of(path) else {
-            return self.include.iter().any(|p| path_has_prefix(path, p));
-        };
+        match (module_path_of(path), trait_path_of(path)) {
+            (None, None) => self.include.iter().any(|p| path_has_prefix(path, p)),
+            (ty, tr) => self.is_in_app_paths(ty, tr),
+        }
+    }
+
+    fn is_in_app_paths(&self, ty: Option<&str>, tr: Option<&str>) -> bool {
+        ty.is_some_and(|p| self.is_in_app_path(p)) || tr.is_some_and(|p| self.is_in_app_path(p))
+    }
+
+    /// [`InAppRules::is_in_app`] for a path already reduced by `module_path_of`.
+    fn is_in_app_path(&self, module: &str) -> bool {
         if self.include.iter().any(|p| path_has_prefix(module, p)) {
             return true;
         }
@@ -218,6 +232,14 @@ fn module_path_of(function: &str) -> Option<&str> {
     } else {
         None
     }
+}
+
+/// The trait's path of a `<T as a::Trait<..>>::f` name (`a::Trait`); `None` for other names.
+fn trait_path_of(function: &str) -> Option<&str> {
+    let inner = function.trim().strip_prefix('<')?;
+    let start = inner.find(" as ")? + " as ".len();
+    let path = inner[start..].split(['<', '>']).next()?.trim();
+    path.contains("::").then_some(path)
 }
 
 /// The crate (first path segment) of a module path, if it looks like one.
@@ -279,6 +301,11 @@ pub fn strip_generics(name: &str) -> String {
             out.push(c);
             rest = &rest[c.len_utf8()..];
         } else {
+            // `fn() -> T` inside generic arguments: the arrow closes nothing.
+            if let Some(tail) = rest.strip_prefix("->") {
+                rest = tail;
+                continue;
+            }
             let Some(c) = rest.chars().next() else { break };
             match c {
                 '<' => depth += 1,
@@ -294,7 +321,12 @@ pub fn strip_generics(name: &str) -> String {
 /// Whether a frame at the top of a stack is the SDK or the panic machinery, to be trimmed.
 fn is_capture_machinery(function: &str) -> bool {
     if PANIC_MACHINERY.iter().any(|p| function.starts_with(p)) {
-        return true;
+        // `catch_unwind` (and its old name `try`) runs the application's code: it sits below
+        // the panicking frames, never above them.
+        let runs_app_code = function.contains("catch_unwind")
+            || function.starts_with("std::panicking::try")
+            || function.contains("__rust_try");
+        return !runs_app_code;
     }
     module_path_of(function)
         .and_then(crate_of)
@@ -319,8 +351,14 @@ fn is_plumbing(function: Option<&str>) -> bool {
 /// A short, stable file name: relative to the working directory, the Rust sources or the
 /// cargo registry when the path is under one of them, else the last path component.
 fn short_filename(abs: &str) -> String {
-    if let Ok(cwd) = std::env::current_dir() {
-        if let Some(cwd) = cwd.to_str() {
+    static CWD: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let cwd = CWD.get_or_init(|| {
+        std::env::current_dir()
+            .ok()
+            .and_then(|p| p.to_str().map(str::to_owned))
+    });
+    {
+        if let Some(cwd) = cwd.as_deref().filter(|c| c.len() > 1) {
             if let Some(rest) = abs.strip_prefix(cwd) {
                 let rest = rest.trim_start_matches(['/', '\\']);
                 if !rest.is_empty() {
@@ -345,16 +383,6 @@ fn short_filename(abs: &str) -> String {
     abs.rsplit(['/', '\\']).next().unwrap_or(abs).to_owned()
 }
 
-/// One symbolised (possibly inlined) frame of an instruction address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct SymbolInfo {
-    function: Option<String>,
-    abs_path: Option<String>,
-    lineno: Option<u32>,
-    colno: Option<u32>,
-    symbol_addr: Option<u64>,
-}
-
 /// The instruction addresses of a stack, recorded but not yet symbolised.
 ///
 /// Cheap to clone (one `Arc`), `Send` and `Sync`: hand it to the delivery worker and call
@@ -363,7 +391,7 @@ struct SymbolInfo {
 pub struct RawStacktrace {
     /// Instruction addresses, innermost (most recent call) first, as the unwinder yields them.
     ips: Arc<[usize]>,
-    /// Caller frames to drop from the top after the SDK's own frames are trimmed.
+    /// At least this many frames are dropped from the top (trimmed SDK frames included).
     skip: usize,
 }
 
@@ -388,9 +416,12 @@ impl RawStacktrace {
 
     /// Records the current thread's stack (addresses only; no symbols are looked up).
     ///
-    /// The SDK's own frames and the panic machinery are trimmed when the stack is resolved;
-    /// `skip` drops that many further frames from the top (e.g. a helper of the caller that
-    /// should not appear). Returns an empty stack without the `backtrace` feature.
+    /// When the stack is resolved, the frames on top that belong to the SDK (any crate of it,
+    /// and the stack walker) or the panic machinery are trimmed. `skip` is a lower bound on
+    /// that: at least `skip` frames are dropped from the top, counting the trimmed ones, so a
+    /// caller inside the SDK may pass the number of its own frames without ever losing an
+    /// application frame to inlining differences. Returns an empty stack without the
+    /// `backtrace` feature.
     #[inline(never)]
     pub fn capture(skip: usize) -> RawStacktrace {
         #[cfg(feature = "backtrace")]
@@ -418,23 +449,39 @@ impl RawStacktrace {
     /// `instruction_addr`.
     pub fn resolve(&self, rules: &InAppRules) -> Stacktrace {
         // Innermost first while we trim.
-        let mut frames: Vec<Frame> = Vec::with_capacity(self.ips.len());
-        for &ip in self.ips.iter() {
-            let symbols = lookup(ip);
-            if symbols.is_empty() {
-                frames.push(Frame {
+        let mut entries: Vec<Arc<[CachedFrame]>> = Vec::with_capacity(self.ips.len());
+        let mut total = 0;
+        for &ip in self.ips.iter().filter(|ip| **ip != 0) {
+            let resolved = lookup(ip);
+            total += resolved.len().max(1);
+            entries.push(resolved);
+        }
+        let ips = self.ips.iter().copied().filter(|ip| *ip != 0);
+        let flat = entries.iter().zip(ips).flat_map(|(syms, ip)| {
+            let unresolved = syms.is_empty().then_some(ip);
+            syms.iter()
+                .map(Some)
+                .chain(unresolved.map(|_| None))
+                .map(move |s| (s, ip))
+        });
+        let cut = trim_point(flat.clone().map(|(s, _)| s), rules);
+        let cut = cut.max(self.skip).min(total);
+        let mut frames: Vec<Frame> = Vec::with_capacity(total - cut);
+        for (sym, ip) in flat.skip(cut) {
+            frames.push(match sym {
+                Some(cached) => {
+                    let mut frame = cached.frame.clone();
+                    frame.in_app = Some(
+                        rules.is_in_app_paths(cached.path.as_deref(), cached.trait_path.as_deref()),
+                    );
+                    frame
+                }
+                None => Frame {
                     instruction_addr: Some(Addr::from(ip)),
                     ..Frame::default()
-                });
-                continue;
-            }
-            for sym in symbols.iter() {
-                frames.push(make_frame(ip, sym, rules));
-            }
+                },
+            });
         }
-        let cut = trim_point(&frames, rules);
-        let cut = (cut + self.skip).min(frames.len());
-        frames.drain(..cut);
         frames.reverse();
         Stacktrace {
             frames,
@@ -443,50 +490,96 @@ impl RawStacktrace {
     }
 }
 
+/// Loads symbol tables now (resolving this function and the calling thread's stack), so that
+/// the first real resolve is faster. Call it on the delivery worker at start-up.
+///
+/// Why it matters: the stack walker and the symboliser share one process-wide lock in the
+/// `backtrace` crate, so a [`RawStacktrace::capture`] on an application thread waits while a
+/// lookup runs on the worker. Cached lookups never take that lock and a warm lookup holds it
+/// briefly, but a cold one parses debug info (tens to hundreds of ms for the first lookups
+/// in a library or compilation unit). Warming up moves the biggest of those to start-up.
+#[inline(never)]
+pub fn warm_up() {
+    #[cfg(feature = "backtrace")]
+    {
+        // One past the entry: the symboliser looks up `ip - 1` (a return address's call).
+        let ip = warm_up as fn() as usize + 1;
+        let _ = lookup(ip);
+        // The calling thread's own stack loads the units of std and libc every stack shares.
+        let _ = RawStacktrace::capture(0).resolve(&InAppRules::default());
+    }
+}
+
+/// A symbolised frame as cached per instruction address: the protocol frame without `in_app`
+/// (which depends on the rules), plus what trimming and the in-app rules need.
+#[derive(Debug, Clone, PartialEq)]
+struct CachedFrame {
+    frame: Frame,
+    /// The Rust path the rules match against (`None` for C symbols).
+    path: Option<String>,
+    /// For `<T as Trait>::f`, the trait's path (the impl may be the app's through it).
+    trait_path: Option<String>,
+    /// SDK or panic machinery: trimmed when on top of the stack.
+    machinery: bool,
+    /// std/core/alloc glue that may sit between machinery frames.
+    plumbing: bool,
+}
+
+impl CachedFrame {
+    fn new(ip: usize, function: Option<String>, abs_path: Option<String>) -> CachedFrame {
+        let raw = function.as_deref();
+        let short = raw.map(strip_generics);
+        let raw_function = match (&short, raw) {
+            (Some(s), Some(full)) if s != full => Some(full.to_owned()),
+            _ => None,
+        };
+        let path = short.as_deref().and_then(module_path_of).map(str::to_owned);
+        let trait_path = short.as_deref().and_then(trait_path_of).map(str::to_owned);
+        let module = short.as_deref().and_then(module_of_function);
+        let package = path.as_deref().and_then(crate_of).map(str::to_owned);
+        CachedFrame {
+            machinery: raw.is_some_and(is_capture_machinery),
+            plumbing: is_plumbing(raw),
+            path,
+            trait_path,
+            frame: Frame {
+                filename: abs_path.as_deref().map(short_filename),
+                abs_path,
+                instruction_addr: Some(Addr::from(ip)),
+                function: short,
+                raw_function,
+                module,
+                package,
+                ..Frame::default()
+            },
+        }
+    }
+}
+
 /// How many frames at the top (innermost) belong to the SDK or the panic machinery. Frames the
-/// rules explicitly include are the application's and stop the trimming.
-fn trim_point(frames: &[Frame], rules: &InAppRules) -> usize {
+/// rules explicitly include are the application's and stop the trimming. `None` entries are
+/// unresolved addresses.
+fn trim_point<'a>(
+    frames: impl Iterator<Item = Option<&'a CachedFrame>>,
+    rules: &InAppRules,
+) -> usize {
     let mut cut = 0;
-    for (i, frame) in frames.iter().enumerate() {
-        let function = frame.raw_function.as_deref().or(frame.function.as_deref());
-        if !is_plumbing(function) || function.is_some_and(|f| rules.is_included(f)) {
+    for (i, frame) in frames.enumerate() {
+        let Some(frame) = frame else {
+            continue; // unresolved: plumbing, not machinery
+        };
+        let included = frame
+            .path
+            .as_deref()
+            .is_some_and(|p| rules.include.iter().any(|inc| path_has_prefix(p, inc)));
+        if !frame.plumbing || included {
             break;
         }
-        if function.is_some_and(is_capture_machinery) {
+        if frame.machinery {
             cut = i + 1;
         }
     }
     cut
-}
-
-fn make_frame(ip: usize, sym: &SymbolInfo, rules: &InAppRules) -> Frame {
-    let short = sym.function.as_deref().map(strip_generics);
-    let raw_function = match (&short, &sym.function) {
-        (Some(s), Some(full)) if s != full => Some(full.clone()),
-        _ => None,
-    };
-    let function = short;
-    let module = function.as_deref().and_then(module_of_function);
-    let package = function
-        .as_deref()
-        .and_then(module_path_of)
-        .and_then(crate_of)
-        .map(str::to_owned);
-    let in_app = function.as_deref().map(|f| rules.is_in_app(f));
-    Frame {
-        filename: sym.abs_path.as_deref().map(short_filename),
-        abs_path: sym.abs_path.clone(),
-        lineno: sym.lineno,
-        colno: sym.colno,
-        in_app: Some(in_app.unwrap_or(false)),
-        instruction_addr: Some(Addr::from(ip)),
-        symbol_addr: sym.symbol_addr.map(Addr),
-        function,
-        raw_function,
-        module,
-        package,
-        ..Frame::default()
-    }
 }
 
 #[cfg(feature = "backtrace")]
@@ -494,24 +587,24 @@ mod cache {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
 
-    use super::{strip_hash_suffix, SymbolInfo};
+    use super::{strip_hash_suffix, CachedFrame};
 
     /// Most addresses kept; when full the cache starts over (a burst of distinct sites costs
     /// one re-symbolisation each, memory stays bounded).
     pub(super) const CAPACITY: usize = 16_384;
 
-    type Cache = Mutex<HashMap<usize, Arc<[SymbolInfo]>>>;
+    type Cache = Mutex<HashMap<usize, Arc<[CachedFrame]>>>;
 
     fn cache() -> &'static Cache {
         static CACHE: OnceLock<Cache> = OnceLock::new();
         CACHE.get_or_init(|| Mutex::new(HashMap::new()))
     }
 
-    pub(super) fn lookup(ip: usize) -> Arc<[SymbolInfo]> {
+    pub(super) fn lookup(ip: usize) -> Arc<[CachedFrame]> {
         if let Some(hit) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&ip) {
             return hit.clone();
         }
-        let resolved: Arc<[SymbolInfo]> = symbolise(ip).into();
+        let resolved: Arc<[CachedFrame]> = symbolise(ip).into();
         let mut map = cache().lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= CAPACITY {
             map.clear();
@@ -525,7 +618,7 @@ mod cache {
         cache().lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    fn symbolise(ip: usize) -> Vec<SymbolInfo> {
+    fn symbolise(ip: usize) -> Vec<CachedFrame> {
         let mut out = Vec::new();
         // Debug info comes from files on disk; never let a parsing bug take the host down.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -535,13 +628,11 @@ mod cache {
                     let demangled = format!("{name:#}");
                     strip_hash_suffix(&demangled).to_owned()
                 });
-                out.push(SymbolInfo {
-                    function,
-                    abs_path: sym.filename().map(|p| p.to_string_lossy().into_owned()),
-                    lineno: sym.lineno(),
-                    colno: sym.colno(),
-                    symbol_addr: sym.addr().map(|a| a as usize as u64),
-                });
+                let abs_path = sym.filename().map(|p| p.to_string_lossy().into_owned());
+                let mut cached = CachedFrame::new(ip, function, abs_path);
+                cached.frame.lineno = sym.lineno();
+                cached.frame.colno = sym.colno();
+                out.push(cached);
             });
         }));
         if result.is_err() {
@@ -553,12 +644,12 @@ mod cache {
 }
 
 #[cfg(feature = "backtrace")]
-fn lookup(ip: usize) -> Arc<[SymbolInfo]> {
+fn lookup(ip: usize) -> Arc<[CachedFrame]> {
     cache::lookup(ip)
 }
 
 #[cfg(not(feature = "backtrace"))]
-fn lookup(_ip: usize) -> Arc<[SymbolInfo]> {
+fn lookup(_ip: usize) -> Arc<[CachedFrame]> {
     Arc::from(Vec::new())
 }
 
@@ -572,6 +663,14 @@ mod tests {
         assert!(rules.is_in_app("my_app::db::query"));
         assert!(rules.is_in_app("my_app::main::{{closure}}"));
         assert!(rules.is_in_app("<my_app::Handler as tower_service::Service<R>>::call"));
+        // An impl of the app's trait for a foreign type is the app's code too.
+        assert!(rules.is_in_app("<alloc::string::String as my_app::Render>::render"));
+        assert!(!rules.is_in_app("<tokio::task::JoinHandle<T> as core::future::Future>::poll"));
+        assert_eq!(
+            trait_path_of("<my_app::H as tower::Service<R>>::call"),
+            Some("tower::Service")
+        );
+        assert_eq!(trait_path_of("<my_app::H>::call"), None);
         for not_app in [
             "std::rt::lang_start_internal",
             "core::ops::function::FnOnce::call_once",
@@ -618,6 +717,13 @@ mod tests {
         assert_eq!(
             strip_generics("<my_app::H as tower::Service<R>>::call"),
             "<my_app::H as tower::Service<R>>::call"
+        );
+        assert_eq!(
+            strip_generics(
+                "test::__rust_begin_short_backtrace::<core::result::Result<(), \
+                 alloc::string::String>, fn() -> core::result::Result<(), alloc::string::String>>"
+            ),
+            "test::__rust_begin_short_backtrace"
         );
         assert_eq!(
             strip_generics("std::sys::backtrace::__rust_begin_short_backtrace::<test::f, ()>"),
@@ -672,11 +778,8 @@ mod tests {
         assert_eq!(short_filename("./csu/../csu/libc-start.c"), "libc-start.c");
     }
 
-    fn frame(function: &str) -> Frame {
-        Frame {
-            function: Some(function.into()),
-            ..Frame::default()
-        }
+    fn frame(function: &str) -> CachedFrame {
+        CachedFrame::new(0x1000, Some(function.to_owned()), None)
     }
 
     #[test]
@@ -695,14 +798,49 @@ mod tests {
             frame("my_app::load"),
             frame("std::rt::lang_start"),
         ];
-        let cut = trim_point(&frames, &InAppRules::default());
+        let cut = trim_point(frames.iter().map(Some), &InAppRules::default());
         assert_eq!(
-            frames[cut].function.as_deref(),
+            frames[cut].frame.function.as_deref(),
             Some("core::result::Result<T,E>::unwrap")
         );
+        // Unresolved addresses between machinery frames are trimmed with them.
+        let mut with_gap: Vec<Option<&CachedFrame>> = frames.iter().map(Some).collect();
+        with_gap.insert(2, None);
+        assert_eq!(
+            trim_point(with_gap.into_iter(), &InAppRules::default()),
+            cut + 1
+        );
+        // An included frame is the application's and is never trimmed.
+        let rules = InAppRules::default().include("std::panicking");
+        assert_eq!(trim_point(frames.iter().map(Some), &rules), 3);
+        // A panic on a spawned thread: the std frames that start the thread and catch its
+        // panic are below the app's frame and must never be taken for machinery, even when
+        // the app's crate has a std-like name (an integration test crate named `core`).
+        let thread_panic = [
+            frame("sdk_core::integrations::panic::hook"),
+            frame("std::panicking::rust_panic_with_hook"),
+            frame("core::panicking::panic_fmt"),
+            frame("core::option::expect_failed"),
+            frame("core::option::Option<T>::expect"),
+            frame("core::init_guard_test::{{closure}}"),
+            frame("core::ops::function::FnOnce::call_once"),
+            frame("std::panicking::catch_unwind::do_call"),
+            frame("__rust_try"),
+            frame("std::panicking::catch_unwind"),
+            frame("std::panic::catch_unwind"),
+            frame("std::thread::lifecycle::spawn_unchecked::{{closure}}"),
+        ];
+        let cut = trim_point(thread_panic.iter().map(Some), &InAppRules::default());
+        assert_eq!(
+            thread_panic[cut].frame.function.as_deref(),
+            Some("core::option::Option<T>::expect")
+        );
         // A stack with no SDK frame on top is left alone.
-        let plain = vec![frame("my_app::load"), frame("my_app::main")];
-        assert_eq!(trim_point(&plain, &InAppRules::default()), 0);
+        let plain = [frame("my_app::load"), frame("my_app::main")];
+        assert_eq!(
+            trim_point(plain.iter().map(Some), &InAppRules::default()),
+            0
+        );
     }
 
     /// These test functions live in `sdk_core`, whose frames are trimmed as the SDK's own,
@@ -777,8 +915,19 @@ mod tests {
             .contains("app_level")));
     }
 
+    #[cfg(feature = "backtrace")]
     #[test]
-    fn skip_drops_caller_frames_and_unknown_addresses_stay() {
+    fn warm_up_symbolises_its_own_address() {
+        warm_up();
+        let ip = warm_up as fn() as usize + 1;
+        let cached = lookup(ip);
+        assert!(cached
+            .iter()
+            .any(|c| c.frame.function.as_deref() == Some("sdk_core::stacktrace::warm_up")));
+    }
+
+    #[test]
+    fn skip_drops_top_frames_and_unknown_addresses_stay() {
         let raw = RawStacktrace::from_addresses(vec![1, 2, 3]);
         let st = raw.resolve(&InAppRules::default());
         assert_eq!(st.frames.len(), 3);
@@ -788,5 +937,60 @@ mod tests {
         let st = skipped.resolve(&InAppRules::default());
         assert_eq!(st.frames.len(), 2);
         assert_eq!(st.frames[1].instruction_addr, Some(Addr(2)));
+    }
+
+    #[cfg(feature = "backtrace")]
+    #[test]
+    fn skip_never_eats_application_frames_below_the_sdk() {
+        // Callers inside the SDK pass a count of their own frames; the capture function and
+        // stack walker frames are already trimmed, so the app's frame must survive.
+        let raw = app_level_one_skipping(2);
+        let st = raw.resolve(&app_rules());
+        let top = st.frames.last().and_then(|f| f.function.as_deref());
+        assert!(
+            top.is_some_and(|f| f.ends_with("app_level_two_skipping")),
+            "top frame: {top:?}"
+        );
+    }
+
+    #[cfg(feature = "backtrace")]
+    #[inline(never)]
+    fn app_level_two_skipping(skip: usize) -> RawStacktrace {
+        std::hint::black_box(RawStacktrace::capture(skip))
+    }
+
+    #[cfg(feature = "backtrace")]
+    #[inline(never)]
+    fn app_level_one_skipping(skip: usize) -> RawStacktrace {
+        std::hint::black_box(app_level_two_skipping(skip))
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn name_helpers_never_panic(name in "\\PC{0,60}", prefix in "\\PC{0,10}") {
+            let _ = strip_generics(&name);
+            let _ = strip_hash_suffix(&name);
+            let _ = module_of_function(&name);
+            let _ = short_filename(&name);
+            let rules = InAppRules::default().include(prefix.clone()).exclude(prefix);
+            let _ = rules.is_in_app(&name);
+            let _ = rules.is_included(&name);
+            let _ = CachedFrame::new(1, Some(name.clone()), Some(name));
+        }
+
+        #[test]
+        fn rust_like_names_never_panic(name in "[<>a-z_:{}#0-9 ,&()]{0,60}") {
+            let stripped = strip_generics(&name);
+            prop_assert!(stripped.len() <= name.len());
+            let _ = module_of_function(&name);
+            let _ = InAppRules::default().is_in_app(&name);
+        }
     }
 }

@@ -257,6 +257,9 @@ fn parse_envelope_headers(line: &[u8]) -> Result<EnvelopeHeaders, ParseError> {
             }
         }
     }
+    // The writer keeps milliseconds; so does the parser, so that a parsed envelope writes and
+    // parses again to the same `sent_at`.
+    headers.sent_at = headers.sent_at.map(truncate_to_millis);
     headers.other = map;
     Ok(headers)
 }
@@ -388,6 +391,13 @@ fn count_spans(payload: &[u8]) -> u32 {
         .ok()
         .and_then(|t| t.spans)
         .map_or(0, |c| c.0)
+}
+
+fn truncate_to_millis(time: SystemTime) -> SystemTime {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => UNIX_EPOCH + Duration::from_millis(since.as_millis() as u64),
+        Err(_) => UNIX_EPOCH,
+    }
 }
 
 fn epoch_to_system_time(secs: f64) -> Option<SystemTime> {
@@ -736,6 +746,22 @@ mod tests {
         assert!(text.contains("item 0") && text.contains("length"), "{text}");
         let text = parse(b"{}\n{\"length\":2}\n{}\n").unwrap_err().to_string();
         assert!(text.contains("`type`"), "{text}");
+    }
+
+    #[test]
+    fn sent_at_keeps_milliseconds_like_the_writer() {
+        for header in [
+            &b"{\"sent_at\":\"2025-01-01T00:00:00.123456789Z\"}"[..],
+            b"{\"sent_at\":1735689600.1234567}",
+        ] {
+            let envelope = parse(header).unwrap();
+            let again = parse(&envelope.to_vec().unwrap()).unwrap();
+            assert_eq!(again.headers.sent_at, envelope.headers.sent_at);
+            assert_eq!(
+                format_rfc3339(envelope.headers.sent_at.unwrap()),
+                "2025-01-01T00:00:00.123Z"
+            );
+        }
     }
 
     #[test]

@@ -287,3 +287,220 @@ fn user_ip_address_forms() {
         Some(IpAddress::Exact("10.0.0.1".parse().unwrap()))
     );
 }
+
+#[test]
+fn resolving_fills_stacktraces_and_keeps_existing_ones() {
+    let mut event = Event::new();
+    let existing = Stacktrace {
+        frames: vec![Frame {
+            function: Some("kept".into()),
+            ..Frame::default()
+        }],
+        ..Stacktrace::default()
+    };
+    event.exception.push(Exception {
+        ty: "A".into(),
+        raw_stacktrace: Some(crate::stacktrace::RawStacktrace::from_addresses(vec![
+            0x10, 0x20,
+        ])),
+        ..Exception::default()
+    });
+    event.exception.push(Exception {
+        ty: "B".into(),
+        stacktrace: Some(existing.clone()),
+        raw_stacktrace: Some(crate::stacktrace::RawStacktrace::from_addresses(vec![0x30])),
+        ..Exception::default()
+    });
+    event.threads.push(Thread {
+        raw_stacktrace: Some(crate::stacktrace::RawStacktrace::from_addresses(vec![0x40])),
+        ..Thread::default()
+    });
+    // Unresolved stacks are never written.
+    let before = serde_json::to_value(&event).unwrap();
+    assert!(before["exception"]["values"][0].get("stacktrace").is_none());
+    assert!(!before.to_string().contains("raw_stacktrace"));
+
+    event.resolve_stacktraces(&crate::stacktrace::InAppRules::default());
+    let a = event.exception.values[0]
+        .stacktrace
+        .as_ref()
+        .expect("resolved");
+    let addrs: Vec<_> = a.frames.iter().map(|f| f.instruction_addr).collect();
+    assert_eq!(addrs, [Some(Addr(0x20)), Some(Addr(0x10))], "oldest first");
+    assert!(event.exception.values[0].raw_stacktrace.is_none());
+    assert_eq!(
+        event.exception.values[1].stacktrace.as_ref(),
+        Some(&existing)
+    );
+    assert!(event.threads.values[0].stacktrace.is_some());
+}
+
+/// An error event assembled from this crate's own parts, as the client builds it, has the
+/// shape of the official SDK's `capture_error` event.
+#[test]
+fn an_assembled_error_event_has_the_samples_shape() {
+    use std::fmt;
+
+    #[derive(Debug)]
+    struct ConnectionError;
+    impl fmt::Display for ConnectionError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("connection reset by peer (os error 104)")
+        }
+    }
+    impl std::error::Error for ConnectionError {}
+    #[derive(Debug)]
+    struct QueryError(ConnectionError);
+    impl fmt::Display for QueryError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("query on table `items` failed")
+        }
+    }
+    impl std::error::Error for QueryError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    #[derive(Debug)]
+    struct RequestError(QueryError);
+    impl fmt::Display for RequestError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("handling request GET /api/items failed")
+        }
+    }
+    impl std::error::Error for RequestError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    let sample = sample_event("capture_error");
+    let err = RequestError(QueryError(ConnectionError));
+    let mut event = Event {
+        exception: crate::error_chain::exceptions_from_error(&err).into(),
+        server_name: Some("vm".into()),
+        release: Some("peer-bench@0.1.0".into()),
+        environment: Some("production".into()),
+        contexts: crate::contexts::default_contexts().clone(),
+        sdk: Some(SdkInfo::current(vec!["panic".into()])),
+        debug_meta: Some(DebugMeta {
+            images: vec![DebugImage {
+                ty: "elf".into(),
+                ..DebugImage::default()
+            }],
+        }),
+        ..Event::new()
+    };
+    event.contexts.insert(
+        "trace",
+        TraceContext {
+            trace_id: TraceId::random(),
+            span_id: SpanId::random(),
+            ..TraceContext::default()
+        },
+    );
+    event.threads.push(Thread {
+        id: Some("1".into()),
+        name: Some("main".into()),
+        current: Some(true),
+        raw_stacktrace: Some(crate::stacktrace::RawStacktrace::capture(0)),
+        ..Thread::default()
+    });
+    event.resolve_stacktraces(&crate::stacktrace::InAppRules::default());
+    let ours = serde_json::to_value(&event).unwrap();
+
+    let mut got = keys(&ours);
+    got.remove("level");
+    assert_eq!(got, keys(&sample));
+    if cfg!(feature = "contexts") {
+        assert_eq!(keys(&ours["contexts"]), keys(&sample["contexts"]));
+        for ctx in ["os", "rust", "device", "trace"] {
+            assert_eq!(
+                ours["contexts"][ctx]["type"],
+                sample["contexts"][ctx]["type"]
+            );
+        }
+    }
+    let types = |v: &Value| -> Vec<String> {
+        v["exception"]["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(types(&ours), types(&sample));
+    for (a, b) in ours["exception"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(sample["exception"]["values"].as_array().unwrap())
+    {
+        assert_eq!(a["value"], b["value"]);
+    }
+    assert_eq!(keys(&ours["sdk"]), keys(&sample["sdk"]));
+}
+
+mod properties {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    proptest! {
+        #[test]
+        fn rfc3339_round_trips_with_the_transport_formatter(millis in 0u64..8_000_000_000_000) {
+            let t = UNIX_EPOCH + Duration::from_millis(millis);
+            let text = sdk_transport::time::format_rfc3339(t);
+            prop_assert_eq!(parse_rfc3339(&text), Some(t));
+        }
+
+        #[test]
+        fn text_parsers_never_panic(s in "\\PC{0,40}") {
+            let _ = parse_rfc3339(&s);
+            let _ = s.parse::<Level>();
+            let _ = s.parse::<Addr>();
+            let _ = s.parse::<IpAddress>();
+            let _ = s.parse::<SpanStatus>();
+        }
+
+        #[test]
+        fn rfc3339_shaped_garbage_never_panics(
+            s in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,12})?(Z|[+-][0-9]{2}:[0-9]{2}|\\PC{0,3})"
+        ) {
+            let _ = parse_rfc3339(&s);
+        }
+
+        #[test]
+        fn addresses_round_trip(v in any::<u64>()) {
+            let json = serde_json::to_string(&Addr(v)).unwrap();
+            prop_assert!(json.starts_with("\"0x"));
+            let back: Addr = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back, Addr(v));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_event_reader(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = serde_json::from_slice::<Event>(&bytes);
+            let _ = serde_json::from_slice::<Contexts>(&bytes);
+        }
+
+        #[test]
+        fn event_shaped_json_never_panics(
+            ty in "[a-z]{0,8}",
+            ts in prop_oneof![Just(serde_json::json!(-1.0)), Just(serde_json::json!(1e300)),
+                              Just(serde_json::json!("2026-11-24T21:34:48Z")), Just(serde_json::json!(null)),
+                              Just(serde_json::json!([])), any::<u32>().prop_map(|n| serde_json::json!(n))],
+            addr in "\\PC{0,20}",
+        ) {
+            let value = serde_json::json!({
+                "event_id": "8c9a02166c7a4dc8aa610fe1e8610f98",
+                "timestamp": ts,
+                "contexts": {"x": {"type": ty, "trace_id": "zz"}, "os": {"name": 5}},
+                "threads": {"values": [{"id": 1, "stacktrace": {"frames": [{"instruction_addr": addr}]}}]},
+            });
+            let _ = serde_json::from_value::<Event>(value);
+        }
+    }
+}

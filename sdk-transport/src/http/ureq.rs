@@ -1,7 +1,60 @@
 //! The blocking HTTP client on `ureq` (rustls), the default.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+
 use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
 use crate::options::TransportOptions;
+
+/// How long a resolved address is reused.
+const RESOLVE_TTL: Duration = Duration::from_secs(60);
+
+/// A resolver that remembers addresses for [`RESOLVE_TTL`].
+///
+/// ureq resolves the host before every request, even one that reuses a pooled connection, and
+/// with a timeout set it spawns a thread per lookup: one thread per envelope, most of the cost
+/// of a request on loopback. The ingest host is always the same, so its addresses are kept.
+#[derive(Debug, Default)]
+struct CachingResolver {
+    inner: DefaultResolver,
+    cache: Mutex<HashMap<String, (ResolvedSocketAddrs, Instant)>>,
+}
+
+impl Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let key = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or(""),
+            uri.authority().map_or("", |a| a.as_str())
+        );
+        let now = Instant::now();
+        if let Ok(cache) = self.cache.lock() {
+            if let Some((addrs, at)) = cache.get(&key) {
+                if now.saturating_duration_since(*at) < RESOLVE_TTL {
+                    return Ok(addrs.clone());
+                }
+            }
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() > 16 {
+                cache.clear();
+            }
+            cache.insert(key, (addrs.clone(), now));
+        }
+        Ok(addrs)
+    }
+}
 
 /// Largest response body read (and thrown away) so the connection can be reused.
 const MAX_RESPONSE_BODY: u64 = 64 * 1024;
@@ -24,7 +77,11 @@ impl UreqClient {
             .max_idle_connections_per_host(options.concurrency.max(1) * 2)
             .build();
         UreqClient {
-            agent: ureq::Agent::new_with_config(config),
+            agent: ureq::Agent::with_parts(
+                config,
+                DefaultConnector::default(),
+                CachingResolver::default(),
+            ),
         }
     }
 
