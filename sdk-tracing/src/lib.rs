@@ -160,8 +160,29 @@ const MAX_INTERNED_OPS: usize = 4096;
 /// instead of formatted for every span.
 fn default_op(metadata: &'static Metadata<'static>) -> Cow<'static, str> {
     static OPS: OnceLock<RwLock<HashMap<usize, &'static str>>> = OnceLock::new();
+    thread_local! {
+        /// The last callsite this thread asked for (spans of a loop share one).
+        static LAST: std::cell::Cell<(usize, &'static str)> = const { std::cell::Cell::new((0, "")) };
+    }
     let key = metadata as *const Metadata<'static> as usize;
-    let ops = OPS.get_or_init(Default::default);
+    if let Ok((last, op)) = LAST.try_with(std::cell::Cell::get) {
+        if last == key {
+            return Cow::Borrowed(op);
+        }
+    }
+    let op = interned_op(&OPS, key, metadata);
+    if let Cow::Borrowed(op) = op {
+        let _ = LAST.try_with(|last| last.set((key, op)));
+    }
+    op
+}
+
+fn interned_op(
+    ops: &'static OnceLock<RwLock<HashMap<usize, &'static str>>>,
+    key: usize,
+    metadata: &'static Metadata<'static>,
+) -> Cow<'static, str> {
+    let ops = ops.get_or_init(Default::default);
     if let Some(op) = ops.read().ok().and_then(|m| m.get(&key).copied()) {
         return Cow::Borrowed(op);
     }
