@@ -2,6 +2,7 @@
 //! [`Hub`] starts transactions, the [`Scope`] holds the active span so that errors captured
 //! inside it carry its trace, and outgoing requests get the trace headers.
 
+use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
 use sdk_transport::{DataCategory, DiscardReason, Dsn, ItemPayload, Payload};
@@ -179,16 +180,18 @@ impl Hub {
         Transaction::start(ctx, sink)
     }
 
-    /// The span bound to the current scope.
+    /// The active span: the innermost one [entered](enter_span) on this thread, else the one
+    /// bound to the current scope.
     pub fn current_span(&self) -> Option<TransactionOrSpan> {
-        self.scope_snapshot().get_span().cloned()
+        entered_span().or_else(|| self.scope_snapshot().get_span().cloned())
     }
 
     /// Headers for an outgoing request: from the bound span, else from the scope's
     /// propagation context.
     pub fn iter_trace_propagation_headers(&self) -> std::vec::IntoIter<(&'static str, String)> {
         let scope = self.scope_snapshot();
-        let headers: Vec<(&'static str, String)> = match scope.get_span() {
+        let span = entered_span().or_else(|| scope.get_span().cloned());
+        let headers: Vec<(&'static str, String)> = match span {
             Some(span) => span.iter_headers().collect(),
             None => {
                 let incoming = scope.incoming_trace.as_ref();
@@ -315,10 +318,67 @@ pub fn iter_trace_propagation_headers() -> std::vec::IntoIter<(&'static str, Str
     Hub::current().iter_trace_propagation_headers()
 }
 
+thread_local! {
+    /// Spans entered on this thread (innermost last), see [`enter_span`].
+    static ENTERED: RefCell<Vec<TransactionOrSpan>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Makes `span` the active span of this thread until [`exit_span`]: errors captured on this
+/// thread meanwhile carry its trace, and outgoing requests its headers. It takes precedence
+/// over the span bound to the scope. Instrumentation such as the `tracing` layer calls this
+/// when a span is entered (a thread-local push: much cheaper than changing the scope).
+///
+/// ```
+/// use sdk_core::performance::{enter_span, exit_span};
+/// use sdk_core::TransactionContext;
+/// let tx = sdk_core::start_transaction(TransactionContext::new("job", "task"));
+/// enter_span(tx.clone().into());
+/// // ... work; errors captured here link to `tx`
+/// exit_span(tx.span_id());
+/// tx.finish();
+/// ```
+pub fn enter_span(span: TransactionOrSpan) {
+    let _ = ENTERED.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut() {
+            stack.push(span);
+        }
+    });
+}
+
+/// Ends the [`enter_span`] of the span with `span_id` on this thread (the innermost such
+/// entry; exits out of order are tolerated).
+pub fn exit_span(span_id: crate::ids::SpanId) {
+    let _ = ENTERED.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut() {
+            if let Some(pos) = stack.iter().rposition(|s| s.span_id() == span_id) {
+                stack.remove(pos);
+            }
+        }
+    });
+}
+
+/// The innermost span entered on this thread.
+pub fn entered_span() -> Option<TransactionOrSpan> {
+    ENTERED
+        .try_with(|stack| stack.try_borrow().ok()?.last().cloned())
+        .ok()
+        .flatten()
+}
+
+/// Whether a span is active for a capture with `scope` (entered on this thread or bound to
+/// the scope).
+pub(crate) fn has_active_span(scope: &Scope) -> bool {
+    scope.get_span().is_some()
+        || ENTERED
+            .try_with(|stack| stack.try_borrow().is_ok_and(|s| !s.is_empty()))
+            .unwrap_or(false)
+}
+
 /// Gives an error event captured with `scope` the trace context (and transaction name) of the
 /// scope's span, unless the event has its own.
 pub(crate) fn apply_span(event: &mut Event, scope: &Scope) {
-    let Some(span) = scope.get_span() else {
+    let entered = entered_span();
+    let Some(span) = entered.as_ref().or_else(|| scope.get_span()) else {
         return;
     };
     if event.contexts.get("trace").is_none() {
@@ -337,7 +397,8 @@ pub(crate) fn apply_span(event: &mut Event, scope: &Scope) {
 /// The envelope header `trace` for an event captured with `scope`: the span's trace DSC when
 /// a span is bound, else the incoming DSC the scope's propagation context continues.
 pub(crate) fn span_trace_header(scope: &Scope) -> Option<Payload> {
-    let dsc: Arc<dyn ItemPayload> = match scope.get_span() {
+    let entered = entered_span();
+    let dsc: Arc<dyn ItemPayload> = match entered.as_ref().or_else(|| scope.get_span()) {
         Some(span) => span.transaction().dsc(),
         None => scope.incoming_trace.as_ref()?.dsc.clone()?,
     };
@@ -576,6 +637,32 @@ mod tests {
             headers[1].1,
             "sentry-public_key=upstream,sentry-sampled=true"
         );
+    }
+
+    #[test]
+    fn an_entered_span_wins_over_the_scope_until_it_exits() {
+        let mut ids = None;
+        let envelopes = with_captured_envelopes_options(
+            || {
+                let tx = start_transaction(TransactionContext::new("job", "task"));
+                let scoped = tx.start_child("scoped", "s");
+                let entered = tx.start_child("entered", "e");
+                crate::configure_scope(|s| s.set_span(Some(scoped.clone().into())));
+                enter_span(entered.clone().into());
+                crate::capture_message("inside", Level::Error);
+                exit_span(entered.span_id());
+                crate::capture_message("after", Level::Error);
+                ids = Some((entered.span_id(), scoped.span_id()));
+                crate::configure_scope(|s| s.set_span(None));
+                assert!(entered_span().is_none());
+            },
+            ClientOptions::new().dsn(DSN).traces_sample_rate(1.0),
+        );
+        let (entered, scoped) = ids.expect("ran");
+        let events = of_type(&envelopes, ItemType::Event);
+        let span_of = |e: &Envelope| lines(e)[2]["contexts"]["trace"]["span_id"].clone();
+        assert_eq!(span_of(events[0]), entered.to_string());
+        assert_eq!(span_of(events[1]), scoped.to_string());
     }
 
     #[test]
