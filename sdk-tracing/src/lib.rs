@@ -9,7 +9,7 @@
 //!   the trace context of the span they happened in;
 //! - a root span with a `sentry.trace` (or `sentry_trace`) field holding an incoming
 //!   `sentry-trace` header continues that trace;
-//! - while a span is entered it is bound to the current scope, so errors captured with
+//! - while a span is entered it is the thread's active span, so errors captured with
 //!   `sdk_core::capture_error` inside it link to it too.
 //!
 //! Parents come from `tracing`'s own span tree, so `.instrument()`ed futures keep the right
@@ -130,9 +130,9 @@ impl SentryLayer {
         self
     }
 
-    /// Whether an entered span is bound to the current scope, so that errors captured
-    /// directly with the SDK inside it carry its trace (default `true`; turning it off saves
-    /// two scope updates per enter/exit).
+    /// Whether an entered span becomes the thread's active span
+    /// ([`sdk_core::performance::enter_span`]), so that errors captured directly with the SDK
+    /// inside it carry its trace (default `true`).
     pub fn bind_spans_to_scope(mut self, bind: bool) -> Self {
         self.bind_spans = bind;
         self
@@ -142,8 +142,6 @@ impl SentryLayer {
 /// What the layer keeps in a `tracing` span's extensions.
 struct SentrySpan {
     span: TransactionOrSpan,
-    /// The spans the scope held before each (possibly nested) enter.
-    previous: Vec<Option<TransactionOrSpan>>,
 }
 
 fn level_of(level: &tracing_core::Level) -> Level {
@@ -162,8 +160,29 @@ const MAX_INTERNED_OPS: usize = 4096;
 /// instead of formatted for every span.
 fn default_op(metadata: &'static Metadata<'static>) -> Cow<'static, str> {
     static OPS: OnceLock<RwLock<HashMap<usize, &'static str>>> = OnceLock::new();
+    thread_local! {
+        /// The last callsite this thread asked for (spans of a loop share one).
+        static LAST: std::cell::Cell<(usize, &'static str)> = const { std::cell::Cell::new((0, "")) };
+    }
     let key = metadata as *const Metadata<'static> as usize;
-    let ops = OPS.get_or_init(Default::default);
+    if let Ok((last, op)) = LAST.try_with(std::cell::Cell::get) {
+        if last == key {
+            return Cow::Borrowed(op);
+        }
+    }
+    let op = interned_op(&OPS, key, metadata);
+    if let Cow::Borrowed(op) = op {
+        let _ = LAST.try_with(|last| last.set((key, op)));
+    }
+    op
+}
+
+fn interned_op(
+    ops: &'static OnceLock<RwLock<HashMap<usize, &'static str>>>,
+    key: usize,
+    metadata: &'static Metadata<'static>,
+) -> Cow<'static, str> {
+    let ops = ops.get_or_init(Default::default);
     if let Some(op) = ops.read().ok().and_then(|m| m.get(&key).copied()) {
         return Cow::Borrowed(op);
     }
@@ -223,7 +242,9 @@ where
         });
         // No Sentry span above it in `tracing`: a span bound to the scope by hand (or by an
         // integration) is the parent, else this starts a transaction.
-        let parent = parent.or_else(|| sdk_core::configure_scope(|s| s.get_span().cloned()));
+        let parent = parent
+            .or_else(sdk_core::performance::entered_span)
+            .or_else(|| sdk_core::configure_scope(|s| s.get_span().cloned()));
         let span: TransactionOrSpan = match parent {
             Some(parent) => parent.start_child(op, description).into(),
             None => {
@@ -241,10 +262,7 @@ where
         if !fields.data.is_empty() {
             span.set_data_map(std::mem::take(&mut fields.data));
         }
-        span_ref.extensions_mut().insert(SentrySpan {
-            span,
-            previous: Vec::new(),
-        });
+        span_ref.extensions_mut().insert(SentrySpan { span });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -274,17 +292,10 @@ where
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
-        let mut extensions = span_ref.extensions_mut();
-        let Some(data) = extensions.get_mut::<SentrySpan>() else {
-            return;
-        };
-        let span = data.span.clone();
-        let previous = sdk_core::configure_scope(|s| {
-            let previous = s.get_span().cloned();
-            s.set_span(Some(span));
-            previous
-        });
-        data.previous.push(previous);
+        let extensions = span_ref.extensions();
+        if let Some(data) = extensions.get::<SentrySpan>() {
+            sdk_core::performance::enter_span(data.span.clone());
+        }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
@@ -294,12 +305,9 @@ where
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
-        let mut extensions = span_ref.extensions_mut();
-        let Some(data) = extensions.get_mut::<SentrySpan>() else {
-            return;
-        };
-        if let Some(previous) = data.previous.pop() {
-            sdk_core::configure_scope(|s| s.set_span(previous));
+        let extensions = span_ref.extensions();
+        if let Some(data) = extensions.get::<SentrySpan>() {
+            sdk_core::performance::exit_span(data.span.span_id());
         }
     }
 
@@ -354,11 +362,11 @@ where
                         sentry_event
                             .contexts
                             .insert("trace", EventContext::Trace(Box::new(span.trace_context())));
-                        // Bound for the capture, so the envelope carries the trace's DSC.
-                        sdk_core::with_scope(
-                            |s| s.set_span(Some(span)),
-                            || sdk_core::capture_event(sentry_event),
-                        );
+                        // Active for the capture, so the envelope carries the trace's DSC.
+                        let span_id = span.span_id();
+                        sdk_core::performance::enter_span(span);
+                        sdk_core::capture_event(sentry_event);
+                        sdk_core::performance::exit_span(span_id);
                     }
                     None => {
                         sdk_core::capture_event(sentry_event);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use sdk_transport::{DataCategory, DiscardReason};
 
@@ -297,7 +297,7 @@ pub(crate) struct TxShared {
     decision: SamplingDecision,
     pub(crate) sink: Arc<dyn TransactionSink>,
     start_wall: SystemTime,
-    start_mono: Instant,
+    start_mono: super::clock::Start,
     /// Spans started (recorded or not), for `max_spans` and client reports.
     children: AtomicUsize,
     max_spans: usize,
@@ -318,7 +318,7 @@ impl fmt::Debug for TxShared {
 impl TxShared {
     /// Nanoseconds since the transaction started.
     pub(crate) fn now_offset(&self) -> i64 {
-        i64::try_from(self.start_mono.elapsed().as_nanos()).unwrap_or(i64::MAX)
+        self.start_mono.elapsed_nanos()
     }
 
     /// Nanoseconds between the transaction's start and `time` (negative when before).
@@ -462,9 +462,10 @@ impl Transaction {
         let max_spans = config.max_spans;
         // An unsampled transaction never reports a time: it reads no clock.
         let (start_wall, start_mono) = if decision.sampled {
-            (SystemTime::now(), Instant::now())
+            super::clock::warm_up();
+            (SystemTime::now(), super::clock::Start::now())
         } else {
-            (SystemTime::UNIX_EPOCH, process_anchor())
+            (SystemTime::UNIX_EPOCH, super::clock::Start::unused())
         };
         let dsc = OnceLock::new();
         if let Some(incoming) = ctx.dsc.take() {
@@ -737,12 +738,6 @@ impl Transaction {
         };
         shared.sink.send(Arc::new(finished));
     }
-}
-
-/// An `Instant` for transactions that never read the clock.
-fn process_anchor() -> Instant {
-    static ANCHOR: OnceLock<Instant> = OnceLock::new();
-    *ANCHOR.get_or_init(Instant::now)
 }
 
 /// A random v4 event id without a system call (the uuid crate's v4 asks the OS each time).
