@@ -274,3 +274,59 @@ impl<F: Future> Future for SentryFuture<F> {
         Hub::run(hub, || future.as_mut().poll(cx))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::testing::TestTransport;
+
+    /// Polls a future to completion on this thread, yielding to other work between polls.
+    fn block_on<F: Future>(future: F) -> F::Output {
+        let mut future = Box::pin(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+
+    /// A future that is pending once, so that it is polled twice.
+    struct YieldOnce(bool);
+    impl Future for YieldOnce {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                Poll::Ready(())
+            } else {
+                self.0 = true;
+                Poll::Pending
+            }
+        }
+    }
+
+    #[test]
+    fn a_bound_hub_follows_the_future_across_await_points() {
+        let transport = TestTransport::new();
+        let shared: Arc<dyn sdk_transport::Transport> = transport.clone();
+        let client = Arc::new(Client::new(ClientOptions::new().transport(shared)));
+        let task_hub = Arc::new(Hub::with_client(client));
+        let task = async {
+            configure_scope(|s| s.set_tag("task", "1"));
+            YieldOnce(false).await;
+            capture_message("after await", Level::Info);
+        }
+        .bind_hub(task_hub.clone());
+        // another hub is current on this thread between polls: the task must not see it
+        let outer = Arc::new(Hub::new());
+        Hub::run(outer.clone(), || block_on(task));
+        let events = transport.fetch_and_clear_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].tags["task"], "1");
+        assert_eq!(outer.scope_snapshot().tag("task"), None);
+        assert_eq!(task_hub.scope_snapshot().tag("task"), Some("1"));
+    }
+}

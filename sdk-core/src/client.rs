@@ -9,7 +9,7 @@ use sdk_transport::{
 };
 use uuid::Uuid;
 
-use crate::event_payload::{DscPayload, EventPayload};
+use crate::event_payload::{CoreFields, DscPayload, EventPayload};
 use crate::integrations::{self, Integration};
 use crate::options::ClientOptions;
 use crate::protocol::{Contexts, DebugMeta, Event, Level, SdkInfo, SdkPackage, Thread, Values};
@@ -30,6 +30,9 @@ pub(crate) struct ClientConstants {
     pub(crate) max_breadcrumbs: usize,
     /// The envelope header `sdk`, serialised once.
     pub(crate) sdk_header: Payload,
+    /// The same constant parts as JSON written once, spliced into every lazy event as they are
+    /// (escaping ~2 KB of strings per event was most of the cost of writing an event).
+    pub(crate) json: ConstantJson,
 }
 
 impl ClientConstants {
@@ -54,6 +57,33 @@ impl ClientConstants {
             if event.contexts.get(k).is_none() {
                 event.contexts.insert(k.clone(), v.clone());
             }
+        }
+    }
+}
+
+/// Pre-serialised JSON of a client's constant event data.
+#[derive(Default)]
+pub(crate) struct ConstantJson {
+    pub(crate) sdk: Option<Box<serde_json::value::RawValue>>,
+    pub(crate) debug_meta: Option<Box<serde_json::value::RawValue>>,
+    /// One entry per default context, in key order.
+    pub(crate) contexts: Vec<(String, Box<serde_json::value::RawValue>)>,
+}
+
+impl ConstantJson {
+    fn build(sdk: &SdkInfo, debug_meta: Option<&DebugMeta>, contexts: &Contexts) -> ConstantJson {
+        fn raw<T: serde::Serialize + ?Sized>(
+            value: &T,
+        ) -> Option<Box<serde_json::value::RawValue>> {
+            serde_json::value::to_raw_value(value).ok()
+        }
+        ConstantJson {
+            sdk: raw(sdk),
+            debug_meta: debug_meta.and_then(raw),
+            contexts: contexts
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), raw(v)?)))
+                .collect(),
         }
     }
 }
@@ -226,28 +256,33 @@ impl Client {
 
     /// Captures a message with `scope` applied.
     pub fn capture_message(&self, message: &str, level: Level, scope: &Scope) -> Uuid {
-        let mut event = blank_event(level);
-        event.message = Some(message.to_owned());
+        let mut core = CoreFields::new(level);
+        core.message = Some(message.to_owned());
         if self.options.attach_stacktrace {
-            event.threads = current_thread_stack(2);
+            core.threads = current_thread_stack(2);
         }
-        self.capture_event(event, scope)
+        self.capture_core(core, None, scope)
     }
 
     /// Captures an error and its `source()` chain with `scope` applied.
     pub fn capture_error(&self, error: &(dyn std::error::Error + 'static), scope: &Scope) -> Uuid {
-        let mut event = blank_event(Level::Error);
-        event.exception = Values::from(crate::error_chain::exceptions_from_error(error));
+        let mut core = CoreFields::new(Level::Error);
+        core.exception = crate::error_chain::exceptions_from_error(error);
         if self.options.attach_stacktrace {
-            event.threads = current_thread_stack(2);
+            core.threads = current_thread_stack(2);
         }
-        self.capture_event(event, scope)
+        self.capture_core(core, None, scope)
     }
 
     /// Runs the event pipeline (scope, event processors, integrations, sample rate,
     /// `before_send`) and hands the event to the transport. Returns the id, or nil when the
     /// event was dropped (each drop is counted for the client report).
-    pub fn capture_event(&self, event: Event, scope: &Scope) -> Uuid {
+    pub fn capture_event(&self, mut event: Event, scope: &Scope) -> Uuid {
+        let core = CoreFields::take_from(&mut event);
+        self.capture_core(core, Some(Box::new(event)), scope)
+    }
+
+    fn capture_core(&self, core: CoreFields, rest: Option<Box<Event>>, scope: &Scope) -> Uuid {
         let Some(transport) = self.transport.as_ref().filter(|_| self.is_enabled()) else {
             return Uuid::nil();
         };
@@ -260,13 +295,18 @@ impl Client {
             }
             None => scope,
         };
-        let mut event = event;
-        crate::performance::binding::apply_span(&mut event, scope);
-        let id = event.event_id;
+        let mut rest = rest;
+        if crate::performance::binding::has_active_span(scope) {
+            // errors inside a span carry its trace context and transaction name
+            let event = rest.get_or_insert_with(|| Box::new(blank_event(core.level)));
+            crate::performance::binding::apply_span(event, scope);
+        }
+        let id = core.event_id;
         let needs_event = self.options.before_send.is_some()
             || self.integrations_process_events
             || scope.has_event_processors();
         let payload = if needs_event {
+            let event = core.into_event(rest.map(|b| *b));
             let event = EventPayload::materialize(event, scope, &self.constants);
             let Some(event) = scope.run_event_processors(event) else {
                 sdk_transport::sdk_debug!("event {id} dropped by an event processor");
@@ -307,7 +347,7 @@ impl Client {
             if !self.sample() {
                 return Uuid::nil();
             }
-            EventPayload::lazy(event, scope.clone(), self.constants.clone())
+            EventPayload::lazy(core, rest, scope.clone(), self.constants.clone())
         };
         let id = payload.event_id();
         let mut envelope = Envelope::with_event_id(id);
@@ -320,7 +360,10 @@ impl Client {
                 })
             }),
         );
-        envelope.add_item(EnvelopeItem::lazy_json(ItemType::Event, payload));
+        let mut item = EnvelopeItem::new(ItemType::Event, Payload::Lazy(Arc::new(payload)));
+        item.content_type = Some(std::borrow::Cow::Borrowed("application/json"));
+        envelope.items.reserve_exact(1 + scope.attachments().len());
+        envelope.add_item(item);
         for attachment in scope.attachments() {
             envelope.add_item(attachment.clone());
         }
@@ -398,10 +441,10 @@ pub(crate) fn blank_event(level: Level) -> Event {
 }
 
 /// The current thread as a `threads` value with a raw (unresolved) stack trace.
-pub(crate) fn current_thread_stack(skip: usize) -> Values<Thread> {
+pub(crate) fn current_thread_stack(skip: usize) -> Vec<Thread> {
     let raw = RawStacktrace::capture(skip);
     let thread = std::thread::current();
-    Values::from(vec![Thread {
+    vec![Thread {
         id: None,
         name: thread.name().map(str::to_owned),
         stacktrace: None,
@@ -410,7 +453,7 @@ pub(crate) fn current_thread_stack(skip: usize) -> Values<Thread> {
         current: Some(true),
         main: None,
         state: None,
-    }])
+    }]
 }
 
 fn build_constants(
@@ -432,6 +475,17 @@ fn build_constants(
     }))
     .unwrap_or_else(|_| Payload::bytes(Vec::new()));
     let defaults = options.default_integrations;
+    let contexts = if defaults {
+        defaults::contexts()
+    } else {
+        Contexts::default()
+    };
+    let debug_meta = if defaults {
+        defaults::debug_meta()
+    } else {
+        None
+    };
+    let json = ConstantJson::build(&sdk, debug_meta.as_ref(), &contexts);
     ClientConstants {
         release: options.release.as_deref().map(str::to_owned),
         environment: options.environment.as_deref().map(str::to_owned),
@@ -448,16 +502,8 @@ fn build_constants(
                 }
             }),
         sdk,
-        contexts: if defaults {
-            defaults::contexts()
-        } else {
-            Contexts::default()
-        },
-        debug_meta: if defaults {
-            defaults::debug_meta()
-        } else {
-            None
-        },
+        contexts,
+        debug_meta,
         public_key: dsn.map(|d| d.public_key().to_owned()),
         in_app: InAppRules {
             include: options
@@ -473,6 +519,7 @@ fn build_constants(
         },
         max_breadcrumbs: options.max_breadcrumbs,
         sdk_header,
+        json,
     }
 }
 

@@ -11,18 +11,73 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use sdk_transport::{ItemPayload, PayloadError};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::client::ClientConstants;
-use crate::protocol::{Breadcrumb, Context, Event, Exception, Thread, TraceContext};
+use crate::protocol::{Breadcrumb, Context, Event, Exception, Level, Thread, TraceContext, Values};
 use crate::scope::{Scope, VecMap};
+use uuid::Uuid;
+
+/// The fields every captured event sets itself: kept outside [`Event`] so that a message or an
+/// error is captured without building (and later dropping) a whole `Event`.
+#[derive(Debug, Clone)]
+pub(crate) struct CoreFields {
+    pub(crate) event_id: Uuid,
+    pub(crate) level: Level,
+    pub(crate) timestamp: SystemTime,
+    pub(crate) message: Option<String>,
+    pub(crate) exception: Vec<Exception>,
+    pub(crate) threads: Vec<Thread>,
+}
+
+impl CoreFields {
+    /// Fresh fields: a random id, now, `level`.
+    pub(crate) fn new(level: Level) -> CoreFields {
+        CoreFields {
+            event_id: crate::client::new_event_id(),
+            level,
+            timestamp: SystemTime::now(),
+            message: None,
+            exception: Vec::new(),
+            threads: Vec::new(),
+        }
+    }
+
+    /// Moves the core fields out of `event`.
+    pub(crate) fn take_from(event: &mut Event) -> CoreFields {
+        CoreFields {
+            event_id: event.event_id,
+            level: event.level,
+            timestamp: event.timestamp,
+            message: event.message.take(),
+            exception: std::mem::take(&mut event.exception.values),
+            threads: std::mem::take(&mut event.threads.values),
+        }
+    }
+
+    /// Puts the core fields into `event` (or a blank one).
+    pub(crate) fn into_event(self, rest: Option<Event>) -> Event {
+        let mut event = rest.unwrap_or_else(|| crate::client::blank_event(self.level));
+        event.event_id = self.event_id;
+        event.level = self.level;
+        event.timestamp = self.timestamp;
+        event.message = self.message;
+        event.exception = Values::from(self.exception);
+        event.threads = Values::from(self.threads);
+        event
+    }
+}
 
 /// An event waiting to be serialised: its own fields plus what the scope and the client add.
 pub struct EventPayload {
-    pub(crate) event: Event,
+    /// The event's own core fields (unused once materialised: then `rest` is complete).
+    pub(crate) core: CoreFields,
+    /// The other fields of an event the user built (`capture_event`), or the complete event.
+    pub(crate) rest: Option<Box<Event>>,
     /// The scope snapshot still to apply (`None` once materialised).
     pub(crate) scope: Option<Scope>,
     pub(crate) constants: Arc<ClientConstants>,
@@ -36,9 +91,15 @@ thread_local! {
 
 impl EventPayload {
     /// A lazy payload: the scope and the client's constants are applied when it is written.
-    pub(crate) fn lazy(event: Event, scope: Scope, constants: Arc<ClientConstants>) -> Self {
+    pub(crate) fn lazy(
+        core: CoreFields,
+        rest: Option<Box<Event>>,
+        scope: Scope,
+        constants: Arc<ClientConstants>,
+    ) -> Self {
         EventPayload {
-            event,
+            core,
+            rest,
             scope: Some(scope),
             constants,
         }
@@ -47,24 +108,41 @@ impl EventPayload {
     /// A payload of an event that already has everything applied.
     pub(crate) fn full(event: Event, constants: Arc<ClientConstants>) -> Self {
         EventPayload {
-            event,
+            core: CoreFields {
+                event_id: event.event_id,
+                level: event.level,
+                timestamp: event.timestamp,
+                message: None,
+                exception: Vec::new(),
+                threads: Vec::new(),
+            },
+            rest: Some(Box::new(event)),
             scope: None,
             constants,
         }
     }
 
     /// The event id.
-    pub fn event_id(&self) -> uuid::Uuid {
-        self.event.event_id
+    pub fn event_id(&self) -> Uuid {
+        self.core.event_id
     }
 
     /// The complete event, as it will be written (stack traces resolved).
     pub fn to_event(&self) -> Event {
-        let mut event = self.event.clone();
-        if let Some(scope) = &self.scope {
-            scope.apply_data(&mut event, self.constants.max_breadcrumbs);
-            self.constants.apply(&mut event);
-        }
+        let mut event = match &self.scope {
+            None => self
+                .rest
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| self.core.clone().into_event(None)),
+            Some(scope) => {
+                let rest = self.rest.as_deref().cloned();
+                let mut event = self.core.clone().into_event(rest);
+                scope.apply_data(&mut event, self.constants.max_breadcrumbs);
+                self.constants.apply(&mut event);
+                event
+            }
+        };
         event.resolve_stacktraces(&self.constants.in_app);
         event
     }
@@ -87,19 +165,28 @@ impl ItemPayload for EventPayload {
     fn write_to(&self, out: &mut Vec<u8>) -> Result<(), PayloadError> {
         #[cfg(test)]
         SERIALISED_HERE.with(|c| c.set(c.get() + 1));
-        match &self.scope {
-            None => {
-                if has_raw_stacktraces(&self.event) {
-                    let mut event = self.event.clone();
+        match (&self.scope, self.rest.as_deref()) {
+            (None, Some(event)) => {
+                if has_raw_stacktraces(event) {
+                    let mut event = event.clone();
                     event.resolve_stacktraces(&self.constants.in_app);
                     serde_json::to_writer(&mut *out, &event)?;
                 } else {
-                    serde_json::to_writer(&mut *out, &self.event)?;
+                    serde_json::to_writer(&mut *out, event)?;
                 }
             }
-            Some(scope) => {
+            (scope, rest) => {
+                let empty;
+                let scope = match scope {
+                    Some(scope) => scope,
+                    None => {
+                        empty = Scope::new();
+                        &empty
+                    }
+                };
                 let view = LazyView {
-                    event: &self.event,
+                    core: &self.core,
+                    rest,
                     scope,
                     constants: &self.constants,
                 };
@@ -113,10 +200,10 @@ impl ItemPayload for EventPayload {
         let crumbs = self.scope.as_ref().map_or(0, |s| {
             s.breadcrumbs.len().min(self.constants.max_breadcrumbs)
         });
-        2048 + crumbs * 160
-            + self.event.breadcrumbs.len() * 160
-            + self.event.exception.len() * 256
-            + self.event.message.as_ref().map_or(0, String::len)
+        let own_crumbs = self.rest.as_ref().map_or(0, |e| e.breadcrumbs.len());
+        2048 + (crumbs + own_crumbs) * 160
+            + self.core.exception.len() * 256
+            + self.core.message.as_ref().map_or(0, String::len)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -132,100 +219,111 @@ fn has_raw_stacktraces(event: &Event) -> bool {
 /// Writes the merged event without building it: event fields win, then the scope, then the
 /// client's constants (the same precedence as [`Scope::apply_data`] + `ClientConstants::apply`).
 struct LazyView<'a> {
-    event: &'a Event,
+    core: &'a CoreFields,
+    rest: Option<&'a Event>,
     scope: &'a Scope,
     constants: &'a ClientConstants,
 }
 
 impl Serialize for LazyView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let e = self.event;
+        let core = self.core;
+        let e = self.rest;
         let s = self.scope;
         let c = self.constants;
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("event_id", &e.event_id.simple())?;
-        map.serialize_entry("level", &s.level.unwrap_or(e.level))?;
-        if let Some(message) = &e.message {
+        map.serialize_entry("event_id", &core.event_id.simple())?;
+        map.serialize_entry("level", &s.level.unwrap_or(core.level))?;
+        if let Some(message) = &core.message {
             map.serialize_entry("message", message)?;
         }
-        if let Some(logentry) = &e.logentry {
+        if let Some(logentry) = e.and_then(|e| e.logentry.as_ref()) {
             map.serialize_entry("logentry", logentry)?;
         }
-        map.serialize_entry("platform", &e.platform)?;
+        let platform = e.map_or("native", |e| &*e.platform);
+        map.serialize_entry("platform", platform)?;
         map.serialize_entry(
             "timestamp",
-            &sdk_transport::time::epoch_seconds(e.timestamp),
+            &sdk_transport::time::epoch_seconds(core.timestamp),
         )?;
-        if let Some(ty) = &e.ty {
+        if let Some(ty) = e.and_then(|e| e.ty.as_ref()) {
             map.serialize_entry("type", ty)?;
         }
-        if let Some(logger) = &e.logger {
+        if let Some(logger) = e.and_then(|e| e.logger.as_ref()) {
             map.serialize_entry("logger", logger)?;
         }
-        if let Some(t) = e.transaction.as_deref().or(s.transaction.as_deref()) {
+        let own = |f: fn(&Event) -> &Option<String>| e.and_then(|e| f(e).as_deref());
+        if let Some(t) = own(|e| &e.transaction).or(s.transaction.as_deref()) {
             map.serialize_entry("transaction", t)?;
         }
-        fn opt<'x>(own: &'x Option<String>, constant: &'x Option<String>) -> Option<&'x str> {
-            own.as_deref().or(constant.as_deref())
-        }
-        if let Some(v) = opt(&e.server_name, &c.server_name) {
+        if let Some(v) = own(|e| &e.server_name).or(c.server_name.as_deref()) {
             map.serialize_entry("server_name", v)?;
         }
-        if let Some(v) = opt(&e.release, &c.release) {
+        if let Some(v) = own(|e| &e.release).or(c.release.as_deref()) {
             map.serialize_entry("release", v)?;
         }
-        if let Some(v) = opt(&e.dist, &c.dist) {
+        if let Some(v) = own(|e| &e.dist).or(c.dist.as_deref()) {
             map.serialize_entry("dist", v)?;
         }
-        if let Some(v) = opt(&e.environment, &c.environment) {
+        if let Some(v) = own(|e| &e.environment).or(c.environment.as_deref()) {
             map.serialize_entry("environment", v)?;
         }
-        if let Some(user) = e.user.as_ref().or(s.user.as_deref()) {
+        if let Some(user) = e.and_then(|e| e.user.as_ref()).or(s.user.as_deref()) {
             map.serialize_entry("user", user)?;
         }
-        if let Some(request) = &e.request {
+        if let Some(request) = e.and_then(|e| e.request.as_ref()) {
             map.serialize_entry("request", request)?;
         }
         map.serialize_entry("contexts", &ContextsView(self))?;
-        if !s.breadcrumbs.is_empty() || !e.breadcrumbs.is_empty() {
+        let own_crumbs = e.is_some_and(|e| !e.breadcrumbs.is_empty());
+        if !s.breadcrumbs.is_empty() || own_crumbs {
             map.serialize_entry("breadcrumbs", &BreadcrumbsView(self))?;
         }
-        if !e.exception.is_empty() {
+        if !core.exception.is_empty() {
             map.serialize_entry(
                 "exception",
-                &ValuesView(ResolvedExceptions(&e.exception.values, c)),
+                &ValuesView(ResolvedExceptions(&core.exception, c)),
             )?;
         }
-        if !e.threads.is_empty() {
-            map.serialize_entry(
-                "threads",
-                &ValuesView(ResolvedThreads(&e.threads.values, c)),
-            )?;
+        if !core.threads.is_empty() {
+            map.serialize_entry("threads", &ValuesView(ResolvedThreads(&core.threads, c)))?;
         }
+        let empty_tags = BTreeMap::new();
+        let own_tags = e.map_or(&empty_tags, |e| &e.tags);
         let scope_tags = s.tags.as_deref();
-        if !e.tags.is_empty() || scope_tags.is_some_and(|t| !t.is_empty()) {
-            map.serialize_entry("tags", &MergedMap(&e.tags, scope_tags))?;
+        if !own_tags.is_empty() || scope_tags.is_some_and(|t| !t.is_empty()) {
+            map.serialize_entry("tags", &MergedMap(own_tags, scope_tags))?;
         }
+        let empty_extra = serde_json::Map::new();
+        let own_extra = e.map_or(&empty_extra, |e| &e.extra);
         let scope_extra = s.extra.as_deref();
-        if !e.extra.is_empty() || scope_extra.is_some_and(|t| !t.is_empty()) {
-            map.serialize_entry("extra", &MergedJson(&e.extra, scope_extra))?;
+        if !own_extra.is_empty() || scope_extra.is_some_and(|t| !t.is_empty()) {
+            map.serialize_entry("extra", &MergedJson(own_extra, scope_extra))?;
         }
-        if !e.fingerprint.is_empty() {
-            map.serialize_entry("fingerprint", &e.fingerprint)?;
-        } else if let Some(fp) = &s.fingerprint {
-            map.serialize_entry("fingerprint", &**fp)?;
+        match e.map(|e| &e.fingerprint).filter(|f| !f.is_empty()) {
+            Some(fp) => map.serialize_entry("fingerprint", fp)?,
+            None => {
+                if let Some(fp) = &s.fingerprint {
+                    map.serialize_entry("fingerprint", &**fp)?;
+                }
+            }
         }
-        if !e.modules.is_empty() {
-            map.serialize_entry("modules", &e.modules)?;
+        if let Some(modules) = e.map(|e| &e.modules).filter(|m| !m.is_empty()) {
+            map.serialize_entry("modules", modules)?;
         }
-        match &e.sdk {
-            Some(sdk) => map.serialize_entry("sdk", sdk)?,
-            None => map.serialize_entry("sdk", &c.sdk)?,
+        match (e.and_then(|e| e.sdk.as_ref()), &c.json.sdk) {
+            (Some(sdk), _) => map.serialize_entry("sdk", sdk)?,
+            (None, Some(raw)) => map.serialize_entry("sdk", &**raw)?,
+            (None, None) => map.serialize_entry("sdk", &c.sdk)?,
         }
-        match (&e.debug_meta, &c.debug_meta) {
+        match (e.and_then(|e| e.debug_meta.as_ref()), &c.json.debug_meta) {
             (Some(meta), _) => map.serialize_entry("debug_meta", meta)?,
-            (None, Some(meta)) => map.serialize_entry("debug_meta", meta)?,
-            (None, None) => {}
+            (None, Some(raw)) => map.serialize_entry("debug_meta", &**raw)?,
+            (None, None) => {
+                if let Some(meta) = &c.debug_meta {
+                    map.serialize_entry("debug_meta", meta)?;
+                }
+            }
         }
         map.end()
     }
@@ -235,9 +333,10 @@ struct ContextsView<'a, 'b>(&'b LazyView<'a>);
 
 impl Serialize for ContextsView<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let own = &self.0.event.contexts.0;
+        let empty = BTreeMap::new();
+        let own = self.0.rest.map_or(&empty, |e| &e.contexts.0);
         let scope = self.0.scope.contexts.as_deref();
-        let constants = &self.0.constants.contexts.0;
+        let constants = &self.0.constants.json.contexts;
         let mut map = serializer.serialize_map(None)?;
         for (k, v) in own {
             map.serialize_entry(k, v)?;
@@ -272,7 +371,7 @@ struct BreadcrumbsView<'a, 'b>(&'b LazyView<'a>);
 impl Serialize for BreadcrumbsView<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let max = self.0.constants.max_breadcrumbs;
-        let own: &[Breadcrumb] = &self.0.event.breadcrumbs.values;
+        let own: &[Breadcrumb] = self.0.rest.map_or(&[], |e| &e.breadcrumbs.values);
         let ring = &self.0.scope.breadcrumbs;
         let total = ring.len() + own.len();
         let skip = total.saturating_sub(max);

@@ -12,7 +12,7 @@
 //! reaches threads and runtimes that existed before it.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::thread::ThreadId;
 
@@ -74,6 +74,31 @@ pub(crate) fn set_global_client(client: Option<Arc<Client>>) -> Option<Arc<Clien
     GLOBAL_GEN.fetch_add(1, Ordering::AcqRel);
     drop(slot);
     old.map(|b| b.0.clone())
+}
+
+/// Runs `f` with the process's client borrowed from this thread's cache (no reference count is
+/// taken, so threads do not contend on the client's counter). `None` when no client is bound.
+#[inline]
+pub(crate) fn with_global_client<R>(f: impl FnOnce(&Arc<Client>) -> R) -> Option<R> {
+    let gen = GLOBAL_GEN.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let fast = CLIENT_CACHE.try_with(|cache| {
+        if cache.try_borrow().ok()?.0 != gen || gen == 0 {
+            let mut cache = cache.try_borrow_mut().ok()?;
+            let slot = GLOBAL_CLIENT.read().unwrap_or_else(PoisonError::into_inner);
+            cache.1 = slot.as_ref().map(|b| b.0.clone());
+            cache.0 = gen;
+        }
+        let cache = cache.try_borrow().ok()?;
+        let client = cache.1.as_ref()?;
+        f.take().map(|f| f(client))
+    });
+    match (fast, f) {
+        (Ok(Some(result)), _) => Some(result),
+        // re-entered while refreshing, or thread-local storage is being torn down
+        (_, Some(f)) => global_client().map(|client| f(&client)),
+        (_, None) => None,
+    }
 }
 
 /// The process's client, cached per thread and refreshed when `init()` changes it.
@@ -177,6 +202,9 @@ impl Stack {
 /// ```
 pub struct Hub {
     stack: Mutex<Stack>,
+    /// Whether a client was ever bound explicitly to this hub; when not, the client is the
+    /// process's and can be read without locking the stack.
+    has_explicit: AtomicBool,
 }
 
 impl std::fmt::Debug for Hub {
@@ -244,6 +272,7 @@ impl Hub {
 
     fn with_layer(layer: Layer) -> Hub {
         Hub {
+            has_explicit: AtomicBool::new(layer.client.is_some()),
             stack: Mutex::new(Stack {
                 layers: vec![layer],
                 last_event_id: None,
@@ -355,8 +384,37 @@ impl Hub {
     /// client again).
     pub fn bind_client(&self, client: Option<Arc<Client>>) {
         let binding = client.filter(|c| c.is_enabled()).map(Binding::new);
+        if binding.is_some() {
+            self.has_explicit.store(true, Ordering::Release);
+        }
         if let Some(mut stack) = self.lock_reentrant() {
             stack.top_mut().client = binding;
+        }
+    }
+
+    /// Runs `f` with this hub's client (the explicitly bound one, else the process's), without
+    /// locking the stack when no client was ever bound to this hub explicitly.
+    #[inline]
+    pub(crate) fn using_client<R>(&self, f: impl FnOnce(&Arc<Client>) -> R) -> Option<R> {
+        if !self.has_explicit.load(Ordering::Acquire) {
+            return with_global_client(f);
+        }
+        self.client().map(|client| f(&client))
+    }
+
+    /// Captures with a snapshot of the current scope (taken under one lock) and the client.
+    #[inline]
+    fn capture_with(&self, f: impl FnOnce(&Arc<Client>, &Scope) -> Uuid) -> Uuid {
+        if !self.has_explicit.load(Ordering::Acquire) {
+            let scope = match self.lock_reentrant() {
+                Some(stack) => stack.top().scope.clone(),
+                None => Scope::new(),
+            };
+            return with_global_client(|client| f(client, &scope)).unwrap_or_else(Uuid::nil);
+        }
+        match self.snapshot() {
+            Some((client, scope)) => f(&client, &scope),
+            None => Uuid::nil(),
         }
     }
 
@@ -396,29 +454,7 @@ impl Hub {
             sdk_transport::sdk_debug!("nested configure_scope on the same hub: not run");
             return R::default();
         };
-        struct Depth(Option<Option<Arc<Client>>>);
-        impl Drop for Depth {
-            fn drop(&mut self) {
-                CONFIGURING.with(|c| c.set(c.get().saturating_sub(1)));
-                if let Some(previous) = self.0.take() {
-                    let _ = CONFIGURING_CLIENT.try_with(|c| {
-                        if let Ok(mut c) = c.try_borrow_mut() {
-                            *c = previous;
-                        }
-                    });
-                }
-            }
-        }
-        CONFIGURING.with(|c| c.set(c.get() + 1));
-        let explicit = stack.top().client.as_ref().map(|b| b.0.clone());
-        let previous = explicit.and_then(|client| {
-            CONFIGURING_CLIENT
-                .try_with(|c| c.try_borrow_mut().ok().map(|mut c| c.replace(client)))
-                .ok()
-                .flatten()
-        });
-        let _depth = Depth(previous);
-        f(&mut stack.top_mut().scope)
+        run_configuring(&mut stack, f)
     }
 
     /// Forks the current scope, configures the fork with `scope_config`, runs `callback` with
@@ -437,19 +473,21 @@ impl Hub {
     }
 
     fn push_scope_configured<C: FnOnce(&mut Scope)>(&self, scope_config: C) -> ScopeGuardRef<'_> {
-        let Some(top) = self.lock_reentrant().map(|s| s.top().clone()) else {
-            return ScopeGuardRef {
-                hub: self,
-                depth: None,
-            };
+        // declared first so that it is dropped last: a panicking `scope_config` releases the
+        // lock before the guard pops the scope again
+        let mut guard = ScopeGuardRef {
+            hub: self,
+            depth: None,
         };
-        let mut layer = top;
-        scope_config(&mut layer.scope);
-        let depth = self.lock_reentrant().map(|mut stack| {
-            stack.layers.push(layer);
-            stack.layers.len()
-        });
-        ScopeGuardRef { hub: self, depth }
+        let Some(mut stack) = self.lock_reentrant() else {
+            return guard;
+        };
+        let top = stack.top().clone();
+        stack.layers.push(top);
+        guard.depth = Some(stack.layers.len());
+        run_configuring(&mut stack, scope_config);
+        drop(stack);
+        guard
     }
 
     /// Pushes a fork of the current scope; the returned guard pops it when dropped.
@@ -489,12 +527,12 @@ impl Hub {
         if !is_active() {
             return;
         }
-        let Some(client) = self.client() else {
+        let Some((max, before)) = self.using_client(|client| {
+            let options = client.options();
+            (options.max_breadcrumbs, options.before_breadcrumb.clone())
+        }) else {
             return;
         };
-        let options = client.options();
-        let max = options.max_breadcrumbs;
-        let before = options.before_breadcrumb.clone();
         for crumb in breadcrumb.into_breadcrumbs() {
             let crumb = match &before {
                 Some(callback) => {
@@ -530,10 +568,7 @@ impl Hub {
         if !is_active() {
             return Uuid::nil();
         }
-        let Some((client, scope)) = self.snapshot() else {
-            return Uuid::nil();
-        };
-        let id = client.capture_event(event, &scope);
+        let id = self.capture_with(|client, scope| client.capture_event(event, scope));
         self.set_last_event_id(id);
         id
     }
@@ -543,10 +578,7 @@ impl Hub {
         if !is_active() {
             return Uuid::nil();
         }
-        let Some((client, scope)) = self.snapshot() else {
-            return Uuid::nil();
-        };
-        let id = client.capture_message(message, level, &scope);
+        let id = self.capture_with(|client, scope| client.capture_message(message, level, scope));
         self.set_last_event_id(id);
         id
     }
@@ -556,10 +588,7 @@ impl Hub {
         if !is_active() {
             return Uuid::nil();
         }
-        let Some((client, scope)) = self.snapshot() else {
-            return Uuid::nil();
-        };
-        let id = client.capture_error(error, &scope);
+        let id = self.capture_with(|client, scope| client.capture_error(error, scope));
         self.set_last_event_id(id);
         id
     }
@@ -589,6 +618,34 @@ impl Hub {
     pub fn depth(&self) -> usize {
         self.lock_reentrant().map_or(1, |s| s.layers.len())
     }
+}
+
+/// Runs `f` on the top scope of a locked stack, marking this thread as configuring (so that SDK
+/// calls from inside `f` do not deadlock on the same lock).
+fn run_configuring<R>(stack: &mut Stack, f: impl FnOnce(&mut Scope) -> R) -> R {
+    struct Depth(Option<Option<Arc<Client>>>);
+    impl Drop for Depth {
+        fn drop(&mut self) {
+            CONFIGURING.with(|c| c.set(c.get().saturating_sub(1)));
+            if let Some(previous) = self.0.take() {
+                let _ = CONFIGURING_CLIENT.try_with(|c| {
+                    if let Ok(mut c) = c.try_borrow_mut() {
+                        *c = previous;
+                    }
+                });
+            }
+        }
+    }
+    CONFIGURING.with(|c| c.set(c.get() + 1));
+    let explicit = stack.top().client.as_ref().map(|b| b.0.clone());
+    let previous = explicit.and_then(|client| {
+        CONFIGURING_CLIENT
+            .try_with(|c| c.try_borrow_mut().ok().map(|mut c| c.replace(client)))
+            .ok()
+            .flatten()
+    });
+    let _depth = Depth(previous);
+    f(&mut stack.top_mut().scope)
 }
 
 struct ScopeGuardRef<'a> {

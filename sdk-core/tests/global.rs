@@ -98,10 +98,43 @@ fn disabled_then_init_reaches_existing_threads_then_guard_shuts_down() {
     let sent = transport.envelopes.lock().map(|e| e.len()).unwrap_or(0);
     assert_eq!(sent, 1);
 
+    // 2b. a thread spawned now starts from a fork of this (the process) hub's scope
+    sdk_core::configure_scope(|s| s.set_tag("inherited", "from-main"));
+    std::thread::spawn(|| {
+        sdk_core::configure_scope(|s| s.set_tag("spawned-only", "yes"));
+        sdk_core::capture_message("from a new thread", Level::Info);
+    })
+    .join()
+    .expect("thread ran");
+    sdk_core::capture_message("from the main thread", Level::Info);
+    let tags: Vec<(Option<String>, Option<String>)> = transport
+        .envelopes
+        .lock()
+        .map(|e| {
+            e[1..]
+                .iter()
+                .map(|env| {
+                    let bytes = env.items[0].payload.to_vec().unwrap_or_default();
+                    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                    let tag = |k: &str| v["tags"][k].as_str().map(str::to_owned);
+                    (tag("inherited"), tag("spawned-only"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        tags,
+        vec![
+            (Some("from-main".into()), Some("yes".into())),
+            (Some("from-main".into()), None)
+        ],
+        "the new thread inherits the scope; its own changes stay on its thread"
+    );
+
     // 3. dropping the guard shuts the transport down and disables the SDK
     drop(guard);
     assert_eq!(transport.shutdowns.load(Ordering::SeqCst), 1);
     assert!(sdk_core::capture_message("after shutdown", Level::Info).is_nil());
     let sent = transport.envelopes.lock().map(|e| e.len()).unwrap_or(0);
-    assert_eq!(sent, 1);
+    assert_eq!(sent, 3);
 }
