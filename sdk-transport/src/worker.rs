@@ -243,7 +243,12 @@ impl Shared {
 
             // Sleep until something is due: the end of a pause, a retry, a spool drain, or the
             // next periodic look at pending client reports.
-            let mut wake_at = now + Duration::from_secs(1);
+            // Idle, a thread only looks again when a periodic client report may be due.
+            let idle_wait = self
+                .options
+                .client_report_interval
+                .clamp(Duration::from_secs(1), Duration::from_secs(60));
+            let mut wake_at = now + idle_wait;
             if let Some(until) = state.paused_until.filter(|until| *until > now) {
                 wake_at = wake_at.min(until);
             }
