@@ -254,7 +254,7 @@ fn read_chunked(stream: &mut impl Read, buf: &mut Vec<u8>) -> Result<bool, HttpE
                 }
             }
         }
-        if pos + size > MAX_BODY {
+        if pos.saturating_add(size) > MAX_BODY {
             return Ok(false);
         }
         while buf.len() < pos + size + 2 {
@@ -607,6 +607,30 @@ mod tests {
             assert_eq!(response.status, 200);
         }
         server.join().unwrap();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_responses_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn mangled_valid_responses_never_panic(
+            cut in 0usize..200,
+            flip in 0usize..200,
+            size in "[0-9a-fA-F]{1,20}",
+        ) {
+            let mut bytes = format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Sentry-Rate-Limits: 1::org\r\n\r\n{size}\r\nabc\r\n0\r\n\r\n"
+            )
+            .into_bytes();
+            if flip < bytes.len() {
+                bytes[flip] ^= 0x55;
+            }
+            bytes.truncate(bytes.len().saturating_sub(cut));
+            let _ = parse(&bytes);
+        }
     }
 
     #[test]
