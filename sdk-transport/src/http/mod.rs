@@ -44,6 +44,23 @@ pub struct HttpResponse {
     pub rate_limits: Option<String>,
     /// The `Retry-After` header, if present.
     pub retry_after: Option<String>,
+    /// For a refused request, why: the `X-Sentry-Error` header, else the start of the body
+    /// (shown in debug mode).
+    pub detail: Option<String>,
+}
+
+/// At most 512 bytes of a server's error text, on one line, for debug messages.
+pub fn error_detail(header: Option<&str>, body: &[u8]) -> Option<String> {
+    let text = match header {
+        Some(header) if !header.trim().is_empty() => header.to_owned(),
+        _ => String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+    };
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 impl HttpResponse {

@@ -166,6 +166,7 @@ fn read_response(stream: &mut impl Read) -> Result<Option<Parsed>, HttpError> {
         .filter(|s| (100..1000).contains(s))
         .ok_or_else(|| bad(format!("status line `{status_line}`")))?;
     let mut response = HttpResponse::status(status);
+    let mut sentry_error = None;
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
     let mut close = version == "HTTP/1.0";
@@ -185,6 +186,8 @@ fn read_response(stream: &mut impl Read) -> Result<Option<Parsed>, HttpError> {
             response.rate_limits = Some(value.to_owned());
         } else if name.eq_ignore_ascii_case("retry-after") {
             response.retry_after = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case("x-sentry-error") {
+            sentry_error = Some(value.to_owned());
         }
     }
     let mut body = buf.split_off(head_end);
@@ -213,6 +216,9 @@ fn read_response(stream: &mut impl Read) -> Result<Option<Parsed>, HttpError> {
         }
         false
     };
+    if !(200..300).contains(&status) {
+        response.detail = crate::http::error_detail(sentry_error.as_deref(), &body);
+    }
     Ok(Some(Parsed { response, reusable }))
 }
 
@@ -481,6 +487,20 @@ mod tests {
             .unwrap();
         assert_eq!(parsed.response.status, 503);
         assert!(!parsed.reusable);
+
+        let parsed =
+            parse(b"HTTP/1.1 400 Bad\r\nContent-Length: 25\r\n\r\n{\"detail\":\"bad\nenvelope\"}")
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            parsed.response.detail.as_deref(),
+            Some("{\"detail\":\"bad envelope\"}")
+        );
+        let parsed =
+            parse(b"HTTP/1.1 413 Big\r\nX-Sentry-Error: too large\r\nContent-Length: 2\r\n\r\n{}")
+                .unwrap()
+                .unwrap();
+        assert_eq!(parsed.response.detail.as_deref(), Some("too large"));
 
         let parsed = parse(b"HTTP/1.0 200 OK\r\n\r\nwhatever until close")
             .unwrap()
