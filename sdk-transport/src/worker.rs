@@ -242,8 +242,7 @@ impl Shared {
             }
 
             // Sleep until something is due: the end of a pause, a retry, a spool drain, or the
-            // next periodic look at pending client reports.
-            // Idle, a thread only looks again when a periodic client report may be due.
+            // next periodic look at pending client reports (new work and flushes notify).
             let idle_wait = self
                 .options
                 .client_report_interval
