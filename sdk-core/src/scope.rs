@@ -567,6 +567,13 @@ impl<V> VecMap<V> {
     }
 }
 
+fn concat<T: Clone>(a: &Option<Arc<Vec<T>>>, b: &Option<Arc<Vec<T>>>) -> Option<Arc<Vec<T>>> {
+    match (a, b) {
+        (None, x) | (x, None) => x.clone(),
+        (Some(a), Some(b)) => Some(Arc::new(a.iter().chain(b.iter()).cloned().collect())),
+    }
+}
+
 #[cfg(test)]
 mod vecmap_tests {
     use super::VecMap;
@@ -595,12 +602,5 @@ mod vecmap_tests {
         one.insert("only".to_owned(), 1);
         assert_eq!(one.remove("only"), Some(1));
         assert!(one.is_empty());
-    }
-}
-
-fn concat<T: Clone>(a: &Option<Arc<Vec<T>>>, b: &Option<Arc<Vec<T>>>) -> Option<Arc<Vec<T>>> {
-    match (a, b) {
-        (None, x) | (x, None) => x.clone(),
-        (Some(a), Some(b)) => Some(Arc::new(a.iter().chain(b.iter()).cloned().collect())),
     }
 }
