@@ -19,6 +19,8 @@ pub struct Opts {
     pub reps: usize,
     /// `--e2e-reps R`: repetitions of the e2e burst per process (3).
     pub e2e_reps: usize,
+    /// `--only WORKLOAD`: run only this workload of a job (for profiling).
+    pub only: Option<String>,
 }
 
 impl Default for Opts {
@@ -28,11 +30,17 @@ impl Default for Opts {
             quick: false,
             reps: 7,
             e2e_reps: 3,
+            only: None,
         }
     }
 }
 
 impl Opts {
+    /// Whether `workload` should run (`--only` not given, or naming it).
+    pub fn wants(&self, workload: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o == workload)
+    }
+
     /// The batch size for a workload whose default N is `default`.
     pub fn n(&self, default: u64) -> u64 {
         let n = self.iters.unwrap_or(default);

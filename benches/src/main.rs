@@ -98,6 +98,7 @@ pub const JOBS: &[(&str, &[&str])] = &[
 pub const EXTRA_JOBS: &[(&str, &[&str])] = &[
     ("stall_probe.reqwest", &["stall_probe.reqwest"]),
     ("stall_probe.ureq", &["stall_probe.ureq"]),
+    ("dump", &[]),
 ];
 
 /// The workloads a job reports.
@@ -119,7 +120,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: sdk-benches <all|JOB|list|report FILE...> [--quick] [--runs K] \
-[--iters N] [--reps R] [--e2e-reps R] [--sdk sentry|ours|both]";
+[--iters N] [--reps R] [--e2e-reps R] [--sdk sentry|ours|both] [--only WORKLOAD]";
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1).filter(|a| a != "--bench");
@@ -159,6 +160,11 @@ fn parse_args() -> Result<Args, String> {
                 args.opts.e2e_reps = n.max(1);
                 args.passthrough
                     .extend(["--e2e-reps".into(), n.to_string()]);
+            }
+            "--only" => {
+                let w = it.next().unwrap_or_default();
+                args.opts.only = Some(w.clone());
+                args.passthrough.extend(["--only".into(), w]);
             }
             "--runs" => args.runs = num::<usize>("--runs", it.next())?.max(1),
             "--sdk" => {

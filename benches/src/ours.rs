@@ -42,6 +42,9 @@ impl Counting {
     fn events(&self) -> u64 {
         self.events.load(Relaxed)
     }
+    fn transactions(&self) -> u64 {
+        self.transactions.load(Relaxed)
+    }
     fn envelopes(&self) -> u64 {
         self.envelopes.load(Relaxed)
     }
@@ -156,14 +159,27 @@ pub fn run(job: &str, opts: &Opts) -> Result<(), String> {
         "capture_error" => capture_error(opts),
         "breadcrumb" => breadcrumb_job(opts),
         "scope" => scope(opts),
+        "transaction" => transaction(opts),
+        "tracing_layer" => tracing_layer(opts),
         "e2e_http.reqwest" => e2e(opts, false, false),
         "e2e_http.ureq" => e2e(opts, true, false),
         "e2e_http.reqwest.big_queue" => e2e(opts, false, true),
         "e2e_http.ureq.big_queue" => e2e(opts, true, true),
         "stall_probe.reqwest" => stall(opts, false),
         "stall_probe.ureq" => stall(opts, true),
+        "dump" => dump(),
         "serialize_baseline" => {
             serialize_baseline(opts);
+            Ok(())
+        }
+        "tracing_layer_legacy" => {
+            for w in crate::workloads_of(job) {
+                emit_na(
+                    SDK,
+                    w,
+                    "by design: our layer has no combined breadcrumb+log default; see tracing_layer.*",
+                );
+            }
             Ok(())
         }
         _ => {
@@ -179,38 +195,46 @@ fn disabled(opts: &Opts) -> Result<(), String> {
     if sdk_core::hub::is_active() {
         return Err("a client is bound before the disabled workloads".into());
     }
-    let m = measure(opts.n(5_000_000), opts.reps, || {
-        black_box(sdk_core::capture_message(black_box(MESSAGE), Level::Info));
-    });
-    emit(SDK, "disabled.capture_message", &m, Ok(()), json!({}));
-    let m = measure(opts.n(1_000_000), opts.reps, || {
-        sdk_core::add_breadcrumb(black_box(breadcrumb()));
-    });
-    emit(SDK, "disabled.add_breadcrumb", &m, Ok(()), json!({}));
-    let ran = AtomicU64::new(0);
-    let m = measure(opts.n(5_000_000), opts.reps, || {
-        sdk_core::add_breadcrumb(|| {
-            ran.fetch_add(1, Relaxed);
-            breadcrumb()
+    if opts.wants("disabled.capture_message") {
+        let m = measure(opts.n(5_000_000), opts.reps, || {
+            black_box(sdk_core::capture_message(black_box(MESSAGE), Level::Info));
         });
-    });
-    let check = expect_eq("lazy breadcrumb closures run", ran.load(Relaxed), 0);
-    emit(SDK, "disabled.add_breadcrumb_lazy", &m, check, json!({}));
-    let ran = AtomicU64::new(0);
-    let m = measure(opts.n(5_000_000), opts.reps, || {
-        sdk_core::configure_scope(|s| {
-            ran.fetch_add(1, Relaxed);
-            s.set_tag(black_box("tenant"), black_box("acme"))
+        emit(SDK, "disabled.capture_message", &m, Ok(()), json!({}));
+    }
+    if opts.wants("disabled.add_breadcrumb") {
+        let m = measure(opts.n(1_000_000), opts.reps, || {
+            sdk_core::add_breadcrumb(black_box(breadcrumb()));
         });
-    });
-    let check = expect_eq("configure_scope closures run", ran.load(Relaxed), 0);
-    emit(
-        SDK,
-        "disabled.configure_scope_set_tag",
-        &m,
-        check,
-        json!({}),
-    );
+        emit(SDK, "disabled.add_breadcrumb", &m, Ok(()), json!({}));
+    }
+    if opts.wants("disabled.add_breadcrumb_lazy") {
+        let ran = AtomicU64::new(0);
+        let m = measure(opts.n(5_000_000), opts.reps, || {
+            sdk_core::add_breadcrumb(|| {
+                ran.fetch_add(1, Relaxed);
+                breadcrumb()
+            });
+        });
+        let check = expect_eq("lazy breadcrumb closures run", ran.load(Relaxed), 0);
+        emit(SDK, "disabled.add_breadcrumb_lazy", &m, check, json!({}));
+    }
+    if opts.wants("disabled.configure_scope_set_tag") {
+        let ran = AtomicU64::new(0);
+        let m = measure(opts.n(5_000_000), opts.reps, || {
+            sdk_core::configure_scope(|s| {
+                ran.fetch_add(1, Relaxed);
+                s.set_tag(black_box("tenant"), black_box("acme"))
+            });
+        });
+        let check = expect_eq("configure_scope closures run", ran.load(Relaxed), 0);
+        emit(
+            SDK,
+            "disabled.configure_scope_set_tag",
+            &m,
+            check,
+            json!({}),
+        );
+    }
     Ok(())
 }
 
@@ -220,6 +244,9 @@ fn capture_message(opts: &Opts) -> Result<(), String> {
         ("capture_message.with_serialize", true, false, 50_000),
         ("capture_message.full_scope", false, true, 20_000),
     ] {
+        if !opts.wants(workload) {
+            continue;
+        }
         let t = Counting::new(serialize);
         let guard = sdk_core::init(base_options(&t).max_breadcrumbs(100));
         if full {
@@ -253,48 +280,56 @@ fn capture_message(opts: &Opts) -> Result<(), String> {
 fn capture_error(opts: &Opts) -> Result<(), String> {
     let t = Counting::new(false);
     let _guard = sdk_core::init(base_options(&t).attach_stacktrace(true));
-    let m = measure(opts.n(2_000), opts.reps, || {
-        let err = black_box(error_chain());
-        black_box(sdk_core::capture_error(&err));
-    });
-    let shape = t.shape_of(|| {
-        sdk_core::capture_error(&error_chain());
-    });
-    let check = expect_eq("events sent", t.events(), m.calls + 1);
-    emit(SDK, "capture_error", &m, check, json!({ "shape": shape }));
+    if opts.wants("capture_error") {
+        let m = measure(opts.n(2_000), opts.reps, || {
+            let err = black_box(error_chain());
+            black_box(sdk_core::capture_error(&err));
+        });
+        let shape = t.shape_of(|| {
+            sdk_core::capture_error(&error_chain());
+        });
+        let check = expect_eq("events sent", t.events(), m.calls + 1);
+        emit(SDK, "capture_error", &m, check, json!({ "shape": shape }));
+    }
     Ok(())
 }
 
 fn breadcrumb_job(opts: &Opts) -> Result<(), String> {
     let t = Counting::new(false);
     let _guard = sdk_core::init(base_options(&t).max_breadcrumbs(100));
-    let m = measure(opts.n(500_000), opts.reps, || {
-        sdk_core::add_breadcrumb(black_box(breadcrumb()));
-    });
-    let check = expect_eq("envelopes sent", t.envelopes(), 0);
-    emit(SDK, "breadcrumb", &m, check, json!({}));
+    if opts.wants("breadcrumb") {
+        let m = measure(opts.n(500_000), opts.reps, || {
+            sdk_core::add_breadcrumb(black_box(breadcrumb()));
+        });
+        let check = expect_eq("envelopes sent", t.envelopes(), 0);
+        emit(SDK, "breadcrumb", &m, check, json!({}));
+    }
     Ok(())
 }
 
 fn scope(opts: &Opts) -> Result<(), String> {
     let t = Counting::new(false);
     let _guard = sdk_core::init(base_options(&t));
-    let m = measure(opts.n(500_000), opts.reps, || {
-        sdk_core::with_scope(
-            |s| {
-                s.set_tag(black_box("tenant"), black_box("acme"));
-                s.set_user(Some(user()));
-            },
-            || (),
-        );
-    });
-    let check = expect_eq("envelopes sent", t.envelopes(), 0);
-    emit(SDK, "scope.with_scope", &m, check, json!({}));
-    let m = measure(opts.n(500_000), opts.reps, || {
-        sdk_core::configure_scope(|s| s.set_tag(black_box("tenant"), black_box("acme")));
-    });
-    let check = expect_eq("envelopes sent", t.envelopes(), 0);
-    emit(SDK, "scope.configure_scope_set_tag", &m, check, json!({}));
+    if opts.wants("scope.with_scope") {
+        let m = measure(opts.n(500_000), opts.reps, || {
+            sdk_core::with_scope(
+                |s| {
+                    s.set_tag(black_box("tenant"), black_box("acme"));
+                    s.set_user(Some(user()));
+                },
+                || (),
+            );
+        });
+        let check = expect_eq("envelopes sent", t.envelopes(), 0);
+        emit(SDK, "scope.with_scope", &m, check, json!({}));
+    }
+    if opts.wants("scope.configure_scope_set_tag") {
+        let m = measure(opts.n(500_000), opts.reps, || {
+            sdk_core::configure_scope(|s| s.set_tag(black_box("tenant"), black_box("acme")));
+        });
+        let check = expect_eq("envelopes sent", t.envelopes(), 0);
+        emit(SDK, "scope.configure_scope_set_tag", &m, check, json!({}));
+    }
     Ok(())
 }
 
@@ -316,25 +351,27 @@ pub fn serialize_baseline(opts: &Opts) {
     };
     let (mut buf, mut scratch) = (Vec::new(), Vec::new());
     let mut failed = false;
-    let m = measure(opts.n(100_000), opts.reps, || {
-        buf.clear();
-        failed |= black_box(&env)
-            .write_to_with_scratch(&mut buf, &mut scratch, None)
-            .is_err();
-        black_box(&buf);
-    });
-    let check = if failed {
-        Err("Envelope::write_to failed".to_string())
-    } else {
-        Ok(())
-    };
-    emit(
-        SDK,
-        "serialize_baseline.ours_envelope_write_to",
-        &m,
-        check,
-        json!({ "bytes": buf.len() }),
-    );
+    if opts.wants("serialize_baseline.ours_envelope_write_to") {
+        let m = measure(opts.n(100_000), opts.reps, || {
+            buf.clear();
+            failed |= black_box(&env)
+                .write_to_with_scratch(&mut buf, &mut scratch, None)
+                .is_err();
+            black_box(&buf);
+        });
+        let check = if failed {
+            Err("Envelope::write_to failed".to_string())
+        } else {
+            Ok(())
+        };
+        emit(
+            SDK,
+            "serialize_baseline.ours_envelope_write_to",
+            &m,
+            check,
+            json!({ "bytes": buf.len() }),
+        );
+    }
 }
 
 /// Where our events carry more or less data than `sentry`'s for a workload, beyond what the
@@ -455,4 +492,132 @@ fn stall(opts: &Opts, ureq: bool) -> Result<(), String> {
         std::mem::forget(sink);
     }
     std::process::exit(0);
+}
+
+/// `dump`: prints the envelopes of the workload-2 message and the workload-3 error (stdout).
+fn dump() -> Result<(), String> {
+    let t = Counting::new(false);
+    let guard = sdk_core::init(base_options(&t).attach_stacktrace(true));
+    let mut out = Vec::new();
+    for env in [
+        t.keep_one(|| {
+            sdk_core::capture_message(MESSAGE, Level::Info);
+        }),
+        t.keep_one(|| {
+            sdk_core::capture_error(&error_chain());
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        env.write_to(&mut out, None).map_err(|e| e.to_string())?;
+    }
+    drop(guard);
+    println!("{}", String::from_utf8_lossy(&out));
+    Ok(())
+}
+
+fn transaction(opts: &Opts) -> Result<(), String> {
+    use sdk_core::TransactionContext;
+    let t = Counting::new(false);
+    let _guard = sdk_core::init(base_options(&t).traces_sample_rate(1.0));
+    if opts.wants("transaction") {
+        let m = measure(opts.n(20_000), opts.reps, || {
+            let tx = sdk_core::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
+            for _ in 0..10 {
+                let span = tx.start_child(black_box(SPAN_OP), black_box(SPAN_DESC));
+                span.finish();
+            }
+            tx.finish();
+        });
+        let shape = t.shape_of(|| {
+            let tx = sdk_core::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
+            for _ in 0..10 {
+                tx.start_child(SPAN_OP, SPAN_DESC).finish();
+            }
+            tx.finish();
+        });
+        let spans = shape.get("spans").and_then(Value::as_u64).unwrap_or(0);
+        let check = expect_eq("transactions sent", t.transactions(), m.calls + 1)
+            .and_then(|()| expect_eq("spans in the last transaction", spans, 10));
+        emit(SDK, "transaction", &m, check, json!({ "shape": shape }));
+    }
+    Ok(())
+}
+
+fn tracing_layer(opts: &Opts) -> Result<(), String> {
+    use tracing_subscriber::prelude::*;
+    let t = Counting::new(false);
+    let _guard = sdk_core::init(
+        base_options(&t)
+            .traces_sample_rate(1.0)
+            .max_breadcrumbs(100),
+    );
+    // Our layer with its defaults: INFO/WARN events become breadcrumbs, ERROR events become
+    // events, spans become transactions / child spans (the "modern" variant's mapping).
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(sdk_tracing::layer()),
+    )
+    .map_err(|e| format!("global subscriber: {e}"))?;
+
+    if opts.wants("tracing_layer.event") {
+        let before = (t.events(), t.envelopes());
+        let m = measure(opts.n(200_000), opts.reps, || {
+            tracing::info!(user_id = 42u64, path = "/api/items", "request handled");
+        });
+        let check = expect_eq("envelopes sent", t.envelopes() - before.1, 0);
+        // The breadcrumb the event left, as the next message carries it.
+        let shape = t.shape_of(|| {
+            sdk_core::capture_message(MESSAGE, Level::Info);
+        });
+        let crumbs = shape
+            .get("breadcrumbs")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let check = check.and_then(|()| expect_eq("breadcrumbs on the next event", crumbs, 100));
+        emit(
+            SDK,
+            "tracing_layer.event",
+            &m,
+            check,
+            json!({ "note": "breadcrumb per event" }),
+        );
+    }
+
+    if opts.wants("tracing_layer.span") {
+        let before = t.transactions();
+        let m = measure(opts.n(50_000), opts.reps, || {
+            let s = tracing::info_span!("peer.span", user_id = 42u64, path = "/api/items");
+            let _e = s.enter();
+            black_box(&_e);
+        });
+        let check = expect_eq("transactions sent", t.transactions() - before, m.calls);
+        emit(SDK, "tracing_layer.span", &m, check, json!({}));
+    }
+
+    if opts.wants("tracing_layer.span_tree") {
+        let before = t.transactions();
+        let tree = || {
+            let root = tracing::info_span!("request", method = "GET", route = "/api/items");
+            let _r = root.enter();
+            for i in 0..10u64 {
+                let q = tracing::info_span!("query", table = "items", row_id = i);
+                let _q = q.enter();
+                black_box(&_q);
+            }
+        };
+        let m = measure(opts.n(10_000), opts.reps, tree);
+        let shape = t.shape_of(tree);
+        let spans = shape.get("spans").and_then(Value::as_u64).unwrap_or(0);
+        let check = expect_eq("transactions sent", t.transactions() - before, m.calls + 1)
+            .and_then(|()| expect_eq("spans in the last transaction", spans, 10));
+        emit(
+            SDK,
+            "tracing_layer.span_tree",
+            &m,
+            check,
+            json!({ "shape": shape }),
+        );
+    }
+    Ok(())
 }

@@ -98,7 +98,7 @@ impl Transport for Counting {
 
 impl Counting {
     /// Runs `op` once with keeping on and returns the shape of the event or transaction it sent.
-    fn shape_of(&self, op: impl FnOnce()) -> serde_json::Value {
+    pub(crate) fn shape_of(&self, op: impl FnOnce()) -> serde_json::Value {
         self.keep.store(true, Relaxed);
         op();
         self.keep.store(false, Relaxed);
@@ -174,6 +174,7 @@ pub fn run(job: &str, opts: &Opts) -> Result<(), String> {
         "serialize_baseline" => crate::baseline::run(opts),
         "stall_probe.reqwest" => stall(opts, false),
         "stall_probe.ureq" => stall(opts, true),
+        "dump" => dump(),
         other => Err(format!("unknown job {other}")),
     }
 }
@@ -182,33 +183,41 @@ fn disabled(opts: &Opts) -> Result<(), String> {
     if sentry::Hub::current().client().is_some() {
         return Err("a client is bound before the disabled workloads".into());
     }
-    let m = measure(opts.n(5_000_000), opts.reps, || {
-        black_box(sentry::capture_message(black_box(MESSAGE), Level::Info));
-    });
-    emit(SDK, "disabled.capture_message", &m, Ok(()), json!({}));
-    let m = measure(opts.n(1_000_000), opts.reps, || {
-        sentry::add_breadcrumb(black_box(breadcrumb()));
-    });
-    emit(SDK, "disabled.add_breadcrumb", &m, Ok(()), json!({}));
-    let ran = AtomicU64::new(0);
-    let m = measure(opts.n(5_000_000), opts.reps, || {
-        sentry::add_breadcrumb(|| {
-            ran.fetch_add(1, Relaxed);
-            breadcrumb()
+    if opts.wants("disabled.capture_message") {
+        let m = measure(opts.n(5_000_000), opts.reps, || {
+            black_box(sentry::capture_message(black_box(MESSAGE), Level::Info));
         });
-    });
-    let check = expect_eq("lazy breadcrumb closures run", ran.load(Relaxed), 0);
-    emit(SDK, "disabled.add_breadcrumb_lazy", &m, check, json!({}));
-    let m = measure(opts.n(5_000_000), opts.reps, || {
-        sentry::configure_scope(|s| s.set_tag(black_box("tenant"), black_box("acme")));
-    });
-    emit(
-        SDK,
-        "disabled.configure_scope_set_tag",
-        &m,
-        Ok(()),
-        json!({}),
-    );
+        emit(SDK, "disabled.capture_message", &m, Ok(()), json!({}));
+    }
+    if opts.wants("disabled.add_breadcrumb") {
+        let m = measure(opts.n(1_000_000), opts.reps, || {
+            sentry::add_breadcrumb(black_box(breadcrumb()));
+        });
+        emit(SDK, "disabled.add_breadcrumb", &m, Ok(()), json!({}));
+    }
+    if opts.wants("disabled.add_breadcrumb_lazy") {
+        let ran = AtomicU64::new(0);
+        let m = measure(opts.n(5_000_000), opts.reps, || {
+            sentry::add_breadcrumb(|| {
+                ran.fetch_add(1, Relaxed);
+                breadcrumb()
+            });
+        });
+        let check = expect_eq("lazy breadcrumb closures run", ran.load(Relaxed), 0);
+        emit(SDK, "disabled.add_breadcrumb_lazy", &m, check, json!({}));
+    }
+    if opts.wants("disabled.configure_scope_set_tag") {
+        let m = measure(opts.n(5_000_000), opts.reps, || {
+            sentry::configure_scope(|s| s.set_tag(black_box("tenant"), black_box("acme")));
+        });
+        emit(
+            SDK,
+            "disabled.configure_scope_set_tag",
+            &m,
+            Ok(()),
+            json!({}),
+        );
+    }
     Ok(())
 }
 
@@ -218,6 +227,9 @@ fn capture_message(opts: &Opts) -> Result<(), String> {
         ("capture_message.with_serialize", true, false, 50_000),
         ("capture_message.full_scope", false, true, 20_000),
     ] {
+        if !opts.wants(workload) {
+            continue;
+        }
         let t = Counting::new(serialize, false);
         let guard = init(base_options(&t));
         if full {
@@ -252,65 +264,82 @@ fn capture_message(opts: &Opts) -> Result<(), String> {
 fn capture_error(opts: &Opts) -> Result<(), String> {
     let t = Counting::new(false, false);
     let _guard = init(base_options(&t).attach_stacktrace(true));
-    let m = measure(opts.n(2_000), opts.reps, || {
-        let err = black_box(error_chain());
-        black_box(sentry::capture_error(&err));
-    });
-    let shape = t.shape_of(|| {
-        sentry::capture_error(&error_chain());
-    });
-    let check = expect_eq("events sent", t.events(), m.calls + 1);
-    emit(SDK, "capture_error", &m, check, json!({ "shape": shape }));
+    if opts.wants("capture_error") {
+        let m = measure(opts.n(2_000), opts.reps, || {
+            let err = black_box(error_chain());
+            black_box(sentry::capture_error(&err));
+        });
+        let shape = t.shape_of(|| {
+            sentry::capture_error(&error_chain());
+        });
+        let check = expect_eq("events sent", t.events(), m.calls + 1);
+        emit(SDK, "capture_error", &m, check, json!({ "shape": shape }));
+    }
     Ok(())
 }
 
 fn breadcrumb_job(opts: &Opts) -> Result<(), String> {
     let t = Counting::new(false, false);
     let _guard = init(base_options(&t).max_breadcrumbs(100));
-    let m = measure(opts.n(500_000), opts.reps, || {
-        sentry::add_breadcrumb(black_box(breadcrumb()));
-    });
-    let check = expect_eq("envelopes sent", t.envelopes(), 0);
-    emit(SDK, "breadcrumb", &m, check, json!({}));
+    if opts.wants("breadcrumb") {
+        let m = measure(opts.n(500_000), opts.reps, || {
+            sentry::add_breadcrumb(black_box(breadcrumb()));
+        });
+        let check = expect_eq("envelopes sent", t.envelopes(), 0);
+        emit(SDK, "breadcrumb", &m, check, json!({}));
+    }
     Ok(())
 }
 
 fn scope(opts: &Opts) -> Result<(), String> {
     let t = Counting::new(false, false);
     let _guard = init(base_options(&t));
-    let m = measure(opts.n(500_000), opts.reps, || {
-        sentry::with_scope(
-            |s| {
-                s.set_tag(black_box("tenant"), black_box("acme"));
-                s.set_user(Some(user()));
-            },
-            || (),
-        );
-    });
-    let check = expect_eq("envelopes sent", t.envelopes(), 0);
-    emit(SDK, "scope.with_scope", &m, check, json!({}));
-    let m = measure(opts.n(500_000), opts.reps, || {
-        sentry::configure_scope(|s| s.set_tag(black_box("tenant"), black_box("acme")));
-    });
-    let check = expect_eq("envelopes sent", t.envelopes(), 0);
-    emit(SDK, "scope.configure_scope_set_tag", &m, check, json!({}));
+    if opts.wants("scope.with_scope") {
+        let m = measure(opts.n(500_000), opts.reps, || {
+            sentry::with_scope(
+                |s| {
+                    s.set_tag(black_box("tenant"), black_box("acme"));
+                    s.set_user(Some(user()));
+                },
+                || (),
+            );
+        });
+        let check = expect_eq("envelopes sent", t.envelopes(), 0);
+        emit(SDK, "scope.with_scope", &m, check, json!({}));
+    }
+    if opts.wants("scope.configure_scope_set_tag") {
+        let m = measure(opts.n(500_000), opts.reps, || {
+            sentry::configure_scope(|s| s.set_tag(black_box("tenant"), black_box("acme")));
+        });
+        let check = expect_eq("envelopes sent", t.envelopes(), 0);
+        emit(SDK, "scope.configure_scope_set_tag", &m, check, json!({}));
+    }
     Ok(())
 }
 
 fn transaction(opts: &Opts) -> Result<(), String> {
     let t = Counting::new(false, false);
     let _guard = init(base_options(&t).traces_sample_rate(1.0));
-    let m = measure(opts.n(20_000), opts.reps, || {
-        let tx = sentry::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
-        for _ in 0..10 {
-            let span = tx.start_child(black_box(SPAN_OP), black_box(SPAN_DESC));
-            span.finish();
-        }
-        tx.finish();
-    });
-    let check = expect_eq("transactions sent", t.transactions(), m.calls)
-        .and_then(|()| expect_eq("spans sent", t.spans.load(Relaxed), m.calls * 10));
-    emit(SDK, "transaction", &m, check, json!({}));
+    if opts.wants("transaction") {
+        let m = measure(opts.n(20_000), opts.reps, || {
+            let tx = sentry::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
+            for _ in 0..10 {
+                let span = tx.start_child(black_box(SPAN_OP), black_box(SPAN_DESC));
+                span.finish();
+            }
+            tx.finish();
+        });
+        let check = expect_eq("transactions sent", t.transactions(), m.calls)
+            .and_then(|()| expect_eq("spans sent", t.spans.load(Relaxed), m.calls * 10));
+        let shape = t.shape_of(|| {
+            let tx = sentry::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
+            for _ in 0..10 {
+                tx.start_child(SPAN_OP, SPAN_DESC).finish();
+            }
+            tx.finish();
+        });
+        emit(SDK, "transaction", &m, check, json!({ "shape": shape }));
+    }
     Ok(())
 }
 
@@ -429,4 +458,22 @@ fn stall(opts: &Opts, ureq: bool) -> Result<(), String> {
     );
     // A transport thread may still be stuck on the hung socket: leave without joining it.
     std::process::exit(0);
+}
+
+/// `dump`: prints the envelopes of the workload-2 message and the workload-3 error (stdout).
+fn dump() -> Result<(), String> {
+    let t = Counting::new(false, true);
+    let guard = init(base_options(&t).attach_stacktrace(true));
+    let mut out = Vec::new();
+    sentry::capture_message(MESSAGE, Level::Info);
+    if let Some(env) = t.kept.lock().ok().and_then(|mut k| k.take()) {
+        env.to_writer(&mut out).map_err(|e| e.to_string())?;
+    }
+    sentry::capture_error(&error_chain());
+    if let Some(env) = t.kept.lock().ok().and_then(|mut k| k.take()) {
+        env.to_writer(&mut out).map_err(|e| e.to_string())?;
+    }
+    drop(guard);
+    println!("{}", String::from_utf8_lossy(&out));
+    Ok(())
 }

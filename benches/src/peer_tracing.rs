@@ -35,44 +35,58 @@ pub fn run(opts: &Opts, legacy: bool) -> Result<(), String> {
         "tracing_layer"
     };
 
-    let before = crate::peer::counts(&t);
-    let m = measure(opts.n(200_000), opts.reps, || {
-        tracing::info!(user_id = 42u64, path = "/api/items", "request handled");
-    });
-    let after = crate::peer::counts(&t);
-    let check = expect_eq("error events sent", after.0 - before.0, 0);
-    emit(
-        SDK,
-        &format!("{prefix}.event"),
-        &m,
-        check,
-        json!({ "logs_sent": after.3 - before.3, "log_envelopes_sent": after.4 - before.4,
-                "note": if legacy { "breadcrumb + structured log per event" } else { "breadcrumb per event" } }),
-    );
+    if opts.wants(&format!("{prefix}.event")) {
+        let before = crate::peer::counts(&t);
+        let m = measure(opts.n(200_000), opts.reps, || {
+            tracing::info!(user_id = 42u64, path = "/api/items", "request handled");
+        });
+        let after = crate::peer::counts(&t);
+        let check = expect_eq("error events sent", after.0 - before.0, 0);
+        emit(
+            SDK,
+            &format!("{prefix}.event"),
+            &m,
+            check,
+            json!({ "logs_sent": after.3 - before.3, "log_envelopes_sent": after.4 - before.4,
+                    "note": if legacy { "breadcrumb + structured log per event" } else { "breadcrumb per event" } }),
+        );
+    }
 
-    let before = crate::peer::counts(&t);
-    let m = measure(opts.n(50_000), opts.reps, || {
-        let s = tracing::info_span!("peer.span", user_id = 42u64, path = "/api/items");
-        let _e = s.enter();
-        black_box(&_e);
-    });
-    let after = crate::peer::counts(&t);
-    let check = expect_eq("transactions sent", after.1 - before.1, m.calls);
-    emit(SDK, &format!("{prefix}.span"), &m, check, json!({}));
+    if opts.wants(&format!("{prefix}.span")) {
+        let before = crate::peer::counts(&t);
+        let m = measure(opts.n(50_000), opts.reps, || {
+            let s = tracing::info_span!("peer.span", user_id = 42u64, path = "/api/items");
+            let _e = s.enter();
+            black_box(&_e);
+        });
+        let after = crate::peer::counts(&t);
+        let check = expect_eq("transactions sent", after.1 - before.1, m.calls);
+        emit(SDK, &format!("{prefix}.span"), &m, check, json!({}));
+    }
 
-    let before = crate::peer::counts(&t);
-    let m = measure(opts.n(10_000), opts.reps, || {
-        let root = tracing::info_span!("request", method = "GET", route = "/api/items");
-        let _r = root.enter();
-        for i in 0..10u64 {
-            let q = tracing::info_span!("query", table = "items", row_id = i);
-            let _q = q.enter();
-            black_box(&_q);
-        }
-    });
-    let after = crate::peer::counts(&t);
-    let check = expect_eq("transactions sent", after.1 - before.1, m.calls)
-        .and_then(|()| expect_eq("spans sent", after.2 - before.2, m.calls * 10));
-    emit(SDK, &format!("{prefix}.span_tree"), &m, check, json!({}));
+    if opts.wants(&format!("{prefix}.span_tree")) {
+        let before = crate::peer::counts(&t);
+        let tree = || {
+            let root = tracing::info_span!("request", method = "GET", route = "/api/items");
+            let _r = root.enter();
+            for i in 0..10u64 {
+                let q = tracing::info_span!("query", table = "items", row_id = i);
+                let _q = q.enter();
+                black_box(&_q);
+            }
+        };
+        let m = measure(opts.n(10_000), opts.reps, tree);
+        let after = crate::peer::counts(&t);
+        let check = expect_eq("transactions sent", after.1 - before.1, m.calls)
+            .and_then(|()| expect_eq("spans sent", after.2 - before.2, m.calls * 10));
+        let shape = t.shape_of(tree);
+        emit(
+            SDK,
+            &format!("{prefix}.span_tree"),
+            &m,
+            check,
+            json!({ "shape": shape }),
+        );
+    }
     Ok(())
 }

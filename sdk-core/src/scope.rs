@@ -56,6 +56,9 @@ pub struct Scope {
     pub(crate) span_id: SpanId,
     /// The bound transaction or span (see `performance::binding`).
     pub(crate) span: Option<crate::performance::TransactionOrSpan>,
+    /// The incoming trace's frozen DSC and decision, when the propagation context continues
+    /// one (see `performance::binding`).
+    pub(crate) incoming_trace: Option<crate::performance::binding::IncomingTrace>,
 }
 
 impl Default for Scope {
@@ -74,6 +77,7 @@ impl Default for Scope {
             trace_id: TraceId::random(),
             span_id: SpanId::random(),
             span: None,
+            incoming_trace: None,
         }
     }
 }
@@ -118,10 +122,12 @@ impl Scope {
     pub fn clear(&mut self) {
         let processors = self.event_processors.take();
         let (trace_id, span_id) = (self.trace_id, self.span_id);
+        let incoming_trace = self.incoming_trace.take();
         *self = Scope {
             event_processors: processors,
             trace_id,
             span_id,
+            incoming_trace,
             ..Scope::default()
         };
     }

@@ -161,12 +161,18 @@ impl InAppRules {
         self.include.iter().any(|p| path_has_prefix(module, p))
     }
 
-    /// Whether a frame whose function (or module) path is `path` is in-app.
+    /// Whether a frame whose function (or module) path is `path` is in-app. For a trait
+    /// method `<T as Trait>::f` the impl belongs to the crate of `T` or of `Trait`, so it is
+    /// in-app when either is.
     pub fn is_in_app(&self, path: &str) -> bool {
-        match module_path_of(path) {
-            Some(module) => self.is_in_app_path(module),
-            None => self.include.iter().any(|p| path_has_prefix(path, p)),
+        match (module_path_of(path), trait_path_of(path)) {
+            (None, None) => self.include.iter().any(|p| path_has_prefix(path, p)),
+            (ty, tr) => self.is_in_app_paths(ty, tr),
         }
+    }
+
+    fn is_in_app_paths(&self, ty: Option<&str>, tr: Option<&str>) -> bool {
+        ty.is_some_and(|p| self.is_in_app_path(p)) || tr.is_some_and(|p| self.is_in_app_path(p))
     }
 
     /// [`InAppRules::is_in_app`] for a path already reduced by `module_path_of`.
@@ -228,6 +234,14 @@ fn module_path_of(function: &str) -> Option<&str> {
     }
 }
 
+/// The trait's path of a `<T as a::Trait<..>>::f` name (`a::Trait`); `None` for other names.
+fn trait_path_of(function: &str) -> Option<&str> {
+    let inner = function.trim().strip_prefix('<')?;
+    let start = inner.find(" as ")? + " as ".len();
+    let path = inner[start..].split(['<', '>']).next()?.trim();
+    path.contains("::").then_some(path)
+}
+
 /// The crate (first path segment) of a module path, if it looks like one.
 fn crate_of(module: &str) -> Option<&str> {
     let krate = module.split("::").next()?;
@@ -287,6 +301,11 @@ pub fn strip_generics(name: &str) -> String {
             out.push(c);
             rest = &rest[c.len_utf8()..];
         } else {
+            // `fn() -> T` inside generic arguments: the arrow closes nothing.
+            if let Some(tail) = rest.strip_prefix("->") {
+                rest = tail;
+                continue;
+            }
             let Some(c) = rest.chars().next() else { break };
             match c {
                 '<' => depth += 1,
@@ -302,7 +321,12 @@ pub fn strip_generics(name: &str) -> String {
 /// Whether a frame at the top of a stack is the SDK or the panic machinery, to be trimmed.
 fn is_capture_machinery(function: &str) -> bool {
     if PANIC_MACHINERY.iter().any(|p| function.starts_with(p)) {
-        return true;
+        // `catch_unwind` (and its old name `try`) runs the application's code: it sits below
+        // the panicking frames, never above them.
+        let runs_app_code = function.contains("catch_unwind")
+            || function.starts_with("std::panicking::try")
+            || function.contains("__rust_try");
+        return !runs_app_code;
     }
     module_path_of(function)
         .and_then(crate_of)
@@ -447,10 +471,9 @@ impl RawStacktrace {
             frames.push(match sym {
                 Some(cached) => {
                     let mut frame = cached.frame.clone();
-                    frame.in_app = Some(match &cached.path {
-                        Some(path) => rules.is_in_app_path(path),
-                        None => false,
-                    });
+                    frame.in_app = Some(
+                        rules.is_in_app_paths(cached.path.as_deref(), cached.trait_path.as_deref()),
+                    );
                     frame
                 }
                 None => Frame {
@@ -494,6 +517,8 @@ struct CachedFrame {
     frame: Frame,
     /// The Rust path the rules match against (`None` for C symbols).
     path: Option<String>,
+    /// For `<T as Trait>::f`, the trait's path (the impl may be the app's through it).
+    trait_path: Option<String>,
     /// SDK or panic machinery: trimmed when on top of the stack.
     machinery: bool,
     /// std/core/alloc glue that may sit between machinery frames.
@@ -509,12 +534,14 @@ impl CachedFrame {
             _ => None,
         };
         let path = short.as_deref().and_then(module_path_of).map(str::to_owned);
+        let trait_path = short.as_deref().and_then(trait_path_of).map(str::to_owned);
         let module = short.as_deref().and_then(module_of_function);
         let package = path.as_deref().and_then(crate_of).map(str::to_owned);
         CachedFrame {
             machinery: raw.is_some_and(is_capture_machinery),
             plumbing: is_plumbing(raw),
             path,
+            trait_path,
             frame: Frame {
                 filename: abs_path.as_deref().map(short_filename),
                 abs_path,
@@ -636,6 +663,14 @@ mod tests {
         assert!(rules.is_in_app("my_app::db::query"));
         assert!(rules.is_in_app("my_app::main::{{closure}}"));
         assert!(rules.is_in_app("<my_app::Handler as tower_service::Service<R>>::call"));
+        // An impl of the app's trait for a foreign type is the app's code too.
+        assert!(rules.is_in_app("<alloc::string::String as my_app::Render>::render"));
+        assert!(!rules.is_in_app("<tokio::task::JoinHandle<T> as core::future::Future>::poll"));
+        assert_eq!(
+            trait_path_of("<my_app::H as tower::Service<R>>::call"),
+            Some("tower::Service")
+        );
+        assert_eq!(trait_path_of("<my_app::H>::call"), None);
         for not_app in [
             "std::rt::lang_start_internal",
             "core::ops::function::FnOnce::call_once",
@@ -682,6 +717,13 @@ mod tests {
         assert_eq!(
             strip_generics("<my_app::H as tower::Service<R>>::call"),
             "<my_app::H as tower::Service<R>>::call"
+        );
+        assert_eq!(
+            strip_generics(
+                "test::__rust_begin_short_backtrace::<core::result::Result<(), \
+                 alloc::string::String>, fn() -> core::result::Result<(), alloc::string::String>>"
+            ),
+            "test::__rust_begin_short_backtrace"
         );
         assert_eq!(
             strip_generics("std::sys::backtrace::__rust_begin_short_backtrace::<test::f, ()>"),
@@ -771,6 +813,28 @@ mod tests {
         // An included frame is the application's and is never trimmed.
         let rules = InAppRules::default().include("std::panicking");
         assert_eq!(trim_point(frames.iter().map(Some), &rules), 3);
+        // A panic on a spawned thread: the std frames that start the thread and catch its
+        // panic are below the app's frame and must never be taken for machinery, even when
+        // the app's crate has a std-like name (an integration test crate named `core`).
+        let thread_panic = [
+            frame("sdk_core::integrations::panic::hook"),
+            frame("std::panicking::rust_panic_with_hook"),
+            frame("core::panicking::panic_fmt"),
+            frame("core::option::expect_failed"),
+            frame("core::option::Option<T>::expect"),
+            frame("core::init_guard_test::{{closure}}"),
+            frame("core::ops::function::FnOnce::call_once"),
+            frame("std::panicking::catch_unwind::do_call"),
+            frame("__rust_try"),
+            frame("std::panicking::catch_unwind"),
+            frame("std::panic::catch_unwind"),
+            frame("std::thread::lifecycle::spawn_unchecked::{{closure}}"),
+        ];
+        let cut = trim_point(thread_panic.iter().map(Some), &InAppRules::default());
+        assert_eq!(
+            thread_panic[cut].frame.function.as_deref(),
+            Some("core::option::Option<T>::expect")
+        );
         // A stack with no SDK frame on top is left alone.
         let plain = [frame("my_app::load"), frame("my_app::main")];
         assert_eq!(

@@ -9,7 +9,7 @@
 //!   the trace context of the span they happened in;
 //! - a root span with a `sentry.trace` (or `sentry_trace`) field holding an incoming
 //!   `sentry-trace` header continues that trace;
-//! - while a span is entered it is bound to the current scope, so errors captured with
+//! - while a span is entered it is the thread's active span, so errors captured with
 //!   `sdk_core::capture_error` inside it link to it too.
 //!
 //! Parents come from `tracing`'s own span tree, so `.instrument()`ed futures keep the right
@@ -30,9 +30,11 @@
 mod fields;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, RwLock};
 
+use sdk_core::performance::CodeLocation;
 use sdk_core::protocol::{Context as EventContext, Values};
 use sdk_core::{Breadcrumb, Event, Level, TransactionContext, TransactionOrSpan};
 use tracing_core::span::{Attributes, Id, Record};
@@ -129,9 +131,9 @@ impl SentryLayer {
         self
     }
 
-    /// Whether an entered span is bound to the current scope, so that errors captured
-    /// directly with the SDK inside it carry its trace (default `true`; turning it off saves
-    /// two scope updates per enter/exit).
+    /// Whether an entered span becomes the thread's active span
+    /// ([`sdk_core::performance::enter_span`]), so that errors captured directly with the SDK
+    /// inside it carry its trace (default `true`).
     pub fn bind_spans_to_scope(mut self, bind: bool) -> Self {
         self.bind_spans = bind;
         self
@@ -141,8 +143,6 @@ impl SentryLayer {
 /// What the layer keeps in a `tracing` span's extensions.
 struct SentrySpan {
     span: TransactionOrSpan,
-    /// The spans the scope held before each (possibly nested) enter.
-    previous: Vec<Option<TransactionOrSpan>>,
 }
 
 fn level_of(level: &tracing_core::Level) -> Level {
@@ -152,6 +152,66 @@ fn level_of(level: &tracing_core::Level) -> Level {
         tracing_core::Level::INFO => Level::Info,
         _ => Level::Debug,
     }
+}
+
+/// The most callsites whose data is interned; spans of further callsites format their op
+/// each time and carry no code location.
+const MAX_INTERNED_CALLSITES: usize = 4096;
+
+/// What every span of one callsite shares: its default op (`target::name`) and its code
+/// location, made once per callsite (callsites are static and few) instead of per span.
+struct Callsite {
+    op: &'static str,
+    code: CodeLocation,
+}
+
+type CallsiteMap = RwLock<HashMap<usize, &'static Callsite>>;
+
+fn callsite(metadata: &'static Metadata<'static>) -> Option<&'static Callsite> {
+    static CALLSITES: OnceLock<CallsiteMap> = OnceLock::new();
+    thread_local! {
+        /// The last callsite this thread asked for (spans made in a loop share one).
+        static LAST: std::cell::Cell<Option<(usize, &'static Callsite)>> =
+            const { std::cell::Cell::new(None) };
+    }
+    let key = metadata as *const Metadata<'static> as usize;
+    if let Ok(Some((last, site))) = LAST.try_with(std::cell::Cell::get) {
+        if last == key {
+            return Some(site);
+        }
+    }
+    let site = interned_callsite(CALLSITES.get_or_init(Default::default), key, metadata)?;
+    let _ = LAST.try_with(|last| last.set(Some((key, site))));
+    Some(site)
+}
+
+fn interned_callsite(
+    callsites: &CallsiteMap,
+    key: usize,
+    metadata: &'static Metadata<'static>,
+) -> Option<&'static Callsite> {
+    if let Some(site) = callsites.read().ok().and_then(|m| m.get(&key).copied()) {
+        return Some(site);
+    }
+    let mut map = callsites.write().ok()?;
+    if let Some(site) = map.get(&key) {
+        return Some(site);
+    }
+    if map.len() >= MAX_INTERNED_CALLSITES {
+        return None;
+    }
+    let op = format!("{}::{}", metadata.target(), metadata.name());
+    let site: &'static Callsite = Box::leak(Box::new(Callsite {
+        op: Box::leak(op.into_boxed_str()),
+        code: CodeLocation {
+            file: metadata.file(),
+            line: metadata.line(),
+            module: metadata.module_path(),
+            target: Some(metadata.target()),
+        },
+    }));
+    map.insert(key, site);
+    Some(site)
 }
 
 /// The Sentry span of the nearest ancestor-or-self of the span `id` that has one.
@@ -181,9 +241,11 @@ where
         };
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        let op: Cow<'static, str> = match fields.op.take() {
-            Some(op) => Cow::Owned(op),
-            None => Cow::Owned(format!("{}::{}", metadata.target(), metadata.name())),
+        let site = callsite(metadata);
+        let op: Cow<'static, str> = match (fields.op.take(), site) {
+            (Some(op), _) => Cow::Owned(op),
+            (None, Some(site)) => Cow::Borrowed(site.op),
+            (None, None) => Cow::Owned(format!("{}::{}", metadata.target(), metadata.name())),
         };
         let description: Cow<'static, str> = match fields.name.take() {
             Some(name) => Cow::Owned(name),
@@ -195,7 +257,9 @@ where
         });
         // No Sentry span above it in `tracing`: a span bound to the scope by hand (or by an
         // integration) is the parent, else this starts a transaction.
-        let parent = parent.or_else(|| sdk_core::configure_scope(|s| s.get_span().cloned()));
+        let parent = parent
+            .or_else(sdk_core::performance::entered_span)
+            .or_else(|| sdk_core::configure_scope(|s| s.get_span().cloned()));
         let span: TransactionOrSpan = match parent {
             Some(parent) => parent.start_child(op, description).into(),
             None => {
@@ -211,12 +275,12 @@ where
             }
         };
         if !fields.data.is_empty() {
-            span.extend_data(std::mem::take(&mut fields.data));
+            span.set_data_map(std::mem::take(&mut fields.data));
         }
-        span_ref.extensions_mut().insert(SentrySpan {
-            span,
-            previous: Vec::new(),
-        });
+        if let Some(site) = site {
+            span.set_code_location(&site.code);
+        }
+        span_ref.extensions_mut().insert(SentrySpan { span });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -246,17 +310,10 @@ where
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
-        let mut extensions = span_ref.extensions_mut();
-        let Some(data) = extensions.get_mut::<SentrySpan>() else {
-            return;
-        };
-        let span = data.span.clone();
-        let previous = sdk_core::configure_scope(|s| {
-            let previous = s.get_span().cloned();
-            s.set_span(Some(span));
-            previous
-        });
-        data.previous.push(previous);
+        let extensions = span_ref.extensions();
+        if let Some(data) = extensions.get::<SentrySpan>() {
+            sdk_core::performance::enter_span(data.span.clone());
+        }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
@@ -266,12 +323,9 @@ where
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
-        let mut extensions = span_ref.extensions_mut();
-        let Some(data) = extensions.get_mut::<SentrySpan>() else {
-            return;
-        };
-        if let Some(previous) = data.previous.pop() {
-            sdk_core::configure_scope(|s| s.set_span(previous));
+        let extensions = span_ref.extensions();
+        if let Some(data) = extensions.get::<SentrySpan>() {
+            sdk_core::performance::exit_span(data.span.span_id());
         }
     }
 
@@ -326,11 +380,11 @@ where
                         sentry_event
                             .contexts
                             .insert("trace", EventContext::Trace(Box::new(span.trace_context())));
-                        // Bound for the capture, so the envelope carries the trace's DSC.
-                        sdk_core::with_scope(
-                            |s| s.set_span(Some(span)),
-                            || sdk_core::capture_event(sentry_event),
-                        );
+                        // Active for the capture, so the envelope carries the trace's DSC.
+                        let span_id = span.span_id();
+                        sdk_core::performance::enter_span(span);
+                        sdk_core::capture_event(sentry_event);
+                        sdk_core::performance::exit_span(span_id);
                     }
                     None => {
                         sdk_core::capture_event(sentry_event);

@@ -8,15 +8,16 @@
 //! a spool configured, moves what waits in memory to disk in batches. Spooled envelopes are
 //! re-sent when sending works again and on the next start.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::category::DiscardReason;
+use crate::category::{DataCategory, DiscardReason};
 use crate::client_report::{ClientReports, DiscardedCount};
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, ItemType};
 use crate::gzip;
 use crate::http::{HttpClient, HttpRequest, TransportError, TransportStats};
 use crate::options::TransportOptions;
@@ -111,6 +112,8 @@ pub(crate) struct Shared {
     auth: String,
     delivered: AtomicU64,
     requests: AtomicU64,
+    /// Mirrors `consecutive_failures > 0`, so a success needs no lock when all is well.
+    failing: AtomicBool,
 }
 
 /// The delivery worker: the shared state and its threads.
@@ -152,9 +155,18 @@ impl Shared {
                 >= self.options.client_report_interval
     }
 
-    /// Takes the next piece of work, waiting for one; `None` when the thread should exit.
-    fn next_work(&self) -> Option<Work> {
+    /// Marks the previous piece of work finished (`Some(true)` for a spool drain) and takes
+    /// the next one, waiting for it, under one lock; `None` when the thread should exit.
+    fn next_work(&self, finished: Option<bool>) -> Option<Work> {
         let mut state = self.lock();
+        match finished {
+            Some(true) => state.draining -= 1,
+            Some(false) => state.in_flight -= 1,
+            None => {}
+        }
+        if finished.is_some() {
+            self.wake_waiters(&state);
+        }
         loop {
             if state.stop {
                 return None;
@@ -251,17 +263,6 @@ impl Shared {
         }
     }
 
-    /// Marks one piece of memory work (`drain == false`) or one spool drain finished.
-    fn finish(&self, drain: bool) {
-        let mut state = self.lock();
-        if drain {
-            state.draining -= 1;
-        } else {
-            state.in_flight -= 1;
-        }
-        self.wake_waiters(&state);
-    }
-
     /// Writes jobs to the spool as one file (or counts them lost without a spool).
     fn spool_jobs(&self, jobs: Vec<Job>, reason_without_spool: DiscardReason) {
         match &self.spool {
@@ -288,13 +289,18 @@ impl Shared {
 
     /// A request succeeded or was answered for good: the network works.
     fn note_success(&self) {
+        if !self.failing.load(Ordering::Relaxed) {
+            return;
+        }
         let mut state = self.lock();
         state.consecutive_failures = 0;
         state.paused_until = None;
+        self.failing.store(false, Ordering::Relaxed);
     }
 
     /// A request failed in a way worth retrying: pause sending; returns the end of the pause.
     fn note_failure(&self, state: &mut State) -> Instant {
+        self.failing.store(true, Ordering::Relaxed);
         state.consecutive_failures = state.consecutive_failures.saturating_add(1);
         let pause = self
             .options
@@ -310,13 +316,25 @@ impl Shared {
     /// envelope cannot be serialised.
     fn transmit(&self, envelope: &Envelope, buffers: &mut Buffers) -> Option<Outcome> {
         buffers.body.clear();
-        if let Err(err) = envelope.write_to_with_scratch(
-            &mut buffers.body,
-            &mut buffers.scratch,
-            Some(SystemTime::now()),
-        ) {
-            crate::sdk_debug!("dropping an envelope that cannot be serialised: {err}");
-            return None;
+        // Payloads are written by other crates' code: a panic there costs this envelope, not
+        // the sender thread.
+        let written = panic::catch_unwind(AssertUnwindSafe(|| {
+            envelope.write_to_with_scratch(
+                &mut buffers.body,
+                &mut buffers.scratch,
+                Some(SystemTime::now()),
+            )
+        }));
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                crate::sdk_debug!("dropping an envelope that cannot be serialised: {err}");
+                return None;
+            }
+            Err(_) => {
+                crate::sdk_debug!("dropping an envelope whose payload panicked while serialising");
+                return None;
+            }
         }
         let compress = gzip::should_compress(buffers.body.len(), self.options.gzip_threshold)
             && gzip::compress_into(
@@ -377,27 +395,44 @@ impl Shared {
         Some(outcome)
     }
 
+    /// Drops (and counts) the items of rate-limited categories. As Relay applies limits, an
+    /// `error` limit takes the whole envelope of a limited event and a `transaction` limit the
+    /// whole envelope of a limited transaction (its attachments and profile are useless alone);
+    /// client reports riding along are kept.
+    fn drop_rate_limited(&self, envelope: &mut Envelope, now: Instant) {
+        let limits = &self.rate_limits;
+        let whole = envelope.items.iter().any(|item| {
+            matches!(item.item_type, ItemType::Event | ItemType::Transaction)
+                && limits.is_limited(item.category(), now)
+        });
+        let reports = &self.reports;
+        envelope.items.retain(|item| {
+            let limited = if whole {
+                item.item_type != ItemType::ClientReport
+            } else {
+                limits.is_limited(item.category(), now)
+            };
+            if limited {
+                reports.record_item(DiscardReason::RatelimitBackoff, item);
+            }
+            !limited
+        });
+    }
+
     /// Sends one envelope from memory and handles the outcome.
     fn send(&self, mut job: Job, buffers: &mut Buffers) {
         let now = Instant::now();
-        let reports = &self.reports;
+        self.drop_rate_limited(&mut job.envelope, now);
         let limits = &self.rate_limits;
-        job.envelope.items.retain(|item| {
-            if limits.is_limited(item.category(), now) {
-                reports.record_item(DiscardReason::RatelimitBackoff, item);
-                false
-            } else {
-                true
-            }
-        });
         if job.envelope.is_empty() && (!job.force_report || limits.is_all_limited(now)) {
             return;
         }
         if job.report.is_empty() && self.options.send_client_reports {
-            let attach = job.force_report || {
-                let state = self.lock();
-                self.report_due(&state, now)
-            };
+            let attach = job.force_report
+                || (self.reports.has_pending() && {
+                    let state = self.lock();
+                    self.report_due(&state, now)
+                });
             if attach {
                 if let Some((item, counts)) = self.reports.take_item() {
                     job.envelope.add_item(item);
@@ -432,7 +467,8 @@ impl Shared {
             Outcome::ServerError | Outcome::NetworkError => {
                 let mut state = self.lock();
                 let until = self.note_failure(&mut state);
-                let to_spool = state.shutdown && self.spool.is_some();
+                // After shutdown stopped the threads nothing retries: spool it or count it.
+                let to_spool = (state.shutdown && self.spool.is_some()) || state.stop;
                 if self.options.retry.should_retry(job.attempts) && !to_spool {
                     job.due = until;
                     state.retry.push(job);
@@ -505,20 +541,21 @@ impl Shared {
 
     fn run(&self) {
         let mut buffers = Buffers::default();
-        while let Some(work) = self.next_work() {
-            match work {
-                Work::Send(job) => {
-                    self.send(job, &mut buffers);
-                    self.finish(false);
-                }
-                Work::Spool(jobs) => {
-                    self.spool_jobs(jobs, DiscardReason::NetworkError);
-                    self.finish(false);
-                }
-                Work::Drain(path, envelopes) => {
-                    self.drain(path, envelopes, &mut buffers);
-                    self.finish(true);
-                }
+        let mut finished = None;
+        while let Some(work) = self.next_work(finished) {
+            finished = Some(matches!(work, Work::Drain(..)));
+            // A panic (a bug, or an HTTP client's) must not kill the thread and leave its job
+            // counted as in flight forever.
+            let result = panic::catch_unwind(AssertUnwindSafe(|| match work {
+                Work::Send(job) => self.send(job, &mut buffers),
+                Work::Spool(jobs) => self.spool_jobs(jobs, DiscardReason::NetworkError),
+                Work::Drain(path, envelopes) => self.drain(path, envelopes, &mut buffers),
+            }));
+            if result.is_err() {
+                crate::sdk_debug!("a transport thread recovered from a panic; one job was lost");
+                self.reports
+                    .record(DiscardReason::InternalSdkError, DataCategory::Default, 1);
+                buffers = Buffers::default();
             }
             // Don't keep a huge buffer around after one big envelope.
             for buffer in [
@@ -575,6 +612,7 @@ impl Worker {
             auth,
             delivered: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
         });
         let mut handles = Vec::with_capacity(threads);
         for _ in 0..threads {
@@ -952,6 +990,62 @@ mod tests {
         ))
     }
 
+    /// Caller-side cost of `send_envelope` with the senders busy (a measurement: run with
+    /// `cargo test --release -p sdk-transport --lib enqueue_cost -- --ignored --nocapture`).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn enqueue_cost() {
+        let client = FakeClient::new();
+        client.set_hang(true);
+        let options = options().concurrency(4).queue_limits(200_000, usize::MAX);
+        let transport = HttpTransport::new(&dsn(), options, client.clone()).expect("transport");
+        let envelopes: Vec<Envelope> = (0..100_000).map(|_| event("x")).collect();
+        let start = Instant::now();
+        for envelope in envelopes {
+            transport.send_envelope(envelope);
+        }
+        let elapsed = start.elapsed();
+        println!(
+            "send_envelope: {:.0} ns/op over 100,000 (queue {})",
+            elapsed.as_nanos() as f64 / 100_000.0,
+            transport.stats().queued
+        );
+        client.set_hang(false);
+    }
+
+    /// A payload whose serialisation panics.
+    struct Exploding;
+
+    impl crate::envelope::ItemPayload for Exploding {
+        fn write_to(&self, _out: &mut Vec<u8>) -> Result<(), crate::envelope::PayloadError> {
+            panic!("payload bug")
+        }
+        fn size_hint(&self) -> usize {
+            10
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    #[test]
+    fn a_panicking_payload_costs_its_envelope_only() {
+        let client = FakeClient::new();
+        let transport = HttpTransport::new(&dsn(), options(), client.clone()).unwrap();
+        let mut bad = Envelope::new();
+        bad.add_item(EnvelopeItem::lazy_json(ItemType::Event, Exploding));
+        transport.send_envelope(bad);
+        transport.send_envelope(event("fine"));
+        assert!(transport.flush(Duration::from_secs(10)));
+        assert_eq!(
+            transport.discarded_count(DiscardReason::InternalSdkError, DataCategory::Error),
+            1
+        );
+        let seen = client.seen();
+        assert!(seen[0].body.contains("fine"));
+        assert!(seen[1].body.contains("internal_sdk_error"));
+    }
+
     #[test]
     fn delivers_with_auth_sent_at_and_user_agent() {
         let client = FakeClient::new();
@@ -1044,33 +1138,66 @@ mod tests {
         let client = FakeClient::new();
         client.answer([Ok(HttpResponse {
             status: 200,
-            rate_limits: Some("60:transaction:key".into()),
+            rate_limits: Some("60:transaction;session:key".into()),
             retry_after: None,
         })]);
         let transport = HttpTransport::new(&dsn(), options(), client.clone()).unwrap();
         transport.send_envelope(event("first"));
         assert!(transport.flush(Duration::from_secs(10)));
         let mut mixed = event("second");
-        mixed.add_item(transaction_with_spans(3));
+        mixed.add_item(EnvelopeItem::new(ItemType::Session, Payload::bytes("{}")));
         transport.send_envelope(mixed);
         let mut only_transaction = Envelope::new();
-        only_transaction.add_item(transaction_with_spans(1));
+        only_transaction.add_item(transaction_with_spans(3));
         transport.send_envelope(only_transaction);
         assert!(transport.flush(Duration::from_secs(10)));
         let seen = client.seen();
         assert_eq!(seen[1].item_types(), vec!["event"]);
         assert!(seen[1].body.contains("second"));
-        assert_eq!(
-            transport.discarded_count(DiscardReason::RatelimitBackoff, DataCategory::Transaction),
-            2
-        );
-        assert_eq!(
-            transport.discarded_count(DiscardReason::RatelimitBackoff, DataCategory::Span),
-            6
-        );
+        let dropped =
+            |category| transport.discarded_count(DiscardReason::RatelimitBackoff, category);
+        assert_eq!(dropped(DataCategory::Session), 1);
+        assert_eq!(dropped(DataCategory::Transaction), 1);
+        assert_eq!(dropped(DataCategory::Span), 4);
+        assert_eq!(dropped(DataCategory::Error), 0);
         // Request 3 is the client report: the transaction-only envelope was never sent.
         assert_eq!(seen.len(), 3);
         assert_eq!(seen[2].item_types(), vec!["client_report"]);
+    }
+
+    #[test]
+    fn a_limited_event_takes_its_attachments_along() {
+        let client = FakeClient::new();
+        client.answer([Ok(HttpResponse {
+            status: 200,
+            rate_limits: Some("60:error:key".into()),
+            retry_after: None,
+        })]);
+        let transport = HttpTransport::new(&dsn(), options(), client.clone()).unwrap();
+        transport.send_envelope(event("sets the limit"));
+        assert!(transport.flush(Duration::from_secs(10)));
+        let mut with_attachment = event("limited");
+        with_attachment.add_item(EnvelopeItem::new(
+            ItemType::Attachment,
+            Payload::bytes(vec![1u8; 50]),
+        ));
+        transport.send_envelope(with_attachment);
+        let mut attachment_only = Envelope::new();
+        attachment_only.add_item(EnvelopeItem::new(
+            ItemType::Attachment,
+            Payload::bytes(vec![2u8; 10]),
+        ));
+        transport.send_envelope(attachment_only);
+        assert!(transport.flush(Duration::from_secs(10)));
+        let dropped =
+            |category| transport.discarded_count(DiscardReason::RatelimitBackoff, category);
+        assert_eq!(dropped(DataCategory::Error), 1);
+        assert_eq!(dropped(DataCategory::Attachment), 50);
+        let seen = client.seen();
+        // The lone attachment is not limited; then the report.
+        assert_eq!(seen[1].item_types(), vec!["attachment"]);
+        assert_eq!(seen[2].item_types(), vec!["client_report"]);
+        assert_eq!(seen.len(), 3);
     }
 
     #[test]
@@ -1239,6 +1366,48 @@ mod tests {
             1
         );
         client.set_hang(false);
+    }
+
+    #[test]
+    fn spooled_envelopes_wait_while_their_category_is_rate_limited() {
+        let dir = temp_dir("limited");
+        let down = FakeClient::new();
+        down.always(Err(HttpError::Connect("refused".into())));
+        let options = options().spool(Some(SpoolOptions::new(&dir)));
+        let transport = HttpTransport::new(&dsn(), options.clone(), down).unwrap();
+        for n in 0..3 {
+            transport.send_envelope(event(&format!("spooled {n}")));
+        }
+        assert!(transport.shutdown(Duration::from_secs(10)));
+        drop(transport);
+
+        let up = FakeClient::new();
+        up.answer([Ok(HttpResponse {
+            status: 200,
+            rate_limits: Some("60:error:key".into()),
+            retry_after: None,
+        })]);
+        let transport = HttpTransport::new(&dsn(), options, up.clone()).unwrap();
+        assert!(!transport.flush(Duration::from_millis(300)));
+        assert_eq!(up.seen().len(), 1, "the rest waits for the limit to end");
+        assert_eq!(transport.stats().spooled, 2);
+        assert!(
+            transport.discarded().is_empty(),
+            "kept on disk, not dropped: {:?}",
+            transport.discarded()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_unusable_spool_directory_is_a_clear_error() {
+        let file = temp_dir("file");
+        std::fs::write(&file, b"not a directory").unwrap();
+        let options = options().spool_dir(file.join("spool"));
+        let err = HttpTransport::new(&dsn(), options, FakeClient::new()).unwrap_err();
+        assert!(matches!(err, TransportError::Spool(_)));
+        assert!(err.to_string().contains("spool directory"), "{err}");
+        let _ = std::fs::remove_file(&file);
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! [`Hub`] starts transactions, the [`Scope`] holds the active span so that errors captured
 //! inside it carry its trace, and outgoing requests get the trace headers.
 
+use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
 use sdk_transport::{DataCategory, DiscardReason, Dsn, ItemPayload, Payload};
 
 use super::dsc::{format_rand, DynamicSamplingContext};
-use super::propagation::{SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
+use super::propagation::{PropagationContext, SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, SamplingOptions};
 use super::sink::{TracingConfig, TransactionSink};
@@ -46,6 +47,9 @@ impl ClientTracing {
         let sampler = options.traces_sampler.clone();
         // `traces_sample_rate` 0.0 with no sampler is the core's "tracing off".
         let traces_sample_rate = (rate > 0.0 || sampler.is_some()).then(|| widen(rate));
+        if traces_sample_rate.is_some() {
+            super::clock::warm_up();
+        }
         let config = TracingConfig {
             sampling: SamplingOptions {
                 traces_sample_rate,
@@ -176,29 +180,35 @@ impl Hub {
         Transaction::start(ctx, sink)
     }
 
-    /// The span bound to the current scope.
+    /// The active span: the innermost one [entered](enter_span) on this thread, else the one
+    /// bound to the current scope.
     pub fn current_span(&self) -> Option<TransactionOrSpan> {
-        self.scope_snapshot().get_span().cloned()
+        entered_span().or_else(|| self.scope_snapshot().get_span().cloned())
     }
 
     /// Headers for an outgoing request: from the bound span, else from the scope's
     /// propagation context.
     pub fn iter_trace_propagation_headers(&self) -> std::vec::IntoIter<(&'static str, String)> {
         let scope = self.scope_snapshot();
-        let headers: Vec<(&'static str, String)> = match scope.get_span() {
+        let span = entered_span().or_else(|| scope.get_span().cloned());
+        let headers: Vec<(&'static str, String)> = match span {
             Some(span) => span.iter_headers().collect(),
             None => {
+                let incoming = scope.incoming_trace.as_ref();
                 let trace = SentryTrace {
                     trace_id: scope.trace_id(),
                     span_id: scope.span_id(),
-                    sampled: None,
+                    sampled: incoming.and_then(|i| i.parent_sampled),
                 };
                 let mut out = vec![(SENTRY_TRACE_HEADER, trace.to_string())];
-                if let Some(client) = self.client() {
-                    let baggage = scope_dsc(&scope, client.config()).to_baggage();
-                    if !baggage.is_empty() {
-                        out.push((BAGGAGE_HEADER, baggage));
-                    }
+                let baggage = match incoming.and_then(|i| i.dsc.as_ref()) {
+                    Some(dsc) => Some(dsc.to_baggage()),
+                    None => self
+                        .client()
+                        .map(|client| scope_dsc(&scope, client.config()).to_baggage()),
+                };
+                if let Some(baggage) = baggage.filter(|b| !b.is_empty()) {
+                    out.push((BAGGAGE_HEADER, baggage));
                 }
                 out
             }
@@ -220,7 +230,53 @@ fn scope_dsc(scope: &Scope, config: &TracingConfig) -> DynamicSamplingContext {
     }
 }
 
+/// What the scope keeps of a continued trace besides its ids.
+#[derive(Debug, Clone)]
+pub(crate) struct IncomingTrace {
+    pub(crate) parent_sampled: Option<bool>,
+    pub(crate) dsc: Option<Arc<DynamicSamplingContext>>,
+}
+
 impl Scope {
+    /// Makes `ctx` this scope's propagation context: errors captured in the scope outside a
+    /// transaction carry its trace id, their envelopes its (incoming, frozen) DSC, and
+    /// outgoing requests continue it. Use it for requests that start no transaction.
+    ///
+    /// ```
+    /// use sdk_core::{PropagationContext, Scope};
+    /// let incoming = PropagationContext::from_headers([(
+    ///     "sentry-trace",
+    ///     "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+    /// )]);
+    /// let mut scope = Scope::new();
+    /// scope.set_propagation(&incoming);
+    /// assert_eq!(scope.trace_id().to_string(), "771a43a4192642f0b136d5159a501700");
+    /// ```
+    pub fn set_propagation(&mut self, ctx: &PropagationContext) {
+        self.set_propagation_context(ctx.trace_id, ctx.span_id);
+        self.incoming_trace = Some(IncomingTrace {
+            parent_sampled: ctx.parent_sampled,
+            dsc: ctx.dsc.clone(),
+        });
+    }
+
+    /// The scope's propagation context (its trace, and the incoming DSC if it continues one).
+    pub fn propagation_context(&self) -> PropagationContext {
+        let incoming = self.incoming_trace.as_ref();
+        PropagationContext {
+            trace_id: self.trace_id(),
+            span_id: self.span_id(),
+            parent_span_id: None,
+            parent_sampled: incoming.and_then(|i| i.parent_sampled),
+            sample_rand: incoming
+                .and_then(|i| i.dsc.as_ref())
+                .and_then(|d| d.sample_rand_f64())
+                .unwrap_or_else(|| sample_rand_from_trace_id(self.trace_id())),
+            dsc: incoming.and_then(|i| i.dsc.clone()),
+            third_party_baggage: None,
+        }
+    }
+
     /// Binds a transaction or span to this scope (`None` unbinds): errors captured in the
     /// scope carry its trace context and its trace's DSC, and integrations start their spans
     /// under it.
@@ -262,10 +318,67 @@ pub fn iter_trace_propagation_headers() -> std::vec::IntoIter<(&'static str, Str
     Hub::current().iter_trace_propagation_headers()
 }
 
+thread_local! {
+    /// Spans entered on this thread (innermost last), see [`enter_span`].
+    static ENTERED: RefCell<Vec<TransactionOrSpan>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Makes `span` the active span of this thread until [`exit_span`]: errors captured on this
+/// thread meanwhile carry its trace, and outgoing requests its headers. It takes precedence
+/// over the span bound to the scope. Instrumentation such as the `tracing` layer calls this
+/// when a span is entered (a thread-local push: much cheaper than changing the scope).
+///
+/// ```
+/// use sdk_core::performance::{enter_span, exit_span};
+/// use sdk_core::TransactionContext;
+/// let tx = sdk_core::start_transaction(TransactionContext::new("job", "task"));
+/// enter_span(tx.clone().into());
+/// // ... work; errors captured here link to `tx`
+/// exit_span(tx.span_id());
+/// tx.finish();
+/// ```
+pub fn enter_span(span: TransactionOrSpan) {
+    let _ = ENTERED.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut() {
+            stack.push(span);
+        }
+    });
+}
+
+/// Ends the [`enter_span`] of the span with `span_id` on this thread (the innermost such
+/// entry; exits out of order are tolerated).
+pub fn exit_span(span_id: crate::ids::SpanId) {
+    let _ = ENTERED.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut() {
+            if let Some(pos) = stack.iter().rposition(|s| s.span_id() == span_id) {
+                stack.remove(pos);
+            }
+        }
+    });
+}
+
+/// The innermost span entered on this thread.
+pub fn entered_span() -> Option<TransactionOrSpan> {
+    ENTERED
+        .try_with(|stack| stack.try_borrow().ok()?.last().cloned())
+        .ok()
+        .flatten()
+}
+
+/// Whether a span is active for a capture with `scope` (entered on this thread or bound to
+/// the scope).
+pub(crate) fn has_active_span(scope: &Scope) -> bool {
+    scope.get_span().is_some()
+        || ENTERED
+            .try_with(|stack| stack.try_borrow().is_ok_and(|s| !s.is_empty()))
+            .unwrap_or(false)
+}
+
 /// Gives an error event captured with `scope` the trace context (and transaction name) of the
 /// scope's span, unless the event has its own.
 pub(crate) fn apply_span(event: &mut Event, scope: &Scope) {
-    let Some(span) = scope.get_span() else {
+    let entered = entered_span();
+    let Some(span) = entered.as_ref().or_else(|| scope.get_span()) else {
         return;
     };
     if event.contexts.get("trace").is_none() {
@@ -281,10 +394,14 @@ pub(crate) fn apply_span(event: &mut Event, scope: &Scope) {
     }
 }
 
-/// The envelope header `trace` for an event captured with `scope`: the span's trace DSC, when
-/// a span is bound.
+/// The envelope header `trace` for an event captured with `scope`: the span's trace DSC when
+/// a span is bound, else the incoming DSC the scope's propagation context continues.
 pub(crate) fn span_trace_header(scope: &Scope) -> Option<Payload> {
-    let dsc: Arc<dyn ItemPayload> = scope.get_span()?.transaction().dsc();
+    let entered = entered_span();
+    let dsc: Arc<dyn ItemPayload> = match entered.as_ref().or_else(|| scope.get_span()) {
+        Some(span) => span.transaction().dsc(),
+        None => scope.incoming_trace.as_ref()?.dsc.clone()?,
+    };
     Some(Payload::Lazy(dsc))
 }
 
@@ -486,6 +603,66 @@ mod tests {
             .1
             .contains(&format!("sentry-trace_id={trace_id}")));
         assert!(headers[1].1.contains("sentry-release=r%401"));
+    }
+
+    #[test]
+    fn a_continued_propagation_context_links_errors_and_forwards_the_dsc() {
+        let mut headers = Vec::new();
+        let envelopes = with_captured_envelopes_options(
+            || {
+                let incoming = PropagationContext::from_headers([
+                    (
+                        "sentry-trace",
+                        "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+                    ),
+                    ("baggage", "sentry-public_key=upstream,sentry-sampled=true"),
+                ]);
+                crate::configure_scope(|s| s.set_propagation(&incoming));
+                crate::capture_message("no transaction here", Level::Error);
+                headers = iter_trace_propagation_headers().collect();
+            },
+            ClientOptions::new().dsn(DSN),
+        );
+        let l = lines(&envelopes[0]);
+        assert_eq!(
+            l[2]["contexts"]["trace"]["trace_id"],
+            "771a43a4192642f0b136d5159a501700"
+        );
+        assert_eq!(l[0]["trace"]["public_key"], "upstream");
+        assert!(headers[0]
+            .1
+            .starts_with("771a43a4192642f0b136d5159a501700-"));
+        assert!(headers[0].1.ends_with("-1"));
+        assert_eq!(
+            headers[1].1,
+            "sentry-public_key=upstream,sentry-sampled=true"
+        );
+    }
+
+    #[test]
+    fn an_entered_span_wins_over_the_scope_until_it_exits() {
+        let mut ids = None;
+        let envelopes = with_captured_envelopes_options(
+            || {
+                let tx = start_transaction(TransactionContext::new("job", "task"));
+                let scoped = tx.start_child("scoped", "s");
+                let entered = tx.start_child("entered", "e");
+                crate::configure_scope(|s| s.set_span(Some(scoped.clone().into())));
+                enter_span(entered.clone().into());
+                crate::capture_message("inside", Level::Error);
+                exit_span(entered.span_id());
+                crate::capture_message("after", Level::Error);
+                ids = Some((entered.span_id(), scoped.span_id()));
+                crate::configure_scope(|s| s.set_span(None));
+                assert!(entered_span().is_none());
+            },
+            ClientOptions::new().dsn(DSN).traces_sample_rate(1.0),
+        );
+        let (entered, scoped) = ids.expect("ran");
+        let events = of_type(&envelopes, ItemType::Event);
+        let span_of = |e: &Envelope| lines(e)[2]["contexts"]["trace"]["span_id"].clone();
+        assert_eq!(span_of(events[0]), entered.to_string());
+        assert_eq!(span_of(events[1]), scoped.to_string());
     }
 
     #[test]

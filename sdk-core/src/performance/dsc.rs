@@ -5,6 +5,7 @@
 //! travels as `sentry-` members of `baggage` and as the envelope header `trace`.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use sdk_transport::{ItemPayload, PayloadError};
@@ -30,7 +31,7 @@ pub struct DynamicSamplingContext {
     /// `environment`.
     pub environment: Option<Arc<str>>,
     /// `transaction`: only when the name's source is not `url`.
-    pub transaction: Option<String>,
+    pub transaction: Option<Cow<'static, str>>,
     /// `org_id`.
     pub org_id: Option<String>,
     /// `replay_id`.
@@ -41,12 +42,36 @@ pub struct DynamicSamplingContext {
 
 /// Formats a sample rate the way the DSC carries it (`1`, `0.25`).
 pub(crate) fn format_rate(rate: f64) -> String {
-    format!("{rate}")
+    if rate == 1.0 {
+        "1".to_owned()
+    } else if rate == 0.0 {
+        "0".to_owned()
+    } else {
+        format!("{rate}")
+    }
 }
 
-/// Formats a `sample_rand` with 6 decimals.
+/// Formats a `sample_rand` in [0, 1) with 6 decimals (without the float formatter: this runs
+/// when a transaction finishes).
 pub(crate) fn format_rand(rand: f64) -> String {
-    format!("{rand:.6}")
+    if !(0.0..1.0).contains(&rand) {
+        return format!("{rand:.6}");
+    }
+    let mut micros = (rand * 1_000_000.0).round() as u32;
+    if micros >= 1_000_000 {
+        micros = 999_999;
+    }
+    let mut out = String::with_capacity(8);
+    out.push_str("0.");
+    let mut digits = [b'0'; 6];
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    for d in digits {
+        out.push(d as char);
+    }
+    out
 }
 
 impl DynamicSamplingContext {
@@ -73,7 +98,7 @@ impl DynamicSamplingContext {
                 },
                 "release" => dsc.release = Some(Arc::from(value.as_str())),
                 "environment" => dsc.environment = Some(Arc::from(value.as_str())),
-                "transaction" => dsc.transaction = Some(value.clone()),
+                "transaction" => dsc.transaction = Some(Cow::Owned(value.clone())),
                 "org_id" => dsc.org_id = Some(value.clone()),
                 "replay_id" => dsc.replay_id = Some(value.clone()),
                 _ => dsc.other.push((key.clone(), value.clone())),
@@ -238,6 +263,17 @@ mod tests {
             })
         );
         assert_eq!(v, dsc.to_json());
+    }
+
+    #[test]
+    fn numbers_are_formatted_as_the_protocol_shows_them() {
+        assert_eq!(format_rand(0.5), "0.500000");
+        assert_eq!(format_rand(0.123456), "0.123456");
+        assert_eq!(format_rand(0.000001), "0.000001");
+        assert_eq!(format_rand(0.999999), "0.999999");
+        assert_eq!(format_rate(1.0), "1");
+        assert_eq!(format_rate(0.0), "0");
+        assert_eq!(format_rate(0.25), "0.25");
     }
 
     #[test]

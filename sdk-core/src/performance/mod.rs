@@ -28,6 +28,7 @@
 
 pub mod baggage;
 pub mod binding;
+mod clock;
 pub mod dsc;
 pub mod propagation;
 pub mod protocol;
@@ -41,7 +42,10 @@ mod tests;
 
 pub use crate::protocol::{SpanStatus, TraceContext};
 pub use baggage::{merge_baggage, Baggage};
-pub use binding::{iter_trace_propagation_headers, start_transaction, BeforeSendTransaction};
+pub use binding::{
+    enter_span, entered_span, exit_span, iter_trace_propagation_headers, start_transaction,
+    BeforeSendTransaction,
+};
 pub use dsc::DynamicSamplingContext;
 pub use propagation::{InvalidTraceHeader, PropagationContext, SentryTrace, TraceParent};
 pub use protocol::FinishedTransaction;
@@ -49,5 +53,5 @@ pub use sampling::{
     DecisionSource, SamplingContext, SamplingDecision, SamplingOptions, TracesSampler,
 };
 pub use sink::{RecordingSink, TracingConfig, TransactionSink, DEFAULT_MAX_SPANS};
-pub use span::{Measurement, Span, SpanRecord, TransactionOrSpan};
+pub use span::{CodeLocation, Measurement, Span, SpanRecord, TransactionOrSpan};
 pub use transaction::{Transaction, TransactionContext, TransactionSource};

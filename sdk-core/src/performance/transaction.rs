@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use sdk_transport::{DataCategory, DiscardReason};
 
@@ -15,7 +15,7 @@ use super::propagation::{PropagationContext, SentryTrace, BAGGAGE_HEADER, SENTRY
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
-use super::span::{lock, record_span_overflow, Measurement, Span, SpanRecord};
+use super::span::{lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord};
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::{SpanStatus, TraceContext};
 
@@ -280,6 +280,7 @@ pub(crate) struct TxState {
     op: Cow<'static, str>,
     source: TransactionSource,
     origin: Option<Cow<'static, str>>,
+    code: Option<&'static CodeLocation>,
     status: Option<SpanStatus>,
     tags: BTreeMap<String, String>,
     data: serde_json::Map<String, serde_json::Value>,
@@ -297,7 +298,7 @@ pub(crate) struct TxShared {
     decision: SamplingDecision,
     pub(crate) sink: Arc<dyn TransactionSink>,
     start_wall: SystemTime,
-    start_mono: Instant,
+    start_mono: super::clock::Start,
     /// Spans started (recorded or not), for `max_spans` and client reports.
     children: AtomicUsize,
     max_spans: usize,
@@ -318,7 +319,7 @@ impl fmt::Debug for TxShared {
 impl TxShared {
     /// Nanoseconds since the transaction started.
     pub(crate) fn now_offset(&self) -> i64 {
-        i64::try_from(self.start_mono.elapsed().as_nanos()).unwrap_or(i64::MAX)
+        self.start_mono.elapsed_nanos()
     }
 
     /// Nanoseconds between the transaction's start and `time` (negative when before).
@@ -375,8 +376,14 @@ impl TxShared {
         }
     }
 
-    /// The frozen DSC, built the first time it is asked for.
-    fn dsc_with(&self, name: &str, source: TransactionSource) -> Arc<DynamicSamplingContext> {
+    /// The frozen DSC, built the first time it is asked for. Takes the name as a `Cow` so
+    /// that a static name is shared, not copied.
+    #[allow(clippy::ptr_arg)]
+    fn dsc_with(
+        &self,
+        name: &Cow<'static, str>,
+        source: TransactionSource,
+    ) -> Arc<DynamicSamplingContext> {
         self.dsc
             .get_or_init(|| {
                 let config = self.sink.config();
@@ -389,7 +396,7 @@ impl TxShared {
                     release: config.release.clone(),
                     environment: config.environment.clone(),
                     transaction: (source != TransactionSource::Url && !name.is_empty())
-                        .then(|| name.to_owned()),
+                        .then(|| name.clone()),
                     org_id: config.org_id.clone(),
                     ..Default::default()
                 })
@@ -440,8 +447,6 @@ impl Transaction {
     /// Starts a transaction: samples it with the sink's config and records its start time.
     /// An unsampled transaction records nothing but still propagates its trace.
     pub fn start(ctx: TransactionContext, sink: Arc<dyn TransactionSink>) -> Transaction {
-        let start_wall = SystemTime::now();
-        let start_mono = Instant::now();
         let mut ctx = ctx;
         let config = sink.config();
         if ctx.parent_span_id.is_some() {
@@ -456,6 +461,13 @@ impl Transaction {
         }
         let decision = config.sampling.decide(&ctx);
         let max_spans = config.max_spans;
+        // An unsampled transaction never reports a time: it reads no clock.
+        let (start_wall, start_mono) = if decision.sampled {
+            super::clock::warm_up();
+            (SystemTime::now(), super::clock::Start::now())
+        } else {
+            (SystemTime::UNIX_EPOCH, super::clock::Start::unused())
+        };
         let dsc = OnceLock::new();
         if let Some(incoming) = ctx.dsc.take() {
             let _ = dsc.set(incoming);
@@ -591,6 +603,22 @@ impl Transaction {
         self.with_state(|s| s.data.extend(data));
     }
 
+    /// Sets where in the code the transaction was started.
+    pub fn set_code_location(&self, code: &'static CodeLocation) {
+        self.with_state(|s| s.code = Some(code));
+    }
+
+    /// Sets several data attributes at once, taking the map as it is when there is none yet.
+    pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
+        self.with_state(|s| {
+            if s.data.is_empty() {
+                s.data = data;
+            } else {
+                s.data.extend(data);
+            }
+        });
+    }
+
     /// Sets a tag.
     pub fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) {
         self.with_state(|s| {
@@ -653,17 +681,17 @@ impl Transaction {
     /// Finishes the transaction now and hands it to the sink when sampled. Spans finished
     /// later are not sent. Finishing twice does nothing.
     pub fn finish(self) {
-        let end = self.shared.now_offset();
+        let end = self.shared.sampled.then(|| self.shared.now_offset());
         self.finish_with(end);
     }
 
     /// Finishes the transaction with an explicit end time.
     pub fn finish_at(self, timestamp: SystemTime) {
         let end = self.shared.offset_of(timestamp);
-        self.finish_with(end);
+        self.finish_with(Some(end));
     }
 
-    fn finish_with(self, end: i64) {
+    fn finish_with(self, end: Option<i64>) {
         let shared = &self.shared;
         let mut state = {
             let mut guard = lock(&shared.state);
@@ -690,7 +718,7 @@ impl Transaction {
         }
         let dsc = shared.dsc_with(&state.name, state.source);
         let config = shared.sink.config();
-        let end = end.max(0);
+        let end = end.unwrap_or_else(|| shared.now_offset()).max(0);
         let finished = FinishedTransaction {
             event_id: new_event_id(),
             trace_id: shared.trace_id,
@@ -700,6 +728,7 @@ impl Transaction {
             op: std::mem::take(&mut state.op),
             source: state.source,
             origin: state.origin.take(),
+            code: state.code,
             status: state.status,
             start_timestamp: shared.start_wall,
             timestamp: shared.time_at(end),

@@ -10,6 +10,7 @@ mod event;
 mod exception;
 mod frames;
 mod level;
+pub mod limits;
 mod request;
 mod sdk;
 pub(crate) mod serde_helpers;

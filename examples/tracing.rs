@@ -1,0 +1,100 @@
+//! The `tracing` integration in a tokio app: `#[instrument]`ed functions become a transaction
+//! with nested spans, `info!` events become breadcrumbs, and an `error!` becomes an error event
+//! linked to the trace.
+//!
+//! `cargo run --example tracing` sends to `SENTRY_DSN` when it is set; without it, the example
+//! starts the in-process mock ingest server, sends there, and prints what arrived.
+
+use std::time::Duration;
+
+use sdk_core::transport::MockServer;
+use sdk_core::ClientOptions;
+use tracing::{error, info, instrument};
+use tracing_subscriber::prelude::*;
+
+#[instrument]
+async fn load_user(user_id: u64) -> String {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    info!(user_id, "user loaded");
+    format!("user-{user_id}")
+}
+
+#[instrument]
+async fn load_order(order_id: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    order_id * 10
+}
+
+#[instrument(fields(orders = tracing::field::Empty))]
+async fn load_orders(user: &str) -> Vec<u64> {
+    // Two lookups running concurrently on the runtime keep their parent.
+    let (a, b) = tokio::join!(
+        tokio::spawn(tracing::Instrument::in_current_span(load_order(1))),
+        tokio::spawn(tracing::Instrument::in_current_span(load_order(2))),
+    );
+    let orders: Vec<u64> = [a, b].into_iter().filter_map(Result::ok).collect();
+    tracing::Span::current().record("orders", orders.len());
+    orders
+}
+
+#[instrument(fields(route = "/users/{id}/orders"))]
+async fn handle_request(user_id: u64) {
+    let user = load_user(user_id).await;
+    let orders = load_orders(&user).await;
+    if orders.iter().sum::<u64>() > 20 {
+        error!(user = %user, total = orders.iter().sum::<u64>(), "order total over the limit");
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let mock = match std::env::var("SENTRY_DSN") {
+        Ok(dsn) if !dsn.trim().is_empty() => None,
+        _ => Some(MockServer::start()),
+    };
+    let mut options = ClientOptions::new()
+        .release(sdk_core::release_name!())
+        .traces_sample_rate(1.0)
+        .debug(std::env::var_os("SENTRY_DEBUG").is_some());
+    if let Some(server) = &mock {
+        options = options.dsn(server.dsn());
+    }
+    let guard = sdk_core::init(options);
+    let subscriber = tracing_subscriber::registry().with(sdk_tracing::layer());
+    if tracing::subscriber::set_global_default(subscriber).is_err() {
+        eprintln!("another global tracing subscriber is installed");
+    }
+
+    handle_request(42).await;
+
+    let delivered = sdk_core::flush(Duration::from_secs(5));
+    println!("flushed: {delivered}");
+    drop(guard);
+
+    if let Some(server) = mock {
+        server.wait_for_items("transaction", 1, Duration::from_secs(5));
+        print!("{}", server.summary());
+        let txs = server.transactions();
+        for tx in &txs {
+            println!(
+                "transaction {} (trace {}):",
+                tx["transaction"], tx["contexts"]["trace"]["trace_id"]
+            );
+            for span in tx["spans"].as_array().into_iter().flatten() {
+                let parent_is_root = span["parent_span_id"] == tx["contexts"]["trace"]["span_id"];
+                println!(
+                    "  {}{}",
+                    if parent_is_root { "" } else { "  " },
+                    span["description"].as_str().unwrap_or("")
+                );
+            }
+        }
+        for event in server.events() {
+            println!(
+                "error {:?} linked to trace {}",
+                event["message"].as_str().unwrap_or(""),
+                event["contexts"]["trace"]["trace_id"]
+            );
+        }
+    }
+}
