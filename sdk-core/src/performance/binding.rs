@@ -666,6 +666,34 @@ mod tests {
     }
 
     #[test]
+    fn transactions_are_serialised_by_the_worker_not_the_caller() {
+        let envelopes = with_captured_envelopes_options(
+            || {
+                let tx = start_transaction(TransactionContext::new("t", "op"));
+                tx.start_child("a", "b").finish();
+                tx.finish();
+            },
+            ClientOptions::new().dsn(DSN).traces_sample_rate(1.0),
+        );
+        let item = &envelopes[0].items[0];
+        let lazy = item.payload.as_lazy().expect("a lazy payload");
+        let tx = lazy
+            .as_any()
+            .downcast_ref::<FinishedTransaction>()
+            .expect("the finished transaction itself, not bytes");
+        assert_eq!(tx.spans.len(), 1);
+        assert!(
+            matches!(tx.spans[0].op, std::borrow::Cow::Borrowed(_)),
+            "a static op is not copied"
+        );
+        assert!(envelopes[0]
+            .headers
+            .trace
+            .as_ref()
+            .is_some_and(|t| t.as_lazy().is_some()));
+    }
+
+    #[test]
     fn without_a_client_transactions_are_inert() {
         let hub = Hub::new();
         let tx = hub.start_transaction(TransactionContext::new("t", "op"));
