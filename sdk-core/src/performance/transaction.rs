@@ -742,6 +742,7 @@ impl Transaction {
             dsc,
             extra: serde_json::Map::new(),
             shared_fields: None,
+            scope: None,
         };
         shared.sink.send(Arc::new(finished));
     }
