@@ -333,7 +333,9 @@ impl TxShared {
     /// The wall-clock time of an offset.
     pub(crate) fn time_at(&self, offset: i64) -> SystemTime {
         if offset >= 0 {
-            self.start_wall + Duration::from_nanos(offset as u64)
+            self.start_wall
+                .checked_add(Duration::from_nanos(offset as u64))
+                .unwrap_or(self.start_wall)
         } else {
             self.start_wall
                 .checked_sub(Duration::from_nanos(offset.unsigned_abs()))
