@@ -59,10 +59,10 @@ impl ClientTracing {
             public_key: dsn.map(|d| Arc::from(d.public_key())),
             release: options.release.as_deref().map(Arc::from),
             environment: options.environment.as_deref().map(Arc::from),
-            org_id: options
-                .org_id
-                .clone()
-                .or_else(|| dsn.and_then(Dsn::org_id).map(|id| id.to_string())),
+            org_id: options.org_id.as_deref().map(Arc::from).or_else(|| {
+                dsn.and_then(Dsn::org_id)
+                    .map(|id| Arc::from(id.to_string()))
+            }),
             strict_trace_continuation: options.strict_trace_continuation,
         };
         let mut fields = serde_json::Map::new();
