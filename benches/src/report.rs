@@ -157,8 +157,8 @@ pub fn tables(lines: &[Value]) -> String {
         let _ = writeln!(
             out,
             "| {w} | {} | {} | {ratio} | {tgt} | {met} | {allocs} | {} |",
-            fmt_ns(sm),
-            fmt_ns(om),
+            if s.is_some() { fmt_ns(sm) } else { "-".into() },
+            if o.is_some() { fmt_ns(om) } else { "-".into() },
             notes.join("; ")
         );
     }

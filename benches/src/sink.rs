@@ -316,25 +316,29 @@ fn next_line(body: &[u8], pos: &mut usize) -> Option<(usize, usize)> {
     Some((start, end))
 }
 
+/// The two item-header fields the sink needs (others are skipped without building values).
+#[derive(serde::Deserialize)]
+struct ItemHeader {
+    #[serde(rename = "type")]
+    ty: String,
+    length: Option<u64>,
+}
+
 /// Parses an envelope body into its items (header line, then item header + payload pairs).
 fn parse_envelope(body: &[u8]) -> Result<Vec<Item>, String> {
     let mut pos = 0;
     let (hs, he) = next_line(body, &mut pos).ok_or("empty envelope")?;
-    serde_json::from_slice::<serde_json::Value>(&body[hs..he])
+    serde_json::from_slice::<serde::de::IgnoredAny>(&body[hs..he])
         .map_err(|e| format!("bad envelope header: {e}"))?;
     let mut items = Vec::new();
     while let Some((s, e)) = next_line(body, &mut pos) {
         if s == e {
             continue; // tolerate a trailing empty line
         }
-        let header: serde_json::Value =
+        let header: ItemHeader =
             serde_json::from_slice(&body[s..e]).map_err(|err| format!("bad item header: {err}"))?;
-        let ty = header
-            .get("type")
-            .and_then(|t| t.as_str())
-            .ok_or("item without type")?
-            .to_string();
-        let payload = match header.get("length").and_then(|l| l.as_u64()) {
+        let ty = header.ty;
+        let payload = match header.length {
             Some(len) => {
                 let len = len as usize;
                 let end = pos.checked_add(len).filter(|&end| end <= body.len());

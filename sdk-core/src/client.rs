@@ -30,6 +30,9 @@ pub(crate) struct ClientConstants {
     pub(crate) max_breadcrumbs: usize,
     /// The envelope header `sdk`, serialised once.
     pub(crate) sdk_header: Payload,
+    /// The same constant parts as JSON written once, spliced into every lazy event as they are
+    /// (escaping ~2 KB of strings per event was most of the cost of writing an event).
+    pub(crate) json: ConstantJson,
 }
 
 impl ClientConstants {
@@ -54,6 +57,33 @@ impl ClientConstants {
             if event.contexts.get(k).is_none() {
                 event.contexts.insert(k.clone(), v.clone());
             }
+        }
+    }
+}
+
+/// Pre-serialised JSON of a client's constant event data.
+#[derive(Default)]
+pub(crate) struct ConstantJson {
+    pub(crate) sdk: Option<Box<serde_json::value::RawValue>>,
+    pub(crate) debug_meta: Option<Box<serde_json::value::RawValue>>,
+    /// One entry per default context, in key order.
+    pub(crate) contexts: Vec<(String, Box<serde_json::value::RawValue>)>,
+}
+
+impl ConstantJson {
+    fn build(sdk: &SdkInfo, debug_meta: Option<&DebugMeta>, contexts: &Contexts) -> ConstantJson {
+        fn raw<T: serde::Serialize + ?Sized>(
+            value: &T,
+        ) -> Option<Box<serde_json::value::RawValue>> {
+            serde_json::value::to_raw_value(value).ok()
+        }
+        ConstantJson {
+            sdk: raw(sdk),
+            debug_meta: debug_meta.and_then(raw),
+            contexts: contexts
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), raw(v)?)))
+                .collect(),
         }
     }
 }
@@ -445,6 +475,17 @@ fn build_constants(
     }))
     .unwrap_or_else(|_| Payload::bytes(Vec::new()));
     let defaults = options.default_integrations;
+    let contexts = if defaults {
+        defaults::contexts()
+    } else {
+        Contexts::default()
+    };
+    let debug_meta = if defaults {
+        defaults::debug_meta()
+    } else {
+        None
+    };
+    let json = ConstantJson::build(&sdk, debug_meta.as_ref(), &contexts);
     ClientConstants {
         release: options.release.as_deref().map(str::to_owned),
         environment: options.environment.as_deref().map(str::to_owned),
@@ -461,16 +502,8 @@ fn build_constants(
                 }
             }),
         sdk,
-        contexts: if defaults {
-            defaults::contexts()
-        } else {
-            Contexts::default()
-        },
-        debug_meta: if defaults {
-            defaults::debug_meta()
-        } else {
-            None
-        },
+        contexts,
+        debug_meta,
         public_key: dsn.map(|d| d.public_key().to_owned()),
         in_app: InAppRules {
             include: options
@@ -486,6 +519,7 @@ fn build_constants(
         },
         max_breadcrumbs: options.max_breadcrumbs,
         sdk_header,
+        json,
     }
 }
 

@@ -311,14 +311,19 @@ impl Serialize for LazyView<'_> {
         if let Some(modules) = e.map(|e| &e.modules).filter(|m| !m.is_empty()) {
             map.serialize_entry("modules", modules)?;
         }
-        match e.and_then(|e| e.sdk.as_ref()) {
-            Some(sdk) => map.serialize_entry("sdk", sdk)?,
-            None => map.serialize_entry("sdk", &c.sdk)?,
+        match (e.and_then(|e| e.sdk.as_ref()), &c.json.sdk) {
+            (Some(sdk), _) => map.serialize_entry("sdk", sdk)?,
+            (None, Some(raw)) => map.serialize_entry("sdk", &**raw)?,
+            (None, None) => map.serialize_entry("sdk", &c.sdk)?,
         }
-        match (e.and_then(|e| e.debug_meta.as_ref()), &c.debug_meta) {
+        match (e.and_then(|e| e.debug_meta.as_ref()), &c.json.debug_meta) {
             (Some(meta), _) => map.serialize_entry("debug_meta", meta)?,
-            (None, Some(meta)) => map.serialize_entry("debug_meta", meta)?,
-            (None, None) => {}
+            (None, Some(raw)) => map.serialize_entry("debug_meta", &**raw)?,
+            (None, None) => {
+                if let Some(meta) = &c.debug_meta {
+                    map.serialize_entry("debug_meta", meta)?;
+                }
+            }
         }
         map.end()
     }
@@ -331,7 +336,7 @@ impl Serialize for ContextsView<'_, '_> {
         let empty = BTreeMap::new();
         let own = self.0.rest.map_or(&empty, |e| &e.contexts.0);
         let scope = self.0.scope.contexts.as_deref();
-        let constants = &self.0.constants.contexts.0;
+        let constants = &self.0.constants.json.contexts;
         let mut map = serializer.serialize_map(None)?;
         for (k, v) in own {
             map.serialize_entry(k, v)?;

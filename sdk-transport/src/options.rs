@@ -83,7 +83,9 @@ pub struct TransportOptions {
     /// Most envelopes waiting in memory; a new envelope beyond it is dropped and counted
     /// (`queue_overflow`). Default 30,000 (a burst of 20,000 events fits).
     pub max_queue_envelopes: usize,
-    /// Most estimated bytes ([`crate::Envelope::size_hint`]) waiting in memory. Default 48 MiB.
+    /// Most estimated bytes ([`crate::Envelope::size_hint`]) waiting in memory. Default 64 MiB:
+    /// size hints count what an event serialises to (~2.6 KB for a message with the default
+    /// contexts), more than it occupies while queued, and a 20,000-event burst must fit.
     pub max_queue_bytes: usize,
     /// Bodies of at least this many bytes are gzipped. Default 8 KiB: smaller events cost more
     /// CPU to compress (8-17 µs per 2.4 KB) than they save on the wire.
@@ -115,7 +117,7 @@ impl Default for TransportOptions {
     fn default() -> Self {
         TransportOptions {
             max_queue_envelopes: 30_000,
-            max_queue_bytes: 48 * 1024 * 1024,
+            max_queue_bytes: 64 * 1024 * 1024,
             gzip_threshold: 8 * 1024,
             gzip_level: 1,
             connect_timeout: Duration::from_secs(5),

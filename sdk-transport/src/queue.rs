@@ -17,11 +17,20 @@ pub struct Queued {
     pub bytes: usize,
 }
 
+/// Envelopes per segment of the queue.
+const SEGMENT: usize = 1024;
+
 /// A FIFO queue bounded in count and in estimated bytes. Not synchronised: the worker keeps it
 /// behind its lock.
+///
+/// Stored in fixed-size segments, so growing during a burst never copies what is queued (a
+/// single growable ring would copy it at every doubling, on the caller's thread); one emptied
+/// segment is kept for reuse.
 #[derive(Debug)]
 pub struct BoundedQueue {
-    items: VecDeque<Queued>,
+    segments: VecDeque<VecDeque<Queued>>,
+    spare: Option<VecDeque<Queued>>,
+    len: usize,
     bytes: usize,
     max_items: usize,
     max_bytes: usize,
@@ -31,7 +40,9 @@ impl BoundedQueue {
     /// An empty queue holding at most `max_items` envelopes and `max_bytes` estimated bytes.
     pub fn new(max_items: usize, max_bytes: usize) -> Self {
         BoundedQueue {
-            items: VecDeque::new(),
+            segments: VecDeque::new(),
+            spare: None,
+            len: 0,
             bytes: 0,
             max_items,
             max_bytes,
@@ -44,31 +55,54 @@ impl BoundedQueue {
     #[allow(clippy::result_large_err)] // handing the envelope back by value is the point
     pub fn try_push(&mut self, envelope: Envelope) -> Result<(), Envelope> {
         let bytes = envelope.size_hint();
-        if self.items.len() >= self.max_items
-            || (!self.items.is_empty() && self.bytes.saturating_add(bytes) > self.max_bytes)
+        if self.len >= self.max_items
+            || (self.len > 0 && self.bytes.saturating_add(bytes) > self.max_bytes)
         {
             return Err(envelope);
         }
-        self.bytes += bytes;
-        self.items.push_back(Queued { envelope, bytes });
+        let needs_segment = self
+            .segments
+            .back()
+            .is_none_or(|segment| segment.len() >= SEGMENT);
+        if needs_segment {
+            let segment = self
+                .spare
+                .take()
+                .unwrap_or_else(|| VecDeque::with_capacity(SEGMENT.min(self.max_items.max(1))));
+            self.segments.push_back(segment);
+        }
+        if let Some(segment) = self.segments.back_mut() {
+            segment.push_back(Queued { envelope, bytes });
+            self.len += 1;
+            self.bytes += bytes;
+        }
         Ok(())
     }
 
     /// Takes the oldest envelope.
     pub fn pop(&mut self) -> Option<Envelope> {
-        let queued = self.items.pop_front()?;
+        let front = self.segments.front_mut()?;
+        let queued = front.pop_front()?;
+        if front.is_empty() {
+            if let Some(segment) = self.segments.pop_front() {
+                if self.spare.is_none() && segment.capacity() <= SEGMENT * 2 {
+                    self.spare = Some(segment);
+                }
+            }
+        }
+        self.len -= 1;
         self.bytes -= queued.bytes;
         Some(queued.envelope)
     }
 
     /// Envelopes waiting.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.len
     }
 
     /// Whether nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len == 0
     }
 
     /// Estimated bytes waiting.
@@ -114,6 +148,32 @@ mod tests {
         queue.pop();
         assert_eq!(queue.bytes(), one);
         assert!(queue.try_push(envelope(100)).is_ok());
+    }
+
+    #[test]
+    fn keeps_order_across_segments() {
+        let mut queue = BoundedQueue::new(10_000, usize::MAX);
+        for n in 0..(SEGMENT * 2 + 7) {
+            assert!(queue.try_push(envelope(n % 50)).is_ok());
+        }
+        assert_eq!(queue.len(), SEGMENT * 2 + 7);
+        for n in 0..(SEGMENT + 3) {
+            assert_eq!(queue.pop().unwrap().items[0].payload.size_hint(), n % 50);
+        }
+        for n in 0..SEGMENT {
+            assert!(queue.try_push(envelope(n % 50)).is_ok());
+        }
+        let mut rest = Vec::new();
+        while let Some(envelope) = queue.pop() {
+            rest.push(envelope.items[0].payload.size_hint());
+        }
+        let expected: Vec<usize> = ((SEGMENT + 3)..(SEGMENT * 2 + 7))
+            .chain(0..SEGMENT)
+            .map(|n| n % 50)
+            .collect();
+        assert_eq!(rest, expected);
+        assert_eq!(queue.bytes(), 0);
+        assert!(queue.is_empty());
     }
 
     #[test]

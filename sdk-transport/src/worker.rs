@@ -8,13 +8,14 @@
 //! a spool configured, moves what waits in memory to disk in batches. Spooled envelopes are
 //! re-sent when sending works again and on the next start.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::category::DiscardReason;
+use crate::category::{DataCategory, DiscardReason};
 use crate::client_report::{ClientReports, DiscardedCount};
 use crate::envelope::{Envelope, ItemType};
 use crate::gzip;
@@ -315,13 +316,25 @@ impl Shared {
     /// envelope cannot be serialised.
     fn transmit(&self, envelope: &Envelope, buffers: &mut Buffers) -> Option<Outcome> {
         buffers.body.clear();
-        if let Err(err) = envelope.write_to_with_scratch(
-            &mut buffers.body,
-            &mut buffers.scratch,
-            Some(SystemTime::now()),
-        ) {
-            crate::sdk_debug!("dropping an envelope that cannot be serialised: {err}");
-            return None;
+        // Payloads are written by other crates' code: a panic there costs this envelope, not
+        // the sender thread.
+        let written = panic::catch_unwind(AssertUnwindSafe(|| {
+            envelope.write_to_with_scratch(
+                &mut buffers.body,
+                &mut buffers.scratch,
+                Some(SystemTime::now()),
+            )
+        }));
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                crate::sdk_debug!("dropping an envelope that cannot be serialised: {err}");
+                return None;
+            }
+            Err(_) => {
+                crate::sdk_debug!("dropping an envelope whose payload panicked while serialising");
+                return None;
+            }
         }
         let compress = gzip::should_compress(buffers.body.len(), self.options.gzip_threshold)
             && gzip::compress_into(
@@ -531,10 +544,18 @@ impl Shared {
         let mut finished = None;
         while let Some(work) = self.next_work(finished) {
             finished = Some(matches!(work, Work::Drain(..)));
-            match work {
+            // A panic (a bug, or an HTTP client's) must not kill the thread and leave its job
+            // counted as in flight forever.
+            let result = panic::catch_unwind(AssertUnwindSafe(|| match work {
                 Work::Send(job) => self.send(job, &mut buffers),
                 Work::Spool(jobs) => self.spool_jobs(jobs, DiscardReason::NetworkError),
                 Work::Drain(path, envelopes) => self.drain(path, envelopes, &mut buffers),
+            }));
+            if result.is_err() {
+                crate::sdk_debug!("a transport thread recovered from a panic; one job was lost");
+                self.reports
+                    .record(DiscardReason::InternalSdkError, DataCategory::Default, 1);
+                buffers = Buffers::default();
             }
             // Don't keep a huge buffer around after one big envelope.
             for buffer in [
@@ -969,6 +990,62 @@ mod tests {
         ))
     }
 
+    /// Caller-side cost of `send_envelope` with the senders busy (a measurement: run with
+    /// `cargo test --release -p sdk-transport --lib enqueue_cost -- --ignored --nocapture`).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn enqueue_cost() {
+        let client = FakeClient::new();
+        client.set_hang(true);
+        let options = options().concurrency(4).queue_limits(200_000, usize::MAX);
+        let transport = HttpTransport::new(&dsn(), options, client.clone()).expect("transport");
+        let envelopes: Vec<Envelope> = (0..100_000).map(|_| event("x")).collect();
+        let start = Instant::now();
+        for envelope in envelopes {
+            transport.send_envelope(envelope);
+        }
+        let elapsed = start.elapsed();
+        println!(
+            "send_envelope: {:.0} ns/op over 100,000 (queue {})",
+            elapsed.as_nanos() as f64 / 100_000.0,
+            transport.stats().queued
+        );
+        client.set_hang(false);
+    }
+
+    /// A payload whose serialisation panics.
+    struct Exploding;
+
+    impl crate::envelope::ItemPayload for Exploding {
+        fn write_to(&self, _out: &mut Vec<u8>) -> Result<(), crate::envelope::PayloadError> {
+            panic!("payload bug")
+        }
+        fn size_hint(&self) -> usize {
+            10
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    #[test]
+    fn a_panicking_payload_costs_its_envelope_only() {
+        let client = FakeClient::new();
+        let transport = HttpTransport::new(&dsn(), options(), client.clone()).unwrap();
+        let mut bad = Envelope::new();
+        bad.add_item(EnvelopeItem::lazy_json(ItemType::Event, Exploding));
+        transport.send_envelope(bad);
+        transport.send_envelope(event("fine"));
+        assert!(transport.flush(Duration::from_secs(10)));
+        assert_eq!(
+            transport.discarded_count(DiscardReason::InternalSdkError, DataCategory::Error),
+            1
+        );
+        let seen = client.seen();
+        assert!(seen[0].body.contains("fine"));
+        assert!(seen[1].body.contains("internal_sdk_error"));
+    }
+
     #[test]
     fn delivers_with_auth_sent_at_and_user_agent() {
         let client = FakeClient::new();
@@ -1289,6 +1366,48 @@ mod tests {
             1
         );
         client.set_hang(false);
+    }
+
+    #[test]
+    fn spooled_envelopes_wait_while_their_category_is_rate_limited() {
+        let dir = temp_dir("limited");
+        let down = FakeClient::new();
+        down.always(Err(HttpError::Connect("refused".into())));
+        let options = options().spool(Some(SpoolOptions::new(&dir)));
+        let transport = HttpTransport::new(&dsn(), options.clone(), down).unwrap();
+        for n in 0..3 {
+            transport.send_envelope(event(&format!("spooled {n}")));
+        }
+        assert!(transport.shutdown(Duration::from_secs(10)));
+        drop(transport);
+
+        let up = FakeClient::new();
+        up.answer([Ok(HttpResponse {
+            status: 200,
+            rate_limits: Some("60:error:key".into()),
+            retry_after: None,
+        })]);
+        let transport = HttpTransport::new(&dsn(), options, up.clone()).unwrap();
+        assert!(!transport.flush(Duration::from_millis(300)));
+        assert_eq!(up.seen().len(), 1, "the rest waits for the limit to end");
+        assert_eq!(transport.stats().spooled, 2);
+        assert!(
+            transport.discarded().is_empty(),
+            "kept on disk, not dropped: {:?}",
+            transport.discarded()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_unusable_spool_directory_is_a_clear_error() {
+        let file = temp_dir("file");
+        std::fs::write(&file, b"not a directory").unwrap();
+        let options = options().spool_dir(file.join("spool"));
+        let err = HttpTransport::new(&dsn(), options, FakeClient::new()).unwrap_err();
+        assert!(matches!(err, TransportError::Spool(_)));
+        assert!(err.to_string().contains("spool directory"), "{err}");
+        let _ = std::fs::remove_file(&file);
     }
 
     #[test]

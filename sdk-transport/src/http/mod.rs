@@ -2,7 +2,7 @@
 //! on top of any client, and the clients for `ureq` (blocking) and `reqwest` (async on tokio).
 //!
 //! All delivery logic (queue, rate limits, retries, client reports, spool, gzip) lives once in
-//! the worker ([`crate::worker`]); a client only moves bytes: it sends one request and reports
+//! the delivery worker behind [`HttpTransport`]; a client only moves bytes: it sends one request and reports
 //! the status and the two headers that matter.
 
 use std::fmt;

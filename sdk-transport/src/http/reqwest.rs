@@ -1,19 +1,35 @@
 //! The async HTTP client on `reqwest` (rustls) and tokio, for applications on tokio.
 //!
-//! The client runs on a small runtime of its own (one thread, "sentry-transport-rt") that the
-//! delivery worker's threads block on, so it works the same whether the transport is created
-//! inside a tokio runtime or not, and never competes with the application's tasks. All delivery
-//! logic stays in the shared worker.
+//! Each of the delivery worker's sender threads drives its own small current-thread runtime
+//! with its own connection, so a request never hops between threads, the client works the same
+//! whether the transport is created inside a tokio runtime or not, and it never competes with
+//! the application's tasks. All delivery logic stays in the shared worker.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse, TransportError};
 use crate::options::TransportOptions;
 
-/// An [`HttpClient`] on `reqwest`, driven by its own tokio runtime.
-pub struct ReqwestClient {
-    client: reqwest::Client,
+/// A runtime and a client on it, used by one sender thread at a time.
+struct Lane {
     runtime: Option<tokio::runtime::Runtime>,
+    client: reqwest::Client,
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another runtime's context panics; this never does.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// An [`HttpClient`] on `reqwest`, driven by runtimes of its own.
+pub struct ReqwestClient {
+    make_client: Box<dyn Fn() -> reqwest::ClientBuilder + Send + Sync>,
+    lanes: Mutex<Vec<Lane>>,
 }
 
 impl std::fmt::Debug for ReqwestClient {
@@ -23,44 +39,66 @@ impl std::fmt::Debug for ReqwestClient {
 }
 
 impl ReqwestClient {
-    /// A client with the timeouts, user agent and connection pool of `options`.
+    /// A client with the timeouts and user agent of `options`.
     pub fn new(options: &TransportOptions) -> Result<Self, TransportError> {
-        let builder = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.request_timeout)
-            .user_agent(options.user_agent.as_str())
-            .pool_max_idle_per_host(options.concurrency.max(1) * 2)
-            .pool_idle_timeout(Duration::from_secs(50));
-        ReqwestClient::with_builder(builder)
+        let connect_timeout = options.connect_timeout;
+        let timeout = options.request_timeout;
+        let user_agent = options.user_agent.clone();
+        ReqwestClient::with_builder(move || {
+            reqwest::Client::builder()
+                .connect_timeout(connect_timeout)
+                .timeout(timeout)
+                .user_agent(user_agent.as_str())
+                .pool_max_idle_per_host(1)
+                .pool_idle_timeout(Duration::from_secs(50))
+        })
     }
 
-    /// A client from a `reqwest::ClientBuilder` configured by the caller (proxy, TLS roots...).
-    pub fn with_builder(builder: reqwest::ClientBuilder) -> Result<Self, TransportError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("sentry-transport-rt")
+    /// A client from `reqwest::ClientBuilder`s configured by the caller (proxy, TLS roots...).
+    /// `make` is called once per sender thread (each has its own connection); the first call
+    /// happens here, so a builder that cannot build is reported now.
+    pub fn with_builder(
+        make: impl Fn() -> reqwest::ClientBuilder + Send + Sync + 'static,
+    ) -> Result<Self, TransportError> {
+        let client = ReqwestClient {
+            make_client: Box::new(make),
+            lanes: Mutex::new(Vec::new()),
+        };
+        let lane = client.new_lane()?;
+        client.put_back(lane);
+        Ok(client)
+    }
+
+    fn new_lane(&self) -> Result<Lane, TransportError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|err| TransportError::Client(format!("tokio runtime: {err}")))?;
         let client = {
             let _guard = runtime.enter();
-            builder
+            (self.make_client)()
                 .build()
                 .map_err(|err| TransportError::Client(err.to_string()))?
         };
-        Ok(ReqwestClient {
-            client,
+        Ok(Lane {
             runtime: Some(runtime),
+            client,
         })
     }
-}
 
-impl Drop for ReqwestClient {
-    fn drop(&mut self) {
-        // Dropping a runtime inside another runtime's context panics; this never does.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+    fn take_lane(&self) -> Result<Lane, TransportError> {
+        let lane = self.lanes.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match lane {
+            Some(lane) => Ok(lane),
+            None => self.new_lane(),
         }
+    }
+
+    fn put_back(&self, lane: Lane) {
+        self.lanes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(lane);
     }
 }
 
@@ -76,15 +114,18 @@ fn map_error(err: reqwest::Error) -> HttpError {
 
 impl HttpClient for ReqwestClient {
     fn send(&self, request: HttpRequest<'_>) -> Result<HttpResponse, HttpError> {
-        let Some(runtime) = &self.runtime else {
+        let lane = self
+            .take_lane()
+            .map_err(|err| HttpError::Other(err.to_string()))?;
+        let Some(runtime) = &lane.runtime else {
             return Err(HttpError::Other("the HTTP runtime is shut down".into()));
         };
-        let mut builder = self.client.post(request.url);
+        let mut builder = lane.client.post(request.url);
         for (name, value) in request.headers {
             builder = builder.header(*name, *value);
         }
         let builder = builder.body(request.body.to_vec());
-        runtime.handle().block_on(async move {
+        let result = runtime.block_on(async move {
             let response = builder.send().await.map_err(map_error)?;
             let header = |name: &str| {
                 response
@@ -98,9 +139,11 @@ impl HttpClient for ReqwestClient {
                 rate_limits: header("x-sentry-rate-limits"),
                 retry_after: header("retry-after"),
             };
-            // Read the body to the end so the connection goes back to the pool.
+            // Read the body to the end so the connection can be reused.
             let _ = response.bytes().await;
             Ok(result)
-        })
+        });
+        self.put_back(lane);
+        result
     }
 }
