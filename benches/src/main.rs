@@ -295,12 +295,15 @@ fn coordinate(jobs: &[&str], args: &Args) -> ExitCode {
                 };
                 if let Some(out) = child.stdout.take() {
                     for line in BufReader::new(out).lines().map_while(Result::ok) {
-                        println!("{line}");
-                        if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&line) {
-                            if let Some(o) = v.as_object_mut() {
-                                o.insert("run".into(), serde_json::json!(run));
+                        match serde_json::from_str::<serde_json::Value>(&line) {
+                            Ok(mut v) => {
+                                if let Some(o) = v.as_object_mut() {
+                                    o.insert("run".into(), serde_json::json!(run));
+                                }
+                                println!("{v}");
+                                lines.push(v);
                             }
-                            lines.push(v);
+                            Err(_) => println!("{line}"),
                         }
                     }
                 }

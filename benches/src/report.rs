@@ -63,6 +63,15 @@ pub fn tables(lines: &[Value]) -> String {
         })
     };
     let mut out = String::new();
+    let runs = lines
+        .iter()
+        .filter_map(|l| l.get("run").and_then(Value::as_u64))
+        .max()
+        .map_or(1, |r| r + 1);
+    let _ = writeln!(
+        out,
+        "\nEach figure: median over {runs} run(s) of the per-run median ns/op (R batches of N)."
+    );
     let _ = writeln!(
         out,
         "\n| workload | sentry ns/op | ours ns/op | ours/sentry | target | met abs / by ratio | allocs/op sentry / ours | notes |"
@@ -146,13 +155,6 @@ pub fn tables(lines: &[Value]) -> String {
         }
         if let Some(n) = crate::ours::note(w) {
             notes.push(n.to_string());
-        }
-        let runs = s
-            .as_ref()
-            .map_or(0, Vec::len)
-            .max(o.as_ref().map_or(0, Vec::len));
-        if runs > 1 {
-            notes.push(format!("median of {runs} runs"));
         }
         let _ = writeln!(
             out,
