@@ -296,7 +296,7 @@ impl Client {
             None => scope,
         };
         let mut rest = rest;
-        if scope.get_span().is_some() {
+        if crate::performance::binding::has_active_span(scope) {
             // errors inside a span carry its trace context and transaction name
             let event = rest.get_or_insert_with(|| Box::new(blank_event(core.level)));
             crate::performance::binding::apply_span(event, scope);

@@ -34,6 +34,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock, RwLock};
 
+use sdk_core::performance::CodeLocation;
 use sdk_core::protocol::{Context as EventContext, Values};
 use sdk_core::{Breadcrumb, Event, Level, TransactionContext, TransactionOrSpan};
 use tracing_core::span::{Attributes, Id, Record};
@@ -153,52 +154,64 @@ fn level_of(level: &tracing_core::Level) -> Level {
     }
 }
 
-/// The most callsites whose op (`target::name`) is interned.
-const MAX_INTERNED_OPS: usize = 4096;
+/// The most callsites whose data is interned; spans of further callsites format their op
+/// each time and carry no code location.
+const MAX_INTERNED_CALLSITES: usize = 4096;
 
-/// A span's default op, `target::name`, made once per callsite (callsites are static and few)
-/// instead of formatted for every span.
-fn default_op(metadata: &'static Metadata<'static>) -> Cow<'static, str> {
-    static OPS: OnceLock<RwLock<HashMap<usize, &'static str>>> = OnceLock::new();
-    thread_local! {
-        /// The last callsite this thread asked for (spans of a loop share one).
-        static LAST: std::cell::Cell<(usize, &'static str)> = const { std::cell::Cell::new((0, "")) };
-    }
-    let key = metadata as *const Metadata<'static> as usize;
-    if let Ok((last, op)) = LAST.try_with(std::cell::Cell::get) {
-        if last == key {
-            return Cow::Borrowed(op);
-        }
-    }
-    let op = interned_op(&OPS, key, metadata);
-    if let Cow::Borrowed(op) = op {
-        let _ = LAST.try_with(|last| last.set((key, op)));
-    }
-    op
+/// What every span of one callsite shares: its default op (`target::name`) and its code
+/// location, made once per callsite (callsites are static and few) instead of per span.
+struct Callsite {
+    op: &'static str,
+    code: CodeLocation,
 }
 
-fn interned_op(
-    ops: &'static OnceLock<RwLock<HashMap<usize, &'static str>>>,
+type CallsiteMap = RwLock<HashMap<usize, &'static Callsite>>;
+
+fn callsite(metadata: &'static Metadata<'static>) -> Option<&'static Callsite> {
+    static CALLSITES: OnceLock<CallsiteMap> = OnceLock::new();
+    thread_local! {
+        /// The last callsite this thread asked for (spans made in a loop share one).
+        static LAST: std::cell::Cell<Option<(usize, &'static Callsite)>> =
+            const { std::cell::Cell::new(None) };
+    }
+    let key = metadata as *const Metadata<'static> as usize;
+    if let Ok(Some((last, site))) = LAST.try_with(std::cell::Cell::get) {
+        if last == key {
+            return Some(site);
+        }
+    }
+    let site = interned_callsite(CALLSITES.get_or_init(Default::default), key, metadata)?;
+    let _ = LAST.try_with(|last| last.set(Some((key, site))));
+    Some(site)
+}
+
+fn interned_callsite(
+    callsites: &CallsiteMap,
     key: usize,
     metadata: &'static Metadata<'static>,
-) -> Cow<'static, str> {
-    let ops = ops.get_or_init(Default::default);
-    if let Some(op) = ops.read().ok().and_then(|m| m.get(&key).copied()) {
-        return Cow::Borrowed(op);
+) -> Option<&'static Callsite> {
+    if let Some(site) = callsites.read().ok().and_then(|m| m.get(&key).copied()) {
+        return Some(site);
+    }
+    let mut map = callsites.write().ok()?;
+    if let Some(site) = map.get(&key) {
+        return Some(site);
+    }
+    if map.len() >= MAX_INTERNED_CALLSITES {
+        return None;
     }
     let op = format!("{}::{}", metadata.target(), metadata.name());
-    let Ok(mut map) = ops.write() else {
-        return Cow::Owned(op);
-    };
-    if let Some(existing) = map.get(&key) {
-        return Cow::Borrowed(existing);
-    }
-    if map.len() >= MAX_INTERNED_OPS {
-        return Cow::Owned(op);
-    }
-    let op: &'static str = Box::leak(op.into_boxed_str());
-    map.insert(key, op);
-    Cow::Borrowed(op)
+    let site: &'static Callsite = Box::leak(Box::new(Callsite {
+        op: Box::leak(op.into_boxed_str()),
+        code: CodeLocation {
+            file: metadata.file(),
+            line: metadata.line(),
+            module: metadata.module_path(),
+            target: Some(metadata.target()),
+        },
+    }));
+    map.insert(key, site);
+    Some(site)
 }
 
 /// The Sentry span of the nearest ancestor-or-self of the span `id` that has one.
@@ -228,9 +241,11 @@ where
         };
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        let op: Cow<'static, str> = match fields.op.take() {
-            Some(op) => Cow::Owned(op),
-            None => default_op(metadata),
+        let site = callsite(metadata);
+        let op: Cow<'static, str> = match (fields.op.take(), site) {
+            (Some(op), _) => Cow::Owned(op),
+            (None, Some(site)) => Cow::Borrowed(site.op),
+            (None, None) => Cow::Owned(format!("{}::{}", metadata.target(), metadata.name())),
         };
         let description: Cow<'static, str> = match fields.name.take() {
             Some(name) => Cow::Owned(name),
@@ -261,6 +276,9 @@ where
         };
         if !fields.data.is_empty() {
             span.set_data_map(std::mem::take(&mut fields.data));
+        }
+        if let Some(site) = site {
+            span.set_code_location(&site.code);
         }
         span_ref.extensions_mut().insert(SentrySpan { span });
     }

@@ -66,6 +66,16 @@ fn nested_spans_become_a_transaction_with_a_span_tree() {
         assert!(q["start_timestamp"].as_f64() <= q["timestamp"].as_f64());
     }
     assert_eq!(queries[0]["data"]["row_id"], 0);
+    assert_eq!(
+        queries[0]["data"]["code.file.path"],
+        "sdk-tracing/src/tests.rs"
+    );
+    assert_eq!(queries[0]["data"]["code.module.name"], "sdk_tracing::tests");
+    assert_eq!(
+        queries[0]["data"]["sentry.tracing.target"],
+        "sdk_tracing::tests"
+    );
+    assert!(queries[0]["data"]["code.line.number"].as_u64().is_some());
     let decodes: Vec<&Value> = spans.iter().filter(|s| s["op"] == "serialize").collect();
     assert_eq!(decodes.len(), 3);
     for d in decodes {

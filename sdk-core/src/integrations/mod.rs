@@ -2,9 +2,10 @@
 //! may process every event.
 //!
 //! The default integrations (`ClientOptions::default_integrations`, on by default) are:
-//! `contexts` (os, rust and device contexts, server name), `debug-images` (loaded modules for
-//! server-side symbolication), `process-stacktrace` (frames resolved on the worker, in-app
-//! rules) and `panic` (captures panics; feature `panic`).
+//! `attach-stacktrace` (the `attach_stacktrace` option), `contexts` (os, rust and device
+//! contexts, server name), `debug-images` (loaded modules for server-side symbolication),
+//! `process-stacktrace` (frames resolved on the worker, in-app rules) and `panic` (captures
+//! panics; feature `panic`).
 
 use std::sync::Arc;
 
@@ -68,6 +69,9 @@ impl Integration for Marker {
 /// The default integrations of the enabled features.
 pub(crate) fn defaults() -> Vec<Arc<dyn Integration>> {
     let mut out: Vec<Arc<dyn Integration>> = Vec::new();
+    if cfg!(feature = "backtrace") {
+        out.push(Arc::new(Marker("attach-stacktrace")));
+    }
     if cfg!(feature = "contexts") {
         out.push(Arc::new(Marker("contexts")));
     }

@@ -365,6 +365,15 @@ pub fn entered_span() -> Option<TransactionOrSpan> {
         .flatten()
 }
 
+/// Whether a span is active for a capture with `scope` (entered on this thread or bound to
+/// the scope).
+pub(crate) fn has_active_span(scope: &Scope) -> bool {
+    scope.get_span().is_some()
+        || ENTERED
+            .try_with(|stack| stack.try_borrow().is_ok_and(|s| !s.is_empty()))
+            .unwrap_or(false)
+}
+
 /// Gives an error event captured with `scope` the trace context (and transaction name) of the
 /// scope's span, unless the event has its own.
 pub(crate) fn apply_span(event: &mut Event, scope: &Scope) {

@@ -53,5 +53,5 @@ pub use sampling::{
     DecisionSource, SamplingContext, SamplingDecision, SamplingOptions, TracesSampler,
 };
 pub use sink::{RecordingSink, TracingConfig, TransactionSink, DEFAULT_MAX_SPANS};
-pub use span::{Measurement, Span, SpanRecord, TransactionOrSpan};
+pub use span::{CodeLocation, Measurement, Span, SpanRecord, TransactionOrSpan};
 pub use transaction::{Transaction, TransactionContext, TransactionSource};

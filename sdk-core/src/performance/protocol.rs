@@ -13,7 +13,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::dsc::DynamicSamplingContext;
-use super::span::{Measurement, SpanRecord};
+use super::span::{CodeLocation, Measurement, SpanRecord};
 use super::transaction::TransactionSource;
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::SpanStatus;
@@ -38,6 +38,8 @@ pub struct FinishedTransaction {
     pub source: TransactionSource,
     /// The origin (`manual` when `None`).
     pub origin: Option<Cow<'static, str>>,
+    /// Where in the code it was started (written into `contexts.trace.data`).
+    pub code: Option<&'static CodeLocation>,
     /// The status.
     pub status: Option<SpanStatus>,
     /// When it started.
@@ -130,6 +132,28 @@ fn write_id(out: &mut Vec<u8>, id: impl std::fmt::Display) {
     out.push(b'"');
 }
 
+/// Writes a `data` object: the recorded attributes, then the code location's entries that the
+/// attributes do not override.
+fn write_data(
+    out: &mut Vec<u8>,
+    data: &serde_json::Map<String, serde_json::Value>,
+    code: Option<&CodeLocation>,
+) -> Result<(), PayloadError> {
+    let mut w = JsonWriter::object(out);
+    for (key, value) in data {
+        w.field(key, value)?;
+    }
+    if let Some(code) = code {
+        for (key, value) in code.entries() {
+            if !data.contains_key(key) {
+                w.field(key, &value)?;
+            }
+        }
+    }
+    w.end();
+    Ok(())
+}
+
 fn write_span(span: &SpanRecord, trace_id: TraceId, out: &mut Vec<u8>) -> Result<(), PayloadError> {
     let mut w = JsonWriter::object(out);
     write_id(w.key("span_id")?, span.span_id);
@@ -148,8 +172,8 @@ fn write_span(span: &SpanRecord, trace_id: TraceId, out: &mut Vec<u8>) -> Result
     if !span.tags.is_empty() {
         w.field("tags", &span.tags)?;
     }
-    if !span.data.is_empty() {
-        w.field("data", &span.data)?;
+    if !span.data.is_empty() || span.code.is_some() {
+        write_data(w.key("data")?, &span.data, span.code)?;
     }
     w.end();
     Ok(())
@@ -169,8 +193,8 @@ impl FinishedTransaction {
             w.field("status", status.as_str())?;
         }
         w.field("origin", self.origin.as_deref().unwrap_or("manual"))?;
-        if !self.data.is_empty() {
-            w.field("data", &self.data)?;
+        if !self.data.is_empty() || self.code.is_some() {
+            write_data(w.key("data")?, &self.data, self.code)?;
         }
         if let Some(rate) = self.sample_rate {
             w.field("client_sample_rate", &rate)?;

@@ -18,6 +18,40 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Where spans were created in the code: one value per instrumentation point (e.g. a
+/// `tracing` callsite), shared by every span made there. It costs a span nothing but a
+/// pointer; its entries are written into the span's `data` (as `code.file.path`,
+/// `code.line.number`, `code.module.name` and `sentry.tracing.target`) when the transaction is
+/// serialised on the delivery worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CodeLocation {
+    /// The source file.
+    pub file: Option<&'static str>,
+    /// The line in the file.
+    pub line: Option<u32>,
+    /// The module path.
+    pub module: Option<&'static str>,
+    /// The `tracing` target.
+    pub target: Option<&'static str>,
+}
+
+impl CodeLocation {
+    /// The entries as data keys and values.
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, serde_json::Value)> {
+        [
+            ("code.file.path", self.file.map(serde_json::Value::from)),
+            ("code.line.number", self.line.map(serde_json::Value::from)),
+            ("code.module.name", self.module.map(serde_json::Value::from)),
+            (
+                "sentry.tracing.target",
+                self.target.map(serde_json::Value::from),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+    }
+}
+
 /// A measurement on a transaction (`measurements.{name}`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Measurement {
@@ -42,6 +76,8 @@ pub struct SpanRecord {
     pub status: Option<SpanStatus>,
     /// `manual` (default) or `auto.<category>.<integration>`.
     pub origin: Option<Cow<'static, str>>,
+    /// Where in the code the span was created (written into `data`).
+    pub code: Option<&'static CodeLocation>,
     /// When the span started.
     pub start_timestamp: SystemTime,
     /// When the span finished.
@@ -58,6 +94,7 @@ struct SpanState {
     description: Option<Cow<'static, str>>,
     status: Option<SpanStatus>,
     origin: Option<Cow<'static, str>>,
+    code: Option<&'static CodeLocation>,
     tags: BTreeMap<String, String>,
     data: serde_json::Map<String, serde_json::Value>,
     finished: bool,
@@ -248,6 +285,11 @@ impl Span {
         self.with_state(|s| s.data.extend(data));
     }
 
+    /// Sets where in the code the span was created.
+    pub fn set_code_location(&self, code: &'static CodeLocation) {
+        self.with_state(|s| s.code = Some(code));
+    }
+
     /// Sets several data attributes at once, taking the map as it is when the span has none
     /// yet (no re-insertion).
     pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
@@ -338,6 +380,7 @@ fn finish_recording(inner: &SpanInner, end: i64) {
             description: s.description.take(),
             status: s.status,
             origin: s.origin.take(),
+            code: s.code,
             start_timestamp: tx.time_at(inner.start),
             timestamp: tx.time_at(end.max(inner.start)),
             tags: std::mem::take(&mut s.tags),
@@ -447,6 +490,14 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.extend_data(data),
             TransactionOrSpan::Span(span) => span.extend_data(data),
+        }
+    }
+
+    /// Sets where in the code it was created.
+    pub fn set_code_location(&self, code: &'static CodeLocation) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.set_code_location(code),
+            TransactionOrSpan::Span(span) => span.set_code_location(code),
         }
     }
 

@@ -364,3 +364,28 @@ fn transaction_or_span_binds_either() {
     bound.finish();
     assert_eq!(sink.transactions()[0].spans.len(), 1);
 }
+
+#[test]
+fn code_locations_are_written_into_data_without_overriding_fields() {
+    static HERE: CodeLocation = CodeLocation {
+        file: Some("src/db.rs"),
+        line: Some(42),
+        module: Some("app::db"),
+        target: Some("app::db"),
+    };
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    tx.set_code_location(&HERE);
+    let span = tx.start_child("db.query", "SELECT");
+    span.set_code_location(&HERE);
+    span.set_data("code.line.number", 7);
+    span.finish();
+    tx.finish();
+    let v = json(&sink.transactions()[0]);
+    let data = &v["spans"][0]["data"];
+    assert_eq!(data["code.file.path"], "src/db.rs");
+    assert_eq!(data["code.module.name"], "app::db");
+    assert_eq!(data["sentry.tracing.target"], "app::db");
+    assert_eq!(data["code.line.number"], 7, "recorded data wins");
+    assert_eq!(v["contexts"]["trace"]["data"]["code.line.number"], 42);
+}

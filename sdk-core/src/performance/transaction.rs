@@ -15,7 +15,7 @@ use super::propagation::{PropagationContext, SentryTrace, BAGGAGE_HEADER, SENTRY
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
-use super::span::{lock, record_span_overflow, Measurement, Span, SpanRecord};
+use super::span::{lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord};
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::{SpanStatus, TraceContext};
 
@@ -280,6 +280,7 @@ pub(crate) struct TxState {
     op: Cow<'static, str>,
     source: TransactionSource,
     origin: Option<Cow<'static, str>>,
+    code: Option<&'static CodeLocation>,
     status: Option<SpanStatus>,
     tags: BTreeMap<String, String>,
     data: serde_json::Map<String, serde_json::Value>,
@@ -602,6 +603,11 @@ impl Transaction {
         self.with_state(|s| s.data.extend(data));
     }
 
+    /// Sets where in the code the transaction was started.
+    pub fn set_code_location(&self, code: &'static CodeLocation) {
+        self.with_state(|s| s.code = Some(code));
+    }
+
     /// Sets several data attributes at once, taking the map as it is when there is none yet.
     pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
         self.with_state(|s| {
@@ -722,6 +728,7 @@ impl Transaction {
             op: std::mem::take(&mut state.op),
             source: state.source,
             origin: state.origin.take(),
+            code: state.code,
             status: state.status,
             start_timestamp: shared.start_wall,
             timestamp: shared.time_at(end),
