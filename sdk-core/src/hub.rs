@@ -388,7 +388,9 @@ impl Hub {
             self.has_explicit.store(true, Ordering::Release);
         }
         if let Some(mut stack) = self.lock_reentrant() {
-            stack.top_mut().client = binding;
+            let old = std::mem::replace(&mut stack.top_mut().client, binding);
+            drop(stack);
+            drop(old);
         }
     }
 
@@ -518,7 +520,18 @@ impl Hub {
                 len - depth
             );
         }
-        stack.layers.truncate(depth.saturating_sub(1).max(1));
+        let keep = depth.saturating_sub(1).max(1);
+        // the popped scopes are dropped after unlocking: dropping them may run user code (values
+        // captured by event processors), which must be free to call the SDK
+        if stack.layers.len() == keep + 1 {
+            let popped = stack.layers.pop();
+            drop(stack);
+            drop(popped);
+        } else {
+            let popped: Vec<Layer> = stack.layers.drain(keep.min(len)..).collect();
+            drop(stack);
+            drop(popped);
+        }
     }
 
     /// Records a breadcrumb on the current scope, after `before_breadcrumb`, keeping the
@@ -947,5 +960,37 @@ mod tests {
         });
         assert_eq!(events[0].tags["global-test-tag"], "global");
         assert_eq!(events[0].tags["global-override"], "current");
+    }
+}
+
+#[cfg(test)]
+mod drop_tests {
+    use super::*;
+    use crate::testing::with_captured_events;
+
+    /// Captures a message when dropped.
+    struct CaptureOnDrop;
+    impl Drop for CaptureOnDrop {
+        fn drop(&mut self) {
+            crate::capture_message("dropped with the scope", Level::Info);
+        }
+    }
+
+    #[test]
+    fn dropping_a_popped_scope_may_call_the_sdk() {
+        let events = with_captured_events(|| {
+            crate::with_scope(
+                |scope| {
+                    let guard = CaptureOnDrop;
+                    scope.add_event_processor(move |event| {
+                        let _keep = &guard;
+                        Some(event)
+                    });
+                },
+                || (),
+            );
+        });
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].message.as_deref(), Some("dropped with the scope"));
     }
 }
