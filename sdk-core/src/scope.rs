@@ -460,17 +460,25 @@ fn merge_maps<V: Clone>(
     }
 }
 
-/// A small map kept as a `Vec` sorted by key: scopes hold a handful of tags, extras and
-/// contexts, and a `Vec` is cheaper to build, clone and drop than a `BTreeMap` at that size.
+/// A small map kept sorted by key: scopes hold a handful of tags, extras and contexts, and a
+/// sorted slice is cheaper to build, clone and drop than a `BTreeMap` at that size. One entry is
+/// kept inline (no allocation besides the key and value).
 #[derive(Clone, PartialEq)]
 pub(crate) struct VecMap<V> {
-    entries: Vec<(String, V)>,
+    entries: Entries<V>,
+}
+
+#[derive(Clone, PartialEq)]
+enum Entries<V> {
+    Empty,
+    One((String, V)),
+    Many(Vec<(String, V)>),
 }
 
 impl<V> Default for VecMap<V> {
     fn default() -> Self {
         VecMap {
-            entries: Vec::new(),
+            entries: Entries::Empty,
         }
     }
 }
@@ -478,23 +486,40 @@ impl<V> Default for VecMap<V> {
 impl<V: fmt::Debug> fmt::Debug for VecMap<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.entries.iter().map(|(k, v)| (k, v)))
+            .entries(self.as_slice().iter().map(|(k, v)| (k, v)))
             .finish()
     }
 }
 
 impl<V> VecMap<V> {
+    fn as_slice(&self) -> &[(String, V)] {
+        match &self.entries {
+            Entries::Empty => &[],
+            Entries::One(pair) => std::slice::from_ref(pair),
+            Entries::Many(pairs) => pairs,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [(String, V)] {
+        match &mut self.entries {
+            Entries::Empty => &mut [],
+            Entries::One(pair) => std::slice::from_mut(pair),
+            Entries::Many(pairs) => pairs,
+        }
+    }
+
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.as_slice()
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&V> {
-        self.position(key).ok().map(|i| &self.entries[i].1)
+        self.position(key).ok().map(|i| &self.as_slice()[i].1)
     }
 
     pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         match self.position(key) {
-            Ok(i) => Some(&mut self.entries[i].1),
+            Ok(i) => Some(&mut self.as_mut_slice()[i].1),
             Err(_) => None,
         }
     }
@@ -504,27 +529,47 @@ impl<V> VecMap<V> {
     }
 
     pub(crate) fn insert(&mut self, key: String, value: V) {
-        match self.position(&key) {
-            Ok(i) => self.entries[i].1 = value,
-            Err(i) => {
-                if self.entries.capacity() == 0 {
-                    self.entries.reserve_exact(4);
-                }
-                self.entries.insert(i, (key, value))
+        let at = match self.position(&key) {
+            Ok(i) => {
+                self.as_mut_slice()[i].1 = value;
+                return;
+            }
+            Err(at) => at,
+        };
+        self.entries = match std::mem::replace(&mut self.entries, Entries::Empty) {
+            Entries::Empty => Entries::One((key, value)),
+            Entries::One(first) => {
+                let mut pairs = Vec::with_capacity(4);
+                pairs.push(first);
+                pairs.insert(at, (key, value));
+                Entries::Many(pairs)
+            }
+            Entries::Many(mut pairs) => {
+                pairs.insert(at, (key, value));
+                Entries::Many(pairs)
+            }
+        };
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<V> {
+        let at = self.position(key).ok()?;
+        match std::mem::replace(&mut self.entries, Entries::Empty) {
+            Entries::Empty => None,
+            Entries::One((_, value)) => Some(value),
+            Entries::Many(mut pairs) => {
+                let (_, value) = pairs.remove(at);
+                self.entries = Entries::Many(pairs);
+                Some(value)
             }
         }
     }
 
-    pub(crate) fn remove(&mut self, key: &str) -> Option<V> {
-        self.position(key).ok().map(|i| self.entries.remove(i).1)
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.as_slice().is_empty()
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+        self.as_slice().iter().map(|(k, v)| (k.as_str(), v))
     }
 }
 
@@ -532,5 +577,36 @@ fn concat<T: Clone>(a: &Option<Arc<Vec<T>>>, b: &Option<Arc<Vec<T>>>) -> Option<
     match (a, b) {
         (None, x) | (x, None) => x.clone(),
         (Some(a), Some(b)) => Some(Arc::new(a.iter().chain(b.iter()).cloned().collect())),
+    }
+}
+
+#[cfg(test)]
+mod vecmap_tests {
+    use super::VecMap;
+
+    #[test]
+    fn keeps_keys_sorted_and_unique_through_inline_and_vec_forms() {
+        let mut m = VecMap::default();
+        assert!(m.is_empty());
+        m.insert("b".to_owned(), 2);
+        assert_eq!(m.get("b"), Some(&2));
+        m.insert("b".to_owned(), 3);
+        m.insert("a".to_owned(), 1);
+        m.insert("c".to_owned(), 4);
+        let keys: Vec<_> = m.iter().map(|(k, v)| (k.to_owned(), *v)).collect();
+        assert_eq!(
+            keys,
+            vec![("a".into(), 1), ("b".into(), 3), ("c".into(), 4)]
+        );
+        if let Some(v) = m.get_mut("a") {
+            *v = 10;
+        }
+        assert_eq!(m.remove("a"), Some(10));
+        assert_eq!(m.remove("zz"), None);
+        assert!(m.contains_key("c"));
+        let mut one = VecMap::default();
+        one.insert("only".to_owned(), 1);
+        assert_eq!(one.remove("only"), Some(1));
+        assert!(one.is_empty());
     }
 }

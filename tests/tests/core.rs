@@ -183,3 +183,48 @@ fn init_guard_flushes_on_drop_and_panics_arrive_unhandled() {
         .is_some_and(|v| v.contains("the answer should have been computed")));
     assert_eq!(panic["release"], "e2e-panic@1.0");
 }
+
+#[test]
+fn each_tokio_task_keeps_its_own_scope_across_await_and_spawn() {
+    use sdk_core::SentryFutureExt;
+
+    let server = MockServer::start();
+    let (hub, client) = hub_for(&server, ClientOptions::new());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("a runtime");
+    hub.configure_scope(|s| s.set_tag("app", "shared"));
+    runtime.block_on(
+        async {
+            let mut tasks = Vec::new();
+            for request in 0..8 {
+                let task = async move {
+                    sdk_core::configure_scope(|s| s.set_tag("request", request));
+                    // move between worker threads and interleave with the other tasks
+                    for _ in 0..3 {
+                        tokio::task::yield_now().await;
+                    }
+                    sdk_core::capture_message(&format!("request {request}"), Level::Info);
+                };
+                tasks.push(tokio::spawn(task.in_current_scope()));
+            }
+            for task in tasks {
+                task.await.expect("the task ran");
+            }
+        }
+        .bind_hub(hub.clone()),
+    );
+    assert!(client.flush(Some(Duration::from_secs(5))));
+    assert!(server.wait_for_items("event", 8, Duration::from_secs(5)));
+    let events = server.events();
+    assert_eq!(events.len(), 8);
+    for event in &events {
+        let message = event["message"].as_str().expect("a message");
+        let request = message.trim_start_matches("request ");
+        assert_eq!(event["tags"]["request"], request, "{message}");
+        assert_eq!(event["tags"]["app"], "shared");
+    }
+    assert_eq!(hub.scope_snapshot().tag("request"), None);
+    client.close(Some(Duration::from_secs(2)));
+}
