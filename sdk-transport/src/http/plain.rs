@@ -388,7 +388,12 @@ impl PlainHttpClient {
         let mut has_agent = false;
         for (name, value) in request.headers {
             // Header values come from the SDK; still never let a line break through.
-            if name.contains(['\r', '\n', ':']) || value.contains(['\r', '\n']) {
+            if name.contains(['\r', '\n', ':'])
+                || value.contains(['\r', '\n'])
+                || name.eq_ignore_ascii_case("host")
+                || name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("transfer-encoding")
+            {
                 continue;
             }
             has_agent |= name.eq_ignore_ascii_case("user-agent");
@@ -596,7 +601,11 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
         ]);
         let client = PlainHttpClient::new(&TransportOptions::default());
-        let headers = [("X-Sentry-Auth", "Sentry sentry_key=k"), ("Evil\r\nX", "y")];
+        let headers = [
+            ("X-Sentry-Auth", "Sentry sentry_key=k"),
+            ("Evil\r\nX", "y"),
+            ("Content-Length", "999"),
+        ];
         for body in [&b"first"[..], b"second"] {
             let response = client
                 .send(HttpRequest {
@@ -618,6 +627,10 @@ mod tests {
         assert!(first.contains("\r\nX-Sentry-Auth: Sentry sentry_key=k\r\n"));
         assert!(first.contains("\r\nUser-Agent: sentry.rust.sdk/"));
         assert!(!first.contains("Evil"));
+        assert!(
+            !first.contains("999"),
+            "the client sets Content-Length itself"
+        );
         assert!(first.ends_with("\r\n\r\nfirst"));
     }
 
