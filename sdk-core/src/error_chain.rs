@@ -71,7 +71,7 @@ pub fn exceptions_from_error_with(
             let id = i as u32;
             Exception {
                 ty: error_type_name(*e),
-                value: Some(e.to_string()),
+                value: Some(display_lossy(*e)),
                 mechanism: Some(Mechanism {
                     exception_id: Some(id),
                     parent_id: id.checked_sub(1),
@@ -100,6 +100,14 @@ pub fn error_type_name(err: &(dyn Error + 'static)) -> String {
     // Stops with an error once enough was written; the prefix is all we need.
     let _ = write!(prefix, "{err:?}");
     type_name_from_debug(&prefix.buf).unwrap_or_else(|| "Error".to_owned())
+}
+
+/// The `Display` text of an error. A `Display` that returns `Err` (a bug in the user's type)
+/// keeps what it wrote so far instead of panicking like `to_string()` would.
+pub fn display_lossy(err: &(dyn Error + 'static)) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "{err}");
+    out
 }
 
 /// The leading path-like identifier of a `Debug` string, if it starts with one.
@@ -386,5 +394,22 @@ mod properties {
             prop_assert_eq!(error_type_name(&err), "Weird");
             prop_assert_eq!(exceptions_from_error(&err).len(), 1);
         }
+    }
+
+    #[test]
+    fn a_display_that_fails_does_not_panic_the_capture() {
+        #[derive(Debug)]
+        struct Broken;
+        impl std::fmt::Display for Broken {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("partial")?;
+                Err(std::fmt::Error)
+            }
+        }
+        impl std::error::Error for Broken {}
+        let values = exceptions_from_error(&Broken);
+        assert_eq!(values.len(), 1);
+        assert_eq!(values[0].value.as_deref(), Some("partial"));
+        assert_eq!(values[0].ty, "Broken");
     }
 }

@@ -264,3 +264,39 @@ async fn instrumented_tasks_keep_their_parent_across_threads() {
             .any(|t| t["span_id"] == inner["parent_span_id"]));
     }
 }
+
+#[test]
+fn spans_of_one_callsite_share_their_op_instead_of_formatting_it() {
+    let envelopes = capture(layer(), || {
+        let root = tracing::info_span!("root");
+        let _r = root.enter();
+        for _ in 0..2 {
+            drop(tracing::info_span!("query"));
+        }
+    });
+    let item = envelopes
+        .iter()
+        .flat_map(|e| e.items.iter())
+        .find(|i| i.item_type == ItemType::Transaction)
+        .expect("a transaction");
+    let tx = item
+        .payload
+        .as_lazy()
+        .and_then(|l| {
+            l.as_any()
+                .downcast_ref::<sdk_core::performance::FinishedTransaction>()
+        })
+        .expect("a lazy transaction");
+    let ops: Vec<&str> = tx.spans.iter().map(|s| &*s.op).collect();
+    assert_eq!(
+        ops,
+        ["sdk_tracing::tests::query", "sdk_tracing::tests::query"]
+    );
+    for span in &tx.spans {
+        assert!(
+            matches!(span.op, Cow::Borrowed(_)),
+            "interned, not formatted per span"
+        );
+    }
+    assert!(std::ptr::eq(ops[0].as_ptr(), ops[1].as_ptr()));
+}

@@ -18,7 +18,7 @@ pub fn is_debug() -> bool {
     DEBUG.load(Ordering::Relaxed)
 }
 
-/// Writes one diagnostic line to stderr when diagnostics are on. Prefer the [`sdk_debug!`]
+/// Writes one diagnostic line to stderr when diagnostics are on. Prefer the [`sdk_debug!`](crate::sdk_debug)
 /// macro, which does not format its arguments when diagnostics are off.
 pub fn log(args: std::fmt::Arguments<'_>) {
     if is_debug() {

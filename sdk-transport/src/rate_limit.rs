@@ -347,6 +347,16 @@ mod tests {
         assert!(!limits.is_limited(DataCategory::Error, now));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_header_parses_without_panicking(header in "\\PC{0,200}") {
+            let limits = RateLimits::new();
+            let now = Instant::now();
+            limits.update_from_response(429, Some(&header), Some(&header), now);
+            let _ = parse_retry_after(&header, SystemTime::now());
+        }
+    }
+
     #[test]
     fn retry_after_accepts_http_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);

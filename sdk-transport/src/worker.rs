@@ -243,7 +243,12 @@ impl Shared {
 
             // Sleep until something is due: the end of a pause, a retry, a spool drain, or the
             // next periodic look at pending client reports.
-            let mut wake_at = now + Duration::from_secs(1);
+            // Idle, a thread only looks again when a periodic client report may be due.
+            let idle_wait = self
+                .options
+                .client_report_interval
+                .clamp(Duration::from_secs(1), Duration::from_secs(60));
+            let mut wake_at = now + idle_wait;
             if let Some(until) = state.paused_until.filter(|until| *until > now) {
                 wake_at = wake_at.min(until);
             }
@@ -372,14 +377,16 @@ impl Shared {
                 let outcome = Outcome::from_status(response.status);
                 if outcome != Outcome::Delivered {
                     crate::sdk_debug!(
-                        "the server answered {} to an envelope of {} item(s); {}",
+                        "the server answered {} to an envelope of {} item(s); {}{}{}",
                         response.status,
                         envelope.items.len(),
                         match outcome {
                             Outcome::RateLimited => "rate limited, not retried",
                             Outcome::ServerError => "retrying",
                             _ => "rejected, not retried",
-                        }
+                        },
+                        if response.detail.is_some() { ": " } else { "" },
+                        response.detail.as_deref().unwrap_or("")
                     );
                 }
                 outcome
@@ -1140,6 +1147,7 @@ mod tests {
             status: 200,
             rate_limits: Some("60:transaction;session:key".into()),
             retry_after: None,
+            ..HttpResponse::default()
         })]);
         let transport = HttpTransport::new(&dsn(), options(), client.clone()).unwrap();
         transport.send_envelope(event("first"));
@@ -1172,6 +1180,7 @@ mod tests {
             status: 200,
             rate_limits: Some("60:error:key".into()),
             retry_after: None,
+            ..HttpResponse::default()
         })]);
         let transport = HttpTransport::new(&dsn(), options(), client.clone()).unwrap();
         transport.send_envelope(event("sets the limit"));
@@ -1207,6 +1216,7 @@ mod tests {
             status: 429,
             rate_limits: None,
             retry_after: Some("120".into()),
+            ..HttpResponse::default()
         })]);
         let transport = HttpTransport::new(&dsn(), options(), client.clone()).unwrap();
         transport.send_envelope(event("limited"));
@@ -1386,6 +1396,7 @@ mod tests {
             status: 200,
             rate_limits: Some("60:error:key".into()),
             retry_after: None,
+            ..HttpResponse::default()
         })]);
         let transport = HttpTransport::new(&dsn(), options, up.clone()).unwrap();
         assert!(!transport.flush(Duration::from_millis(300)));

@@ -59,10 +59,10 @@ impl ClientTracing {
             public_key: dsn.map(|d| Arc::from(d.public_key())),
             release: options.release.as_deref().map(Arc::from),
             environment: options.environment.as_deref().map(Arc::from),
-            org_id: options
-                .org_id
-                .clone()
-                .or_else(|| dsn.and_then(Dsn::org_id).map(|id| id.to_string())),
+            org_id: options.org_id.as_deref().map(Arc::from).or_else(|| {
+                dsn.and_then(Dsn::org_id)
+                    .map(|id| Arc::from(id.to_string()))
+            }),
             strict_trace_continuation: options.strict_trace_continuation,
         };
         let mut fields = serde_json::Map::new();
@@ -136,6 +136,7 @@ impl TransactionSink for Client {
         };
         if let Some(tx) = Arc::get_mut(&mut transaction) {
             tx.shared_fields = Some(self.tracing().constant_fields.clone());
+            tx.scope = finishing_scope(self);
         }
         let mut envelope = transaction.into_envelope();
         envelope.headers.sdk = Some(self.constants().sdk_header.clone());
@@ -147,6 +148,21 @@ impl TransactionSink for Client {
             transport.record_discard(reason, category, quantity);
         }
     }
+}
+
+/// The scope a transaction finishes in (the current hub's, under the global scope), when it
+/// holds anything a transaction carries (tags, user, extra, contexts).
+fn finishing_scope(client: &Client) -> Option<Scope> {
+    let scope = Hub::with_current(|hub| hub.scope_snapshot())?;
+    let scope = match crate::hub::global_scope() {
+        Some(global) => global.merged_with(&scope, client.options().max_breadcrumbs),
+        None => scope,
+    };
+    let carries = scope.tags.is_some()
+        || scope.user.is_some()
+        || scope.extra.is_some()
+        || scope.contexts.is_some();
+    carries.then_some(scope)
 }
 
 /// The sink of transactions started with no client: tracing off, nothing sent.
@@ -663,6 +679,64 @@ mod tests {
         let span_of = |e: &Envelope| lines(e)[2]["contexts"]["trace"]["span_id"].clone();
         assert_eq!(span_of(events[0]), entered.to_string());
         assert_eq!(span_of(events[1]), scoped.to_string());
+    }
+
+    #[test]
+    fn transactions_are_serialised_by_the_worker_not_the_caller() {
+        let envelopes = with_captured_envelopes_options(
+            || {
+                let tx = start_transaction(TransactionContext::new("t", "op"));
+                tx.start_child("a", "b").finish();
+                tx.finish();
+            },
+            ClientOptions::new().dsn(DSN).traces_sample_rate(1.0),
+        );
+        let item = &envelopes[0].items[0];
+        let lazy = item.payload.as_lazy().expect("a lazy payload");
+        let tx = lazy
+            .as_any()
+            .downcast_ref::<FinishedTransaction>()
+            .expect("the finished transaction itself, not bytes");
+        assert_eq!(tx.spans.len(), 1);
+        assert!(
+            matches!(tx.spans[0].op, std::borrow::Cow::Borrowed(_)),
+            "a static op is not copied"
+        );
+        assert!(envelopes[0]
+            .headers
+            .trace
+            .as_ref()
+            .is_some_and(|t| t.as_lazy().is_some()));
+    }
+
+    #[test]
+    fn transactions_carry_the_scope_they_finish_in() {
+        let envelopes = with_captured_envelopes_options(
+            || {
+                crate::configure_scope(|s| {
+                    s.set_tag("tenant", "acme");
+                    s.set_tag("region", "scope");
+                    s.set_user(Some(crate::User {
+                        id: Some("42".into()),
+                        ..Default::default()
+                    }));
+                    s.set_extra("attempt", serde_json::json!(3));
+                });
+                let tx = start_transaction(TransactionContext::new("t", "op"));
+                tx.set_tag("region", "tx");
+                tx.finish();
+            },
+            ClientOptions::new().dsn(DSN).traces_sample_rate(1.0),
+        );
+        let body = &lines(&envelopes[0])[2];
+        assert_eq!(body["tags"]["tenant"], "acme");
+        assert_eq!(
+            body["tags"]["region"], "tx",
+            "the transaction's own tag wins"
+        );
+        assert_eq!(body["user"]["id"], "42");
+        assert_eq!(body["extra"]["attempt"], 3);
+        assert_eq!(body["contexts"]["trace"]["op"], "op");
     }
 
     #[test]

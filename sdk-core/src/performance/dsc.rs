@@ -21,7 +21,7 @@ pub struct DynamicSamplingContext {
     /// `public_key`: the DSN public key of the head SDK.
     pub public_key: Option<Arc<str>>,
     /// `sample_rate`: the rate the head used, as a string (e.g. `"0.25"`).
-    pub sample_rate: Option<String>,
+    pub sample_rate: Option<Cow<'static, str>>,
     /// `sample_rand`: the trace's random value in [0, 1), 6 decimals.
     pub sample_rand: Option<String>,
     /// `sampled`: the head's decision; `None` when deferred.
@@ -33,7 +33,7 @@ pub struct DynamicSamplingContext {
     /// `transaction`: only when the name's source is not `url`.
     pub transaction: Option<Cow<'static, str>>,
     /// `org_id`.
-    pub org_id: Option<String>,
+    pub org_id: Option<Arc<str>>,
     /// `replay_id`.
     pub replay_id: Option<String>,
     /// Other `sentry-` keys received from upstream, forwarded unchanged.
@@ -41,13 +41,13 @@ pub struct DynamicSamplingContext {
 }
 
 /// Formats a sample rate the way the DSC carries it (`1`, `0.25`).
-pub(crate) fn format_rate(rate: f64) -> String {
+pub(crate) fn format_rate(rate: f64) -> Cow<'static, str> {
     if rate == 1.0 {
-        "1".to_owned()
+        Cow::Borrowed("1")
     } else if rate == 0.0 {
-        "0".to_owned()
+        Cow::Borrowed("0")
     } else {
-        format!("{rate}")
+        Cow::Owned(format!("{rate}"))
     }
 }
 
@@ -89,7 +89,7 @@ impl DynamicSamplingContext {
                     Err(_) => dsc.other.push((key.clone(), value.clone())),
                 },
                 "public_key" => dsc.public_key = Some(Arc::from(value.as_str())),
-                "sample_rate" => dsc.sample_rate = Some(value.clone()),
+                "sample_rate" => dsc.sample_rate = Some(Cow::Owned(value.clone())),
                 "sample_rand" => dsc.sample_rand = Some(value.clone()),
                 "sampled" => match value.as_str() {
                     "true" => dsc.sampled = Some(true),
@@ -99,7 +99,7 @@ impl DynamicSamplingContext {
                 "release" => dsc.release = Some(Arc::from(value.as_str())),
                 "environment" => dsc.environment = Some(Arc::from(value.as_str())),
                 "transaction" => dsc.transaction = Some(Cow::Owned(value.clone())),
-                "org_id" => dsc.org_id = Some(value.clone()),
+                "org_id" => dsc.org_id = Some(Arc::from(value.as_str())),
                 "replay_id" => dsc.replay_id = Some(value.clone()),
                 _ => dsc.other.push((key.clone(), value.clone())),
             }

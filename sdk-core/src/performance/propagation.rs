@@ -475,3 +475,53 @@ mod tests {
         assert!(headers[1].1.contains("sentry-public_key=pk"));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// No header value, however broken, panics the parsers; whatever is parsed emits
+        /// headers that parse back to the same trace.
+        #[test]
+        fn arbitrary_headers_never_panic(
+            trace in ".{0,80}",
+            parent in ".{0,80}",
+            baggage in "[a-z=,%; 0-9A-F-]{0,300}",
+        ) {
+            let _ = trace.parse::<SentryTrace>();
+            let _ = parent.parse::<TraceParent>();
+            let _ = Baggage::parse(&baggage);
+            let ctx = PropagationContext::from_headers([
+                ("sentry-trace", trace.as_str()),
+                ("traceparent", parent.as_str()),
+                ("baggage", baggage.as_str()),
+            ]);
+            prop_assert!((0.0..1.0).contains(&ctx.sample_rand));
+            for (name, value) in ctx.outgoing_headers() {
+                if name == SENTRY_TRACE_HEADER {
+                    let back: SentryTrace = value.parse().expect("our own header parses");
+                    prop_assert_eq!(back.trace_id, ctx.trace_id);
+                } else {
+                    let back = Baggage::parse(&value);
+                    prop_assert!(back.third_party().is_empty());
+                }
+            }
+        }
+
+        /// Valid ids with any flag round-trip.
+        #[test]
+        fn valid_sentry_trace_round_trips(t in any::<[u8; 16]>(), s in any::<[u8; 8]>(), flag in 0u8..3) {
+            prop_assume!(t.iter().any(|b| *b != 0) && s.iter().any(|b| *b != 0));
+            let header = SentryTrace {
+                trace_id: TraceId::from_bytes(t),
+                span_id: SpanId::from_bytes(s),
+                sampled: [None, Some(false), Some(true)][flag as usize],
+            };
+            prop_assert_eq!(header.to_string().parse::<SentryTrace>().expect("parses"), header);
+        }
+    }
+}

@@ -68,6 +68,9 @@ pub struct FinishedTransaction {
     pub extra: serde_json::Map<String, serde_json::Value>,
     /// Fields the client adds to every transaction (written after `extra`, which wins).
     pub shared_fields: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
+    /// The scope the transaction finished in: its tags, user, extra and contexts are written
+    /// under the transaction's own.
+    pub scope: Option<crate::scope::Scope>,
 }
 
 const OWN_KEYS: [&str; 14] = [
@@ -130,6 +133,19 @@ fn write_id(out: &mut Vec<u8>, id: impl std::fmt::Display) {
     // Writing to a Vec cannot fail.
     let _ = write!(out, "{id}");
     out.push(b'"');
+}
+
+/// Writes `,"key":value` into an object that already has an entry.
+fn write_entry<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    key: &str,
+    value: &T,
+) -> Result<(), PayloadError> {
+    out.push(b',');
+    serde_json::to_writer(&mut *out, key)?;
+    out.push(b':');
+    serde_json::to_writer(&mut *out, value)?;
+    Ok(())
 }
 
 /// Writes a `data` object: the recorded attributes, then the code location's entries that the
@@ -273,8 +289,33 @@ impl ItemPayload for FinishedTransaction {
                 out.push(b'}');
             }
         }
-        if !self.tags.is_empty() {
-            w.field("tags", &self.tags)?;
+        let scope = self.scope.as_ref();
+        let scope_tags = scope.and_then(|s| s.tags.as_deref());
+        if !self.tags.is_empty() || scope_tags.is_some_and(|t| !t.is_empty()) {
+            let mut tags = JsonWriter::object(w.key("tags")?);
+            for (key, value) in &self.tags {
+                tags.field(key, value)?;
+            }
+            for (key, value) in scope_tags.into_iter().flat_map(|t| t.iter()) {
+                if !self.tags.contains_key(key) {
+                    tags.field(key, value)?;
+                }
+            }
+            tags.end();
+        }
+        if let Some(user) = scope.and_then(|s| s.user()) {
+            if !self.extra.contains_key("user") {
+                w.field("user", user)?;
+            }
+        }
+        if let Some(extra) = scope.and_then(|s| s.extra.as_deref()) {
+            if !extra.is_empty() && !self.extra.contains_key("extra") {
+                let mut out = JsonWriter::object(w.key("extra")?);
+                for (key, value) in extra.iter() {
+                    out.field(key, value)?;
+                }
+                out.end();
+            }
         }
         {
             let out = w.key("contexts")?;
@@ -288,18 +329,23 @@ impl ItemPayload for FinishedTransaction {
                 Some(serde_json::Value::Object(shared)) => Some(shared),
                 _ => None,
             };
-            let shared_only = shared
-                .into_iter()
-                .flatten()
-                .filter(|(key, _)| own.is_none_or(|own| !own.contains_key(key.as_str())));
-            for (key, value) in own.into_iter().flatten().chain(shared_only) {
-                if key == "trace" {
-                    continue;
+            let scoped = scope.and_then(|s| s.contexts.as_deref());
+            let not_own = |key: &str| own.is_none_or(|own| !own.contains_key(key));
+            for (key, value) in own.into_iter().flatten() {
+                if key != "trace" {
+                    write_entry(out, key, value)?;
                 }
-                out.push(b',');
-                serde_json::to_writer(&mut *out, key)?;
-                out.push(b':');
-                serde_json::to_writer(&mut *out, value)?;
+            }
+            for (key, value) in scoped.into_iter().flat_map(|c| c.iter()) {
+                if key != "trace" && not_own(key) {
+                    write_entry(out, key, value)?;
+                }
+            }
+            for (key, value) in shared.into_iter().flatten() {
+                let in_scope = scoped.is_some_and(|c| c.contains_key(key));
+                if key != "trace" && not_own(key) && !in_scope {
+                    write_entry(out, key, value)?;
+                }
             }
             out.push(b'}');
         }

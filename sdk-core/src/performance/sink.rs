@@ -25,7 +25,7 @@ pub struct TracingConfig {
     /// The environment (DSC and transaction `environment`).
     pub environment: Option<Arc<str>>,
     /// The organisation id (from the DSN or the `org_id` option).
-    pub org_id: Option<String>,
+    pub org_id: Option<Arc<str>>,
     /// Continue incoming traces only when their `org_id` equals ours (both present).
     pub strict_trace_continuation: bool,
 }

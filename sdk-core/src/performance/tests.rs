@@ -389,3 +389,16 @@ fn code_locations_are_written_into_data_without_overriding_fields() {
     assert_eq!(data["code.line.number"], 7, "recorded data wins");
     assert_eq!(v["contexts"]["trace"]["data"]["code.line.number"], 42);
 }
+
+#[test]
+fn absurd_explicit_times_do_not_panic_and_keep_start_before_end() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let span = tx.start_child("a", "b");
+    span.finish_at(SystemTime::UNIX_EPOCH);
+    let far = SystemTime::UNIX_EPOCH + Duration::from_secs(400 * 365 * 86_400);
+    tx.finish_at(far);
+    let sent = &sink.transactions()[0];
+    assert!(sent.start_timestamp <= sent.timestamp);
+    assert!(sent.spans[0].start_timestamp <= sent.spans[0].timestamp);
+}

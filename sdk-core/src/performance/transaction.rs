@@ -333,7 +333,9 @@ impl TxShared {
     /// The wall-clock time of an offset.
     pub(crate) fn time_at(&self, offset: i64) -> SystemTime {
         if offset >= 0 {
-            self.start_wall + Duration::from_nanos(offset as u64)
+            self.start_wall
+                .checked_add(Duration::from_nanos(offset as u64))
+                .unwrap_or(self.start_wall)
         } else {
             self.start_wall
                 .checked_sub(Duration::from_nanos(offset.unsigned_abs()))
@@ -742,6 +744,7 @@ impl Transaction {
             dsc,
             extra: serde_json::Map::new(),
             shared_fields: None,
+            scope: None,
         };
         shared.sink.send(Arc::new(finished));
     }
