@@ -161,9 +161,39 @@ pub(crate) fn global_scope() -> Option<Scope> {
 
 #[derive(Clone)]
 struct Layer {
-    /// A client bound explicitly to this layer; `None` means "the process's client".
-    client: Option<Binding>,
+    /// Which client this layer uses.
+    client: ClientSlot,
     scope: Scope,
+}
+
+/// The client a scope layer uses.
+#[derive(Clone)]
+enum ClientSlot {
+    /// The process's client (whatever `init()` bound, now or later).
+    Process,
+    /// An enabled client bound explicitly.
+    Bound(Binding),
+    /// A disabled client bound explicitly: nothing is sent from this layer.
+    Off,
+}
+
+impl ClientSlot {
+    fn new(client: Option<Arc<Client>>) -> ClientSlot {
+        match client {
+            None => ClientSlot::Process,
+            Some(c) if c.is_enabled() => ClientSlot::Bound(Binding::new(c)),
+            Some(_) => ClientSlot::Off,
+        }
+    }
+
+    /// `None`: use the process's client; `Some(None)`: no client.
+    fn explicit(&self) -> Option<Option<Arc<Client>>> {
+        match self {
+            ClientSlot::Process => None,
+            ClientSlot::Bound(b) => Some(Some(b.0.clone())),
+            ClientSlot::Off => Some(None),
+        }
+    }
 }
 
 struct Stack {
@@ -250,16 +280,16 @@ impl Hub {
     /// A new hub with an empty scope, using the process's client.
     pub fn new() -> Hub {
         Hub::with_layer(Layer {
-            client: None,
+            client: ClientSlot::Process,
             scope: Scope::new(),
         })
     }
 
     /// A new hub with `client` bound explicitly (instead of the process's client) and an empty
-    /// scope. A disabled client binds nothing.
+    /// scope. A disabled client turns sending off for this hub.
     pub fn with_client(client: Arc<Client>) -> Hub {
         Hub::with_layer(Layer {
-            client: Some(client).filter(|c| c.is_enabled()).map(Binding::new),
+            client: ClientSlot::new(Some(client)),
             scope: Scope::new(),
         })
     }
@@ -272,7 +302,7 @@ impl Hub {
 
     fn with_layer(layer: Layer) -> Hub {
         Hub {
-            has_explicit: AtomicBool::new(layer.client.is_some()),
+            has_explicit: AtomicBool::new(!matches!(layer.client, ClientSlot::Process)),
             stack: Mutex::new(Stack {
                 layers: vec![layer],
                 last_event_id: None,
@@ -376,15 +406,18 @@ impl Hub {
     pub fn client(&self) -> Option<Arc<Client>> {
         let explicit = self
             .lock_reentrant()
-            .and_then(|s| s.top().client.as_ref().map(|b| b.0.clone()));
-        explicit.or_else(global_client)
+            .and_then(|s| s.top().client.explicit());
+        match explicit {
+            Some(explicit) => explicit,
+            None => global_client(),
+        }
     }
 
-    /// Binds `client` explicitly to the current scope of this hub (`None`: use the process's
-    /// client again).
+    /// Binds `client` explicitly to the current scope of this hub (a disabled client turns
+    /// sending off for it); `None` uses the process's client again.
     pub fn bind_client(&self, client: Option<Arc<Client>>) {
-        let binding = client.filter(|c| c.is_enabled()).map(Binding::new);
-        if binding.is_some() {
+        let binding = ClientSlot::new(client);
+        if !matches!(binding, ClientSlot::Process) {
             self.has_explicit.store(true, Ordering::Release);
         }
         if let Some(mut stack) = self.lock_reentrant() {
@@ -425,7 +458,7 @@ impl Hub {
         let (explicit, scope) = match self.lock_reentrant() {
             Some(stack) => {
                 let top = stack.top();
-                (top.client.as_ref().map(|b| b.0.clone()), top.scope.clone())
+                (top.client.explicit(), top.scope.clone())
             }
             None => {
                 sdk_transport::sdk_debug!(
@@ -435,10 +468,13 @@ impl Hub {
                     .try_with(|c| c.try_borrow().ok().and_then(|c| c.clone()))
                     .ok()
                     .flatten();
-                (client, Scope::new())
+                (client.map(Some), Scope::new())
             }
         };
-        let client = explicit.or_else(global_client)?;
+        let client = match explicit {
+            Some(explicit) => explicit?,
+            None => global_client()?,
+        };
         Some((client, scope))
     }
 
@@ -650,7 +686,7 @@ fn run_configuring<R>(stack: &mut Stack, f: impl FnOnce(&mut Scope) -> R) -> R {
         }
     }
     CONFIGURING.with(|c| c.set(c.get() + 1));
-    let explicit = stack.top().client.as_ref().map(|b| b.0.clone());
+    let explicit = stack.top().client.explicit().flatten();
     let previous = explicit.and_then(|client| {
         CONFIGURING_CLIENT
             .try_with(|c| c.try_borrow_mut().ok().map(|mut c| c.replace(client)))
@@ -992,5 +1028,29 @@ mod drop_tests {
         });
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].message.as_deref(), Some("dropped with the scope"));
+    }
+}
+
+#[cfg(test)]
+mod binding_tests {
+    use super::*;
+    use crate::testing::with_captured_events;
+    use crate::ClientOptions;
+
+    #[test]
+    fn a_hub_bound_to_a_disabled_client_sends_nothing_even_when_another_client_is_bound() {
+        let events = with_captured_events(|| {
+            // another (enabled) client is bound around us: the disabled one must still win
+            let off = Arc::new(Client::new(ClientOptions::new()));
+            assert!(!off.is_enabled());
+            let hub = Arc::new(Hub::new_from_top(&Hub::current()));
+            hub.bind_client(Some(off));
+            Hub::run(hub, || {
+                assert!(crate::capture_message("must not be sent", Level::Info).is_nil());
+            });
+            crate::capture_message("sent", Level::Info);
+        });
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].message.as_deref(), Some("sent"));
     }
 }

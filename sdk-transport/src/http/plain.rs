@@ -8,8 +8,9 @@
 //! reads as it needs, and reuses the connection. HTTPS, and proxies (`HTTP_PROXY`,
 //! `ALL_PROXY`), stay with ureq or reqwest.
 //!
-//! Timeouts: the connect timeout bounds the connection; the request timeout bounds each read
-//! and write (a server that never answers is given up on after it).
+//! Timeouts: the connect timeout bounds the connection; the request timeout bounds each write
+//! and the wait for the whole response (a server that never answers, or drips its answer, is
+//! given up on after it).
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -106,6 +107,26 @@ fn io_error(err: io::Error) -> HttpError {
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// A reader that fails with `TimedOut` once its deadline has passed, so a server that drips
+/// its answer byte by byte cannot hold a request much longer than the request timeout (each
+/// read is also bounded by the socket's read timeout).
+struct Deadline<R> {
+    inner: R,
+    deadline: Instant,
+}
+
+impl<R: Read> Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if Instant::now() >= self.deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request timeout passed while reading the response",
+            ));
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// Reads more bytes into `buf`; `Ok(0)` at end of stream.
@@ -387,6 +408,7 @@ impl PlainHttpClient {
         stream: &mut TcpStream,
         bytes: &[u8],
         reused: bool,
+        timeout: Duration,
     ) -> Result<Option<Parsed>, HttpError> {
         if let Err(err) = stream.write_all(bytes) {
             if reused
@@ -401,7 +423,11 @@ impl PlainHttpClient {
             }
             return Err(io_error(err));
         }
-        read_response(stream)
+        let deadline = Instant::now() + timeout;
+        read_response(&mut Deadline {
+            inner: stream,
+            deadline,
+        })
     }
 }
 
@@ -414,7 +440,7 @@ impl HttpClient for PlainHttpClient {
         // A pooled connection the server has closed is noticed when the exchange fails
         // before any response byte; then one fresh connection is tried.
         if let Some(mut stream) = self.pooled(&key) {
-            if let Some(parsed) = Self::exchange(&mut stream, &bytes, true)? {
+            if let Some(parsed) = Self::exchange(&mut stream, &bytes, true, self.io_timeout)? {
                 if parsed.reusable {
                     self.give_back(key, stream);
                 }
@@ -422,7 +448,7 @@ impl HttpClient for PlainHttpClient {
             }
         }
         let mut stream = self.connect(&target)?;
-        match Self::exchange(&mut stream, &bytes, false)? {
+        match Self::exchange(&mut stream, &bytes, false, self.io_timeout)? {
             Some(parsed) => {
                 if parsed.reusable {
                     self.give_back(key, stream);
@@ -651,6 +677,17 @@ mod tests {
             bytes.truncate(bytes.len().saturating_sub(cut));
             let _ = parse(&bytes);
         }
+    }
+
+    #[test]
+    fn reading_stops_at_the_deadline() {
+        let bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+        let mut late = Deadline {
+            inner: &bytes[..],
+            deadline: Instant::now(),
+        };
+        let err = read_response(&mut late).unwrap_err();
+        assert!(matches!(err, HttpError::Timeout(_)), "{err:?}");
     }
 
     #[test]
