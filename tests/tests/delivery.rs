@@ -548,3 +548,45 @@ fn burst_of_20_000_with_default_options() {
     );
     assert!(delivered >= 19_800);
 }
+
+/// 20,000 events during an outage with the spool on, then the next start drains them (run
+/// with `cargo test --release -p e2e-tests --test delivery outage_burst -- --ignored
+/// --nocapture`).
+#[test]
+#[ignore = "a measurement, not a check; run it in release mode"]
+fn outage_burst_of_20_000_through_the_spool() {
+    let server = MockServer::start();
+    let dir = temp_dir("outage-burst");
+    server.stop();
+    let options = TransportOptions::default()
+        .retry(fast_retry())
+        .spool(Some(SpoolOptions::new(&dir)));
+    let start = Instant::now();
+    {
+        let transport = transport(Kind::Plain, &server, options.clone());
+        for n in 0..20_000 {
+            transport.send_envelope(event(&format!("offline {n}")));
+        }
+        let captured = start.elapsed();
+        let safe = transport.shutdown(Duration::from_secs(30));
+        println!(
+            "outage: 20,000 captured in {captured:?}; shutdown {:?} after start, all safe: {safe}, spooled {}, dropped {:?}",
+            start.elapsed(),
+            transport.stats().spooled,
+            transport.discarded()
+        );
+    }
+    println!("spool files: {}", spool_files(&dir));
+    server.restart().expect("port free");
+    let start = Instant::now();
+    let transport = transport(Kind::Plain, &server, options);
+    assert!(transport.flush(Duration::from_secs(120)));
+    println!(
+        "restart: {} events and {} client report(s) (cache_overflow error: {}) delivered from the spool in {:?}",
+        server.item_count("event"),
+        server.item_count("client_report"),
+        server.discarded("cache_overflow", "error"),
+        start.elapsed()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
