@@ -242,8 +242,7 @@ impl Shared {
             }
 
             // Sleep until something is due: the end of a pause, a retry, a spool drain, or the
-            // next periodic look at pending client reports.
-            // Idle, a thread only looks again when a periodic client report may be due.
+            // next periodic look at pending client reports (new work and flushes notify).
             let idle_wait = self
                 .options
                 .client_report_interval
@@ -317,6 +316,19 @@ impl Shared {
         until
     }
 
+    /// A 5xx with `Retry-After` (e.g. 503 during maintenance): no request before then, up to
+    /// the retry policy's cap.
+    fn honour_retry_after(&self, retry_after: Option<&str>) {
+        let Some(wait) = retry_after
+            .and_then(|value| crate::rate_limit::parse_retry_after(value, SystemTime::now()))
+        else {
+            return;
+        };
+        let until = Instant::now() + wait.min(self.options.retry.cap);
+        let mut state = self.lock();
+        state.paused_until = Some(state.paused_until.map_or(until, |old| old.max(until)));
+    }
+
     /// Serialises (with `sent_at`), compresses and sends one envelope. `None` when the
     /// envelope cannot be serialised.
     fn transmit(&self, envelope: &Envelope, buffers: &mut Buffers) -> Option<Outcome> {
@@ -375,6 +387,9 @@ impl Shared {
                     Instant::now(),
                 );
                 let outcome = Outcome::from_status(response.status);
+                if outcome == Outcome::ServerError {
+                    self.honour_retry_after(response.retry_after.as_deref());
+                }
                 if outcome != Outcome::Delivered {
                     crate::sdk_debug!(
                         "the server answered {} to an envelope of {} item(s); {}{}{}",
@@ -1250,6 +1265,30 @@ mod tests {
         assert!(seen.iter().all(|s| s.body.contains("persistent")));
         assert_eq!(transport.stats().delivered, 1);
         assert!(transport.discarded().is_empty());
+    }
+
+    #[test]
+    fn a_503_with_retry_after_is_retried_no_sooner() {
+        let client = FakeClient::new();
+        client.answer([Ok(HttpResponse {
+            status: 503,
+            retry_after: Some("1".into()),
+            ..HttpResponse::default()
+        })]);
+        let options = options().retry(RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(1),
+            cap: Duration::from_secs(10),
+            jitter: 0.0,
+        });
+        let transport = HttpTransport::new(&dsn(), options, client.clone()).unwrap();
+        transport.send_envelope(event("after maintenance"));
+        // The backoff alone would retry after 1 ms; the server asked for 1 s.
+        assert!(!transport.flush(Duration::from_millis(300)));
+        assert_eq!(client.seen().len(), 1);
+        assert!(transport.flush(Duration::from_secs(10)));
+        assert_eq!(client.seen().len(), 2);
+        assert_eq!(transport.stats().delivered, 1);
     }
 
     #[test]
