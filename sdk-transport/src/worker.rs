@@ -175,10 +175,13 @@ impl Shared {
             let now = Instant::now();
             let paused = state.is_paused(now);
 
-            // While paused or shutting down, with a spool, what waits in memory goes to disk.
-            if self.spool.is_some() && (paused || state.shutdown) {
+            // With a spool, what waits in memory goes to disk when shutting down, and while
+            // sending is paused after repeated failures (the network looks down; a single
+            // failure is retried from memory).
+            let offline = paused && state.consecutive_failures >= 2;
+            if self.spool.is_some() && (offline || state.shutdown) {
                 let mut batch: Vec<Job> = state.retry.drain(..).collect();
-                if paused {
+                if offline {
                     while batch.len() < SPOOL_BATCH {
                         match state.queue.pop() {
                             Some(envelope) => batch.push(Job::new(envelope)),
