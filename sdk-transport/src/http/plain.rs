@@ -464,7 +464,7 @@ impl PlainHttpClient {
             }
             return Err(io_error(err));
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::instant_after(Instant::now(), timeout);
         read_response(&mut Deadline {
             inner: stream,
             deadline,
