@@ -329,3 +329,51 @@ pub fn shape_diff(sentry: &Value, ours: &Value) -> String {
     parts.push(format!("JSON {o} B vs {s} B"));
     parts.join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_lists() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn quick_divides_n_by_20_and_never_reaches_zero() {
+        let mut o = Opts::default();
+        assert_eq!(o.n(50_000), 50_000);
+        o.quick = true;
+        assert_eq!(o.n(50_000), 2_500);
+        assert_eq!(o.n(10), 1);
+        o.iters = Some(400);
+        assert_eq!(o.n(50_000), 20);
+    }
+
+    #[test]
+    fn measure_counts_every_call() {
+        let mut calls = 0u64;
+        let m = measure(10, 3, || calls += 1);
+        // warm-up 2, 3 batches of 10, allocation batch 2
+        assert_eq!(m.calls, 34);
+        assert_eq!(calls, 34);
+        assert_eq!(m.per_op_ns.len(), 3);
+    }
+
+    #[test]
+    fn shape_diff_names_missing_and_extra_parts() {
+        let sentry = shape(
+            &json!({"a": 1, "contexts": {"os": {}, "rust": {}}, "debug_meta": {"images": [1, 2]}}),
+            100,
+        );
+        let ours = shape(&json!({"a": 1, "b": 2, "contexts": {"os": {}}}), 80);
+        let d = shape_diff(&sentry, &ours);
+        assert!(d.contains("ours lacks debug_meta"), "{d}");
+        assert!(d.contains("ours adds b"), "{d}");
+        assert!(d.contains("ours lacks contexts rust"), "{d}");
+        assert!(d.contains("images 0 vs 2"), "{d}");
+        assert!(d.contains("JSON 80 B vs 100 B"), "{d}");
+    }
+}

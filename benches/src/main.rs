@@ -73,6 +73,7 @@ pub const JOBS: &[(&str, &[&str])] = &[
             "tracing_layer_legacy.span_tree",
         ],
     ),
+    ("e2e_http.default", &["e2e_http.default"]),
     ("e2e_http.reqwest", &["e2e_http.reqwest"]),
     ("e2e_http.ureq", &["e2e_http.ureq"]),
     (
@@ -96,6 +97,7 @@ pub const JOBS: &[(&str, &[&str])] = &[
 
 /// Jobs that `all` does not run (behaviour checks, not timings).
 pub const EXTRA_JOBS: &[(&str, &[&str])] = &[
+    ("stall_probe.default", &["stall_probe.default"]),
     ("stall_probe.reqwest", &["stall_probe.reqwest"]),
     ("stall_probe.ureq", &["stall_probe.ureq"]),
     ("dump", &[]),
@@ -116,11 +118,12 @@ struct Args {
     sdks: Vec<Sdk>,
     child: bool,
     runs: usize,
+    job_timeout: std::time::Duration,
     passthrough: Vec<String>,
 }
 
 const USAGE: &str = "usage: sdk-benches <all|JOB|list|report FILE...> [--quick] [--runs K] \
-[--iters N] [--reps R] [--e2e-reps R] [--sdk sentry|ours|both] [--only WORKLOAD]";
+[--iters N] [--reps R] [--e2e-reps R] [--sdk sentry|ours|both] [--only WORKLOAD] [--job-timeout SECS]";
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1).filter(|a| a != "--bench");
@@ -131,6 +134,7 @@ fn parse_args() -> Result<Args, String> {
         sdks: vec![Sdk::Sentry, Sdk::Ours],
         child: false,
         runs: 1,
+        job_timeout: std::time::Duration::from_secs(900),
         passthrough: Vec::new(),
     };
     fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
@@ -165,6 +169,10 @@ fn parse_args() -> Result<Args, String> {
                 let w = it.next().unwrap_or_default();
                 args.opts.only = Some(w.clone());
                 args.passthrough.extend(["--only".into(), w]);
+            }
+            "--job-timeout" => {
+                args.job_timeout =
+                    std::time::Duration::from_secs(num::<u64>("--job-timeout", it.next())?.max(1))
             }
             "--runs" => args.runs = num::<usize>("--runs", it.next())?.max(1),
             "--sdk" => {
@@ -293,18 +301,51 @@ fn coordinate(jobs: &[&str], args: &Args) -> ExitCode {
                         continue;
                     }
                 };
+                // Lines arrive through a reader thread so that a job that hangs can be killed
+                // after the job timeout instead of stalling the whole run.
+                let (tx, rx) = std::sync::mpsc::channel::<String>();
                 if let Some(out) = child.stdout.take() {
-                    for line in BufReader::new(out).lines().map_while(Result::ok) {
-                        println!("{line}");
-                        if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&line) {
-                            if let Some(o) = v.as_object_mut() {
-                                o.insert("run".into(), serde_json::json!(run));
+                    std::thread::spawn(move || {
+                        for line in BufReader::new(out).lines().map_while(Result::ok) {
+                            if tx.send(line).is_err() {
+                                break;
                             }
-                            lines.push(v);
+                        }
+                    });
+                }
+                let deadline = std::time::Instant::now() + args.job_timeout;
+                let mut timed_out = false;
+                loop {
+                    match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                        Ok(line) => match serde_json::from_str::<serde_json::Value>(&line) {
+                            Ok(mut v) => {
+                                if let Some(o) = v.as_object_mut() {
+                                    o.insert("run".into(), serde_json::json!(run));
+                                }
+                                println!("{v}");
+                                lines.push(v);
+                            }
+                            Err(_) => println!("{line}"),
+                        },
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            if std::time::Instant::now() > deadline {
+                                timed_out = true;
+                                let _ = child.kill();
+                                break;
+                            }
                         }
                     }
                 }
                 match child.wait() {
+                    Ok(_) if timed_out => {
+                        eprintln!(
+                            "{job} ({}) killed after the job timeout of {} s",
+                            sdk.name(),
+                            args.job_timeout.as_secs()
+                        );
+                        failures += 1;
+                    }
                     Ok(status) if status.success() => {}
                     Ok(status) => {
                         eprintln!("{job} ({}) exited with {status}", sdk.name());

@@ -63,6 +63,15 @@ pub fn tables(lines: &[Value]) -> String {
         })
     };
     let mut out = String::new();
+    let runs = lines
+        .iter()
+        .filter_map(|l| l.get("run").and_then(Value::as_u64))
+        .max()
+        .map_or(1, |r| r + 1);
+    let _ = writeln!(
+        out,
+        "\nEach figure: median over {runs} run(s) of the per-run median ns/op (R batches of N)."
+    );
     let _ = writeln!(
         out,
         "\n| workload | sentry ns/op | ours ns/op | ours/sentry | target | met abs / by ratio | allocs/op sentry / ours | notes |"
@@ -147,13 +156,6 @@ pub fn tables(lines: &[Value]) -> String {
         if let Some(n) = crate::ours::note(w) {
             notes.push(n.to_string());
         }
-        let runs = s
-            .as_ref()
-            .map_or(0, Vec::len)
-            .max(o.as_ref().map_or(0, Vec::len));
-        if runs > 1 {
-            notes.push(format!("median of {runs} runs"));
-        }
         let _ = writeln!(
             out,
             "| {w} | {} | {} | {ratio} | {tgt} | {met} | {allocs} | {} |",
@@ -166,11 +168,11 @@ pub fn tables(lines: &[Value]) -> String {
     if !e2e.is_empty() {
         let _ = writeln!(
             out,
-            "\n| e2e workload | sdk | caller ns/op | p99 ns | received / sent | dropped | drops in client reports | delivered ev/s | deliver ms | wire B/ev | encoding | peak RSS MiB | targets (ours) |"
+            "\n| e2e workload | sdk | caller ns/op | p99 ns | received / sent | dropped | drops in client reports | delivered ev/s | deliver ms | CPU µs/delivered ev | wire B/ev | encoding | peak RSS MiB | targets (ours) |"
         );
         let _ = writeln!(
             out,
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
         );
         for w in e2e {
             for sdk in ["sentry-rust", "ours"] {
@@ -182,7 +184,7 @@ pub fn tables(lines: &[Value]) -> String {
                 {
                     let _ = writeln!(
                         out,
-                        "| {w} | {sdk} | n/a (not built yet) | | | | | | | | | | |"
+                        "| {w} | {sdk} | n/a (not built yet) | | | | | | | | | | | |"
                     );
                     continue;
                 }
@@ -210,16 +212,57 @@ pub fn tables(lines: &[Value]) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "| {w} | {sdk} | {} | {} | {recv:.0} / {sent:.0} | {:.0} | {:.0} | {evs:.0} | {:.0} | {:.0} | {enc} | {rss:.1} | {targets} |",
+                    "| {w} | {sdk} | {} | {} | {recv:.0} / {sent:.0} | {:.0} | {:.0} | {evs:.0} | {:.0} | {:.1} | {:.0} | {enc} | {rss:.1} | {targets} |",
                     fmt_ns(med_of(&ls, "ns_per_op_median")),
                     fmt_ns(med_of(&ls, "call_latency_ns_p99_median")),
                     med_of(&ls, "events_dropped_median"),
                     med_of(&ls, "client_report_discarded_median"),
                     med_of(&ls, "deliver_ms_median"),
+                    med_of(&ls, "cpu_us_per_delivered_event_median"),
                     med_of(&ls, "wire_bytes_per_event_median"),
                 );
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn line(sdk: &str, w: &str, ns: f64, run: u64) -> Value {
+        json!({"sdk": sdk, "workload": w, "ns_per_op_median": ns, "run": run, "check": "ok"})
+    }
+
+    #[test]
+    fn ratio_and_targets_from_medians_of_runs() {
+        let lines = vec![
+            line("sentry-rust", "capture_message", 2000.0, 0),
+            line("ours", "capture_message", 400.0, 0),
+            line("sentry-rust", "capture_message", 1800.0, 1),
+            line("ours", "capture_message", 900.0, 1),
+            line("sentry-rust", "capture_message", 1900.0, 2),
+            line("ours", "capture_message", 450.0, 2),
+        ];
+        let t = tables(&lines);
+        assert!(t.contains("median over 3 run(s)"), "{t}");
+        // medians: sentry 1900, ours 450 -> ratio 0.24, both checks met
+        assert!(
+            t.contains(
+                "| capture_message | 1900 | 450 | 0.24 | ≤ 500 (ratio ≤ 0.29) | yes / yes |"
+            ),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn failed_checks_show_in_the_notes() {
+        let mut bad = line("ours", "breadcrumb", 60.0, 0);
+        bad["check"] = json!("FAILED: envelopes sent: expected 0, got 3");
+        let t = tables(&[line("sentry-rust", "breadcrumb", 160.0, 0), bad]);
+        assert!(t.contains("ours: FAILED: envelopes sent"), "{t}");
+        assert!(t.contains("NO / NO"), "{t}");
+    }
 }

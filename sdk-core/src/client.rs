@@ -564,7 +564,7 @@ mod tests {
     use std::fmt;
 
     use super::*;
-    use crate::testing::{with_captured_envelopes, with_captured_events_options, TestTransport};
+    use crate::testing::{with_captured_envelopes, TestTransport};
     use crate::{Breadcrumb, Hub, User};
 
     #[derive(Debug)]
@@ -805,7 +805,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg(all(feature = "panic", feature = "contexts"))]
     fn sdk_info_lists_the_active_integrations() {
+        use crate::testing::with_captured_events_options;
         let events = with_captured_events_options(
             || {
                 crate::capture_message("m", Level::Info);
@@ -834,6 +836,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "panic")]
     fn panics_are_captured_as_unhandled_fatal_events() {
         let events = crate::testing::with_captured_events(|| {
             let result = std::panic::catch_unwind(|| {

@@ -8,6 +8,46 @@
 //! sdk_core::configure_scope(|scope| scope.set_tag("tenant", "acme"));
 //! sdk_core::capture_message("hello", Level::Info);
 //! ```
+//!
+//! # Scopes: which data goes with which event
+//!
+//! - **Global scope** ([`configure_global_scope`]): data for every event of the process.
+//! - **Isolation scope** (a [`Hub`]): one per thread by default; a new thread starts from a fork
+//!   of the process hub's scope. Give each request or task its own, so that what one request
+//!   sets never shows up on another's events.
+//! - **Current scope** ([`with_scope`], [`push_scope`]): a fork for one block of code.
+//!
+//! One isolation scope per request on a thread pool:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use sdk_core::Hub;
+//!
+//! fn handle(request_id: u64) {
+//!     let hub = Arc::new(Hub::new_from_top(&Hub::current()));
+//!     Hub::run(hub, || {
+//!         sdk_core::configure_scope(|scope| scope.set_tag("request_id", request_id));
+//!         // ... everything captured here carries request_id ...
+//!     });
+//! }
+//! handle(7);
+//! ```
+//!
+//! One isolation scope per async task, following it across `.await` and executor threads
+//! (`tokio::spawn(fut.in_current_scope())` in a tokio application):
+//!
+//! ```
+//! use sdk_core::SentryFutureExt;
+//!
+//! async fn handle(request_id: u64) {
+//!     sdk_core::configure_scope(|scope| scope.set_tag("request_id", request_id));
+//! }
+//! let task = handle(7).in_current_scope(); // hand this to your executor
+//! # drop(task);
+//! ```
+//!
+//! `init()` may come after threads and runtimes were started: hubs do not keep a copy of the
+//! client, they look the process's client up when they capture.
 #![forbid(unsafe_code)]
 
 pub mod api;

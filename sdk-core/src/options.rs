@@ -374,7 +374,7 @@ impl ClientOptions {
 
     /// Fills unset DSN, release and environment from `SENTRY_DSN`, `SENTRY_RELEASE` and
     /// `SENTRY_ENVIRONMENT` (code configuration wins), then defaults the environment to
-    /// `production`.
+    /// `production`. `SENTRY_DEBUG=1` (or `true`, `yes`, `on`) turns diagnostics on.
     pub fn apply_env(&mut self) {
         fn var(name: &str) -> Option<String> {
             std::env::var(name)
@@ -393,6 +393,14 @@ impl ClientOptions {
         }
         if self.environment.is_none() {
             self.environment = Some(Cow::Borrowed("production"));
+        }
+        if !self.debug {
+            self.debug = var("SENTRY_DEBUG").is_some_and(|v| {
+                matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "1" | "true" | "t" | "yes" | "y" | "on"
+                )
+            });
         }
     }
 }

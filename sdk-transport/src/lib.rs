@@ -3,6 +3,12 @@
 //! Everything the SDK captures leaves the process through this crate: the [`Dsn`] says where to,
 //! an [`Envelope`] is what is sent, a [`Transport`] sends it. It knows nothing of events: items
 //! carry a type name and a payload that serialises itself when the delivery worker writes it.
+//!
+//! Delivery: [`default_transport`] gives an [`HttpTransport`], a bounded queue in front of one
+//! delivery worker that handles rate limits ([`rate_limit`]), retries ([`RetryPolicy`]),
+//! client reports ([`client_report`]), gzip and the offline spool ([`spool`]) for every HTTP
+//! client ([`HttpClient`]: the built-in one for `http://`, ureq, reqwest). [`TransportOptions`]
+//! configures it all.
 #![forbid(unsafe_code)]
 
 pub mod category;

@@ -191,7 +191,7 @@ impl RateLimits {
     /// Limits `category` (`None` = every category) until `now + duration`, keeping a later
     /// deadline that is already set.
     pub fn limit(&self, category: Option<DataCategory>, duration: Duration, now: Instant) {
-        let until = self.to_millis(now + duration);
+        let until = self.to_millis(crate::time::instant_after(now, duration));
         let slot = match category {
             None => &self.all,
             Some(category) => &self.per_category[category_index(category)],
@@ -345,6 +345,16 @@ mod tests {
         let limits = RateLimits::new();
         limits.update_from_response(200, None, Some("600"), now);
         assert!(!limits.is_limited(DataCategory::Error, now));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_header_parses_without_panicking(header in "\\PC{0,200}") {
+            let limits = RateLimits::new();
+            let now = Instant::now();
+            limits.update_from_response(429, Some(&header), Some(&header), now);
+            let _ = parse_retry_after(&header, SystemTime::now());
+        }
     }
 
     #[test]

@@ -725,6 +725,31 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn damaged_files_are_errors_not_panics(
+            cut in 0usize..400,
+            flip in 0usize..400,
+            garbage in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+        ) {
+            let dir = temp_dir("prop");
+            let spool = Spool::open(&SpoolOptions::new(&dir)).unwrap();
+            spool.store(&[&event(1), &event(2)], &ClientReports::new()).unwrap();
+            let path = spool.claim_oldest().unwrap();
+            let mut bytes = fs::read(&path).unwrap();
+            if flip < bytes.len() {
+                bytes[flip] ^= 0x41;
+            }
+            bytes.truncate(bytes.len().saturating_sub(cut));
+            bytes.extend_from_slice(&garbage);
+            fs::write(&path, &bytes).unwrap();
+            let _ = read_file(&path);
+            let _ = Spool::open(&SpoolOptions::new(&dir)).unwrap();
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
+
     #[test]
     fn an_unusable_directory_is_a_clear_error() {
         let file = temp_dir("not-a-dir");

@@ -18,6 +18,7 @@ use crate::spool::SpoolError;
 use crate::transport::Transport;
 use crate::worker::Worker;
 
+pub mod plain;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
 #[cfg(feature = "ureq")]
@@ -43,6 +44,23 @@ pub struct HttpResponse {
     pub rate_limits: Option<String>,
     /// The `Retry-After` header, if present.
     pub retry_after: Option<String>,
+    /// For a refused request, why: the `X-Sentry-Error` header, else the start of the body
+    /// (shown in debug mode).
+    pub detail: Option<String>,
+}
+
+/// At most 512 bytes of a server's error text, on one line, for debug messages.
+pub fn error_detail(header: Option<&str>, body: &[u8]) -> Option<String> {
+    let text = match header {
+        Some(header) if !header.trim().is_empty() => header.to_owned(),
+        _ => String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+    };
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 impl HttpResponse {
@@ -85,6 +103,40 @@ impl std::error::Error for HttpError {}
 /// An HTTP client the delivery worker sends through. Implementations block the calling worker
 /// thread until the response (or an error) arrives and must honour the timeouts they were built
 /// with; they keep connections alive between calls.
+///
+/// Any HTTP stack plugs in this way and gets all of the worker's logic (queue, rate limits,
+/// retries, client reports, spool):
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use sdk_transport::{
+///     Dsn, Envelope, EnvelopeItem, HttpClient, HttpError, HttpRequest, HttpResponse,
+///     HttpTransport, ItemType, Payload, Transport, TransportOptions,
+/// };
+///
+/// /// Answers 200 and counts the bodies it was given.
+/// #[derive(Default)]
+/// struct Counting(Mutex<usize>);
+///
+/// impl HttpClient for Counting {
+///     fn send(&self, request: HttpRequest<'_>) -> Result<HttpResponse, HttpError> {
+///         assert!(request.url.ends_with("/api/42/envelope/"));
+///         *self.0.lock().unwrap() += 1;
+///         Ok(HttpResponse::status(200))
+///     }
+/// }
+///
+/// let dsn: Dsn = "https://public@o1.ingest.sentry.io/42".parse().unwrap();
+/// let client = Arc::new(Counting::default());
+/// let transport = HttpTransport::new(&dsn, TransportOptions::default(), client.clone()).unwrap();
+/// let mut envelope = Envelope::new();
+/// envelope.add_item(EnvelopeItem::new(ItemType::Event, Payload::bytes(r#"{"message":"hi"}"#)));
+/// transport.send_envelope(envelope);
+/// assert!(transport.flush(Duration::from_secs(5)));
+/// assert_eq!(*client.0.lock().unwrap(), 1);
+/// assert!(transport.shutdown(Duration::from_secs(5)));
+/// ```
 pub trait HttpClient: Send + Sync + 'static {
     /// Sends one request.
     fn send(&self, request: HttpRequest<'_>) -> Result<HttpResponse, HttpError>;
@@ -253,12 +305,20 @@ pub fn default_http_client(
     }
 }
 
-/// The HTTP transport for `dsn` with the client the enabled features provide (ureq, else
-/// reqwest). This is what `init()` uses.
+/// The HTTP transport for `dsn`. This is what `init()` uses.
+///
+/// The client: for an `http://` DSN (a Relay next to the application, the mock server) the
+/// built-in [`plain::PlainHttpClient`] (one write per request, keep-alive; unless `HTTP_PROXY`
+/// or `ALL_PROXY` is set); otherwise ureq when the `ureq` feature is on, else reqwest.
 pub fn default_transport(
     dsn: &Dsn,
     options: TransportOptions,
 ) -> Result<Arc<dyn Transport>, TransportError> {
-    let client = default_http_client(&options)?;
+    let client: Arc<dyn HttpClient> =
+        if dsn.scheme() == crate::dsn::Scheme::Http && !plain::proxy_configured() {
+            Arc::new(plain::PlainHttpClient::new(&options))
+        } else {
+            default_http_client(&options)?
+        };
     Ok(Arc::new(HttpTransport::new(dsn, options, client)?))
 }

@@ -134,13 +134,18 @@ impl HttpClient for ReqwestClient {
                     .and_then(|value| value.to_str().ok())
                     .map(str::to_owned)
             };
-            let result = HttpResponse {
+            let mut result = HttpResponse {
                 status: response.status().as_u16(),
                 rate_limits: header("x-sentry-rate-limits"),
                 retry_after: header("retry-after"),
+                detail: None,
             };
+            let sentry_error = header("x-sentry-error");
             // Read the body to the end so the connection can be reused.
-            let _ = response.bytes().await;
+            let body = response.bytes().await.unwrap_or_default();
+            if !(200..300).contains(&result.status) {
+                result.detail = crate::http::error_detail(sentry_error.as_deref(), &body);
+            }
             Ok(result)
         });
         self.put_back(lane);

@@ -122,17 +122,23 @@ impl HttpClient for UreqClient {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned)
         };
-        let result = HttpResponse {
+        let mut result = HttpResponse {
             status: response.status().as_u16(),
             rate_limits: header("x-sentry-rate-limits"),
             retry_after: header("retry-after"),
+            detail: None,
         };
+        let sentry_error = header("x-sentry-error");
         // Read the body to the end so the connection goes back to the pool.
-        let _ = response
+        let body = response
             .body_mut()
             .with_config()
             .limit(MAX_RESPONSE_BODY)
-            .read_to_vec();
+            .read_to_vec()
+            .unwrap_or_default();
+        if !(200..300).contains(&result.status) {
+            result.detail = crate::http::error_detail(sentry_error.as_deref(), &body);
+        }
         Ok(result)
     }
 }
