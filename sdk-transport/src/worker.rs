@@ -25,6 +25,7 @@ use crate::queue::BoundedQueue;
 use crate::rate_limit::RateLimits;
 use crate::retry::Outcome;
 use crate::spool::Spool;
+use crate::time::instant_after;
 
 /// Most envelopes written to one spool file (one fsync) at a time.
 const SPOOL_BATCH: usize = 256;
@@ -174,10 +175,13 @@ impl Shared {
             let now = Instant::now();
             let paused = state.is_paused(now);
 
-            // While paused or shutting down, with a spool, what waits in memory goes to disk.
-            if self.spool.is_some() && (paused || state.shutdown) {
+            // With a spool, what waits in memory goes to disk when shutting down, and while
+            // sending is paused after repeated failures (the network looks down; a single
+            // failure is retried from memory).
+            let offline = paused && state.consecutive_failures >= 2;
+            if self.spool.is_some() && (offline || state.shutdown) {
                 let mut batch: Vec<Job> = state.retry.drain(..).collect();
-                if paused {
+                if offline {
                     while batch.len() < SPOOL_BATCH {
                         match state.queue.pop() {
                             Some(envelope) => batch.push(Job::new(envelope)),
@@ -247,7 +251,7 @@ impl Shared {
                 .options
                 .client_report_interval
                 .clamp(Duration::from_secs(1), Duration::from_secs(60));
-            let mut wake_at = now + idle_wait;
+            let mut wake_at = instant_after(now, idle_wait);
             if let Some(until) = state.paused_until.filter(|until| *until > now) {
                 wake_at = wake_at.min(until);
             }
@@ -310,7 +314,7 @@ impl Shared {
             .options
             .retry
             .backoff_with_jitter(state.consecutive_failures);
-        let until = Instant::now() + pause;
+        let until = instant_after(Instant::now(), pause);
         let until = state.paused_until.map_or(until, |old| old.max(until));
         state.paused_until = Some(until);
         until
@@ -324,7 +328,7 @@ impl Shared {
         else {
             return;
         };
-        let until = Instant::now() + wait.min(self.options.retry.cap);
+        let until = instant_after(Instant::now(), wait.min(self.options.retry.cap));
         let mut state = self.lock();
         state.paused_until = Some(state.paused_until.map_or(until, |old| old.max(until)));
     }
@@ -724,7 +728,7 @@ impl Worker {
     /// Sends a pending client report and waits until everything queued (and spooled) has been
     /// sent, at most `timeout`.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = instant_after(Instant::now(), timeout);
         // Discards can happen while flushing (rate limits, send errors): a second round sends
         // their report too.
         for _ in 0..2 {
@@ -765,7 +769,7 @@ impl Worker {
     /// Drains within `timeout`; what is left in memory then goes to the spool (if any) or is
     /// counted lost. Returns whether everything was delivered or spooled.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = instant_after(Instant::now(), timeout);
         {
             let mut state = self.shared.lock();
             if state.stop {
