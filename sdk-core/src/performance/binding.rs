@@ -47,9 +47,6 @@ impl ClientTracing {
         let sampler = options.traces_sampler.clone();
         // `traces_sample_rate` 0.0 with no sampler is the core's "tracing off".
         let traces_sample_rate = (rate > 0.0 || sampler.is_some()).then(|| widen(rate));
-        if traces_sample_rate.is_some() {
-            super::clock::warm_up();
-        }
         let config = TracingConfig {
             sampling: SamplingOptions {
                 traces_sample_rate,
