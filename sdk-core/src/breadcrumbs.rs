@@ -83,6 +83,7 @@ impl<T> Ring<T> {
 
     /// Appends `value`, evicting the oldest entries so that at most `max` remain. Returns how
     /// many entries were evicted. With `max == 0` nothing is kept.
+    #[inline]
     pub fn push(&mut self, value: T, max: usize) -> usize {
         if max == 0 {
             return 0;

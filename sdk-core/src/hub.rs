@@ -572,6 +572,7 @@ impl Hub {
 
     /// Records a breadcrumb on the current scope, after `before_breadcrumb`, keeping the
     /// client's `max_breadcrumbs`. Not run when no client is bound.
+    #[inline]
     pub fn add_breadcrumb<B: IntoBreadcrumbs>(&self, breadcrumb: B) {
         if !is_active() {
             return;
@@ -747,6 +748,7 @@ pub trait IntoBreadcrumbs {
 
 impl IntoBreadcrumbs for Breadcrumb {
     type Output = std::iter::Once<Breadcrumb>;
+    #[inline]
     fn into_breadcrumbs(self) -> Self::Output {
         std::iter::once(self)
     }
@@ -772,6 +774,7 @@ where
     I: IntoBreadcrumbs,
 {
     type Output = I::Output;
+    #[inline]
     fn into_breadcrumbs(self) -> Self::Output {
         self().into_breadcrumbs()
     }

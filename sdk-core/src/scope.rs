@@ -252,6 +252,7 @@ impl Scope {
     }
 
     /// Records a breadcrumb keeping at most `max`; returns how many were evicted.
+    #[inline]
     pub(crate) fn push_breadcrumb(&mut self, breadcrumb: Breadcrumb, max: usize) -> usize {
         self.breadcrumbs.push(breadcrumb, max)
     }
