@@ -570,6 +570,10 @@ impl Shared {
                     self.reports.restore(&job.report);
                     return;
                 }
+                // The job is handled here from now on: shutdown must not spool its copy too.
+                if let Some(copy) = state.sending.get_mut(slot) {
+                    *copy = None;
+                }
                 // After shutdown stopped the threads nothing retries: spool it or count it.
                 let to_spool = (state.shutdown && self.spool.is_some()) || state.stop;
                 if self.options.retry.should_retry(job.attempts) && !to_spool {

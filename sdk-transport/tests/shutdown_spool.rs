@@ -170,3 +170,27 @@ fn shutdown_against_a_hung_server_with_5000_queued_returns_in_time() {
         "most of the queue is spooled during the timeout"
     );
 }
+
+#[test]
+fn dropping_a_transport_without_shutdown_spools_for_at_most_about_a_second() {
+    let dir = spool_dir("drop");
+    let hung = MockServer::start();
+    hung.set_hang(true);
+    let transport = transport(&hung, &dir);
+    const QUEUED: usize = 5_000;
+    for number in 0..QUEUED {
+        transport.send_envelope(event(number));
+    }
+    let started = Instant::now();
+    drop(transport);
+    let took = started.elapsed();
+    // Writing all 5,000 takes seconds in a debug build; the drop stops after about one.
+    assert!(took < Duration::from_millis(1_500), "drop took {took:?}");
+    hung.stop();
+
+    let spool = sdk_transport::Spool::open(&sdk_transport::SpoolOptions::new(&dir))
+        .expect("the spool opens");
+    assert!(!spool.is_empty(), "the drop spooled what it had time for");
+    assert!(spool.len() <= QUEUED);
+    let _ = std::fs::remove_dir_all(&dir);
+}

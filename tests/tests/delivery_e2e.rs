@@ -398,3 +398,22 @@ fn init_with_reqwest_works_inside_and_outside_tokio_runtimes() {
     }
     assert_eq!(server.events().len(), 15);
 }
+
+#[test]
+fn flush_and_the_guard_accept_duration_max() {
+    let _serial = serial();
+    let server = MockServer::start();
+    let guard = sdk_core::init(
+        ClientOptions::new()
+            .dsn(server.dsn())
+            .default_integrations(false)
+            .shutdown_timeout(Duration::MAX),
+    );
+    sdk_core::capture_message("forever 0", Level::Info);
+    assert!(sdk_core::flush(Duration::MAX), "{}", server.summary());
+    sdk_core::capture_message("forever 1", Level::Info);
+    // Shuts down with a timeout of Duration::MAX: drains, no overflow panic in Drop.
+    drop(guard);
+    let (_, distinct) = numbers(&server, "forever ");
+    assert_eq!(distinct, BTreeSet::from([0, 1]));
+}
