@@ -324,9 +324,7 @@ impl Client {
             let event = match &self.options.before_send {
                 Some(callback) => {
                     let callback = callback.clone();
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                        callback(event)
-                    })) {
+                    match crate::callback::call(move || callback(event)) {
                         Ok(Some(event)) => event,
                         Ok(None) => {
                             sdk_transport::sdk_debug!("event {id} dropped by before_send");
@@ -388,9 +386,7 @@ impl Client {
             }
             let integration = integration.clone();
             let options = &self.options;
-            event = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                integration.process_event(event, options)
-            })) {
+            event = match crate::callback::call(move || integration.process_event(event, options)) {
                 Ok(Some(event)) => event,
                 Ok(None) => return None,
                 Err(_) => {

@@ -587,9 +587,7 @@ impl Hub {
             let crumb = match &before {
                 Some(callback) => {
                     let callback = callback.clone();
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                        callback(crumb)
-                    })) {
+                    match crate::callback::call(move || callback(crumb)) {
                         Ok(Some(crumb)) => crumb,
                         Ok(None) => continue,
                         Err(_) => {
