@@ -80,14 +80,21 @@ async fn main() {
                 "transaction {} (trace {}):",
                 tx["transaction"], tx["contexts"]["trace"]["trace_id"]
             );
-            for span in tx["spans"].as_array().into_iter().flatten() {
-                let parent_is_root = span["parent_span_id"] == tx["contexts"]["trace"]["span_id"];
-                println!(
-                    "  {}{}",
-                    if parent_is_root { "" } else { "  " },
-                    span["description"].as_str().unwrap_or("")
-                );
-            }
+            let text = |v: &_| -> String { format!("{v}") };
+            // (span id, parent span id, description) of every span, in arrival order.
+            let spans: Vec<(String, String, String)> = tx["spans"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| {
+                    (
+                        text(&s["span_id"]),
+                        text(&s["parent_span_id"]),
+                        s["description"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect();
+            print_children(&spans, &text(&tx["contexts"]["trace"]["span_id"]), 1);
         }
         for event in server.events() {
             println!(
@@ -96,5 +103,18 @@ async fn main() {
                 event["contexts"]["trace"]["trace_id"]
             );
         }
+    }
+}
+
+/// Prints the spans whose parent is `parent`, each followed by its own children, indented by
+/// depth (so every span appears under its real parent, whatever order the spans arrived in).
+fn print_children(spans: &[(String, String, String)], parent: &str, depth: usize) {
+    // Bounded depth: a malformed tree (a cycle) cannot recurse forever.
+    if depth > 32 {
+        return;
+    }
+    for (id, _, description) in spans.iter().filter(|(_, p, _)| p == parent) {
+        println!("{}{description}", "  ".repeat(depth));
+        print_children(spans, id, depth + 1);
     }
 }

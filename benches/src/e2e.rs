@@ -26,6 +26,26 @@ pub struct Rep {
     pub close_ms: f64,
     /// What the sink counted after close.
     pub stats: SinkStats,
+    /// CPU time of the whole process (all threads, user + system) from t0 to close, in ms.
+    pub cpu_ms: f64,
+}
+
+/// User + system CPU time of this process so far, in ms (from `/proc/self/stat`, clock ticks
+/// of 10 ms); NaN when unavailable.
+pub fn process_cpu_ms() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => (u + s) * 10.0,
+        _ => f64::NAN,
+    }
 }
 
 /// Runs one repetition: `n` captures with a clock read after each, then `flush`, then `close`.
@@ -37,6 +57,7 @@ pub fn burst(
     close: impl FnOnce(),
 ) -> Rep {
     let mut lats: Vec<u64> = Vec::with_capacity(n as usize);
+    let cpu0 = process_cpu_ms();
     let t0 = Instant::now();
     let mut prev = t0;
     for _ in 0..n {
@@ -50,6 +71,7 @@ pub fn burst(
     let t_flush = Instant::now();
     close();
     let t_close = Instant::now();
+    let cpu_ms = process_cpu_ms() - cpu0;
     let stats = sink.stats();
     lats.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -74,6 +96,7 @@ pub fn burst(
         }),
         close_ms: (t_close - t_flush).as_secs_f64() * 1e3,
         stats,
+        cpu_ms,
     }
 }
 
@@ -142,6 +165,10 @@ pub fn emit_e2e(sdk: Sdk, workload: &str, n: u64, rss_before: u64, reps: &[Rep])
         "parse_errors": reps.iter().map(|r| r.stats.parse_errors + r.stats.unknown_encoding).sum::<u64>(),
         "content_encoding": first.and_then(|s| s.first_content_encoding.clone()),
         "request_header_names": first.map(|s| s.first_header_names.clone()).unwrap_or_default(),
+        "cpu_ms_median": r1(median(&col(&|r| r.cpu_ms))),
+        "cpu_us_per_delivered_event_median": r1(median(&col(&|r| {
+            r.cpu_ms * 1e3 / r.stats.events.max(1) as f64
+        }))),
         "peak_rss_kb": proc_status_kb("VmHWM"),
         "rss_before_kb": rss_before,
     });

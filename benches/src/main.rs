@@ -73,6 +73,7 @@ pub const JOBS: &[(&str, &[&str])] = &[
             "tracing_layer_legacy.span_tree",
         ],
     ),
+    ("e2e_http.default", &["e2e_http.default"]),
     ("e2e_http.reqwest", &["e2e_http.reqwest"]),
     ("e2e_http.ureq", &["e2e_http.ureq"]),
     (
@@ -96,6 +97,7 @@ pub const JOBS: &[(&str, &[&str])] = &[
 
 /// Jobs that `all` does not run (behaviour checks, not timings).
 pub const EXTRA_JOBS: &[(&str, &[&str])] = &[
+    ("stall_probe.default", &["stall_probe.default"]),
     ("stall_probe.reqwest", &["stall_probe.reqwest"]),
     ("stall_probe.ureq", &["stall_probe.ureq"]),
     ("dump", &[]),

@@ -161,12 +161,14 @@ pub fn run(job: &str, opts: &Opts) -> Result<(), String> {
         "scope" => scope(opts),
         "transaction" => transaction(opts),
         "tracing_layer" => tracing_layer(opts),
-        "e2e_http.reqwest" => e2e(opts, false, false),
-        "e2e_http.ureq" => e2e(opts, true, false),
-        "e2e_http.reqwest.big_queue" => e2e(opts, false, true),
-        "e2e_http.ureq.big_queue" => e2e(opts, true, true),
-        "stall_probe.reqwest" => stall(opts, false),
-        "stall_probe.ureq" => stall(opts, true),
+        "e2e_http.default" => e2e(opts, None, false),
+        "e2e_http.reqwest" => e2e(opts, Some(false), false),
+        "e2e_http.ureq" => e2e(opts, Some(true), false),
+        "e2e_http.reqwest.big_queue" => e2e(opts, Some(false), true),
+        "e2e_http.ureq.big_queue" => e2e(opts, Some(true), true),
+        "stall_probe.default" => stall(opts, None),
+        "stall_probe.reqwest" => stall(opts, Some(false)),
+        "stall_probe.ureq" => stall(opts, Some(true)),
         "dump" => dump(),
         "serialize_baseline" => {
             serialize_baseline(opts);
@@ -414,12 +416,16 @@ impl sdk_core::TransportFactory for HttpFactory {
     }
 }
 
-fn e2e_options(port: u16, ureq: bool, queue: Option<usize>) -> ClientOptions {
+/// `ureq`: `Some(true)` ureq, `Some(false)` reqwest, `None` what `init()` picks by default
+/// (`sdk_transport::default_transport`).
+fn e2e_options(port: u16, ureq: Option<bool>, queue: Option<usize>) -> ClientOptions {
     let mut options = ClientOptions::new()
         .dsn(format!("http://public@127.0.0.1:{port}/1"))
         .release(RELEASE)
-        .environment(ENVIRONMENT)
-        .transport(HttpFactory { ureq });
+        .environment(ENVIRONMENT);
+    if let Some(ureq) = ureq {
+        options = options.transport(HttpFactory { ureq });
+    }
     if let Some(q) = queue {
         let bytes = options.transport_options.max_queue_bytes;
         options.transport_options = options.transport_options.clone().queue_limits(q, bytes);
@@ -427,11 +433,19 @@ fn e2e_options(port: u16, ureq: bool, queue: Option<usize>) -> ClientOptions {
     options
 }
 
-fn e2e(opts: &Opts, ureq: bool, big_queue: bool) -> Result<(), String> {
+fn client_name(ureq: Option<bool>) -> &'static str {
+    match ureq {
+        Some(true) => "ureq",
+        Some(false) => "reqwest",
+        None => "default",
+    }
+}
+
+fn e2e(opts: &Opts, ureq: Option<bool>, big_queue: bool) -> Result<(), String> {
     let n = opts.n(20_000);
     let workload = format!(
         "e2e_http.{}{}",
-        if ureq { "ureq" } else { "reqwest" },
+        client_name(ureq),
         if big_queue { ".big_queue" } else { "" }
     );
     let mut reps = Vec::new();
@@ -464,12 +478,8 @@ fn e2e(opts: &Opts, ureq: bool, big_queue: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn stall(opts: &Opts, ureq: bool) -> Result<(), String> {
-    let name = if ureq {
-        "stall_probe.ureq"
-    } else {
-        "stall_probe.reqwest"
-    };
+fn stall(opts: &Opts, ureq: Option<bool>) -> Result<(), String> {
+    let name = format!("stall_probe.{}", client_name(ureq));
     // WORKLOAD.md: our harness runs the probe with N = 10 (the queue does not fill) and with
     // N = 100 (more than sentry's 30-slot queue); `--iters` replaces the second.
     for (n, suffix) in [(10, ".n10"), (opts.iters.unwrap_or(100), "")] {

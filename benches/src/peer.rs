@@ -167,13 +167,16 @@ pub fn run(job: &str, opts: &Opts) -> Result<(), String> {
         "transaction" => transaction(opts),
         "tracing_layer" => crate::peer_tracing::run(opts, false),
         "tracing_layer_legacy" => crate::peer_tracing::run(opts, true),
+        // sentry's default transport factory is its reqwest transport.
+        "e2e_http.default" => e2e_named(opts, false, false, "e2e_http.default"),
         "e2e_http.reqwest" => e2e(opts, false, false),
         "e2e_http.ureq" => e2e(opts, true, false),
         "e2e_http.reqwest.big_queue" => e2e(opts, false, true),
         "e2e_http.ureq.big_queue" => e2e(opts, true, true),
         "serialize_baseline" => crate::baseline::run(opts),
-        "stall_probe.reqwest" => stall(opts, false),
-        "stall_probe.ureq" => stall(opts, true),
+        "stall_probe.default" | "stall_probe.reqwest" | "stall_probe.ureq" => {
+            stall(opts, job == "stall_probe.ureq", job)
+        }
         "dump" => dump(),
         other => Err(format!("unknown job {other}")),
     }
@@ -386,12 +389,16 @@ impl TransportFactory for UreqFactory {
 }
 
 fn e2e(opts: &Opts, ureq: bool, big_queue: bool) -> Result<(), String> {
-    let n = opts.n(20_000);
     let workload = format!(
         "e2e_http.{}{}",
         if ureq { "ureq" } else { "reqwest" },
         if big_queue { ".big_queue" } else { "" }
     );
+    e2e_named(opts, ureq, big_queue, &workload)
+}
+
+fn e2e_named(opts: &Opts, ureq: bool, big_queue: bool, workload: &str) -> Result<(), String> {
+    let n = opts.n(20_000);
     let mut reps = Vec::new();
     let rss_before = crate::harness::proc_status_kb("VmRSS");
     for _ in 0..opts.e2e_reps {
@@ -424,12 +431,12 @@ fn e2e(opts: &Opts, ureq: bool, big_queue: bool) -> Result<(), String> {
         );
         reps.push(rep);
     }
-    crate::e2e::emit_e2e(SDK, &workload, n, rss_before, &reps);
+    crate::e2e::emit_e2e(SDK, workload, n, rss_before, &reps);
     let _ = Instant::now();
     Ok(())
 }
 
-fn stall(opts: &Opts, ureq: bool) -> Result<(), String> {
+fn stall(opts: &Opts, ureq: bool, workload: &str) -> Result<(), String> {
     let n = opts.iters.unwrap_or(100);
     let sink = crate::sink::Sink::start_with(true).map_err(|e| format!("sink: {e}"))?;
     let mut options = ClientOptions::new()
@@ -444,11 +451,7 @@ fn stall(opts: &Opts, ureq: bool) -> Result<(), String> {
     let client = sentry::Hub::current().client();
     crate::e2e::stall_probe(
         SDK,
-        if ureq {
-            "stall_probe.ureq"
-        } else {
-            "stall_probe.reqwest"
-        },
+        workload,
         n,
         || {
             black_box(sentry::capture_message(black_box(MESSAGE), Level::Info));

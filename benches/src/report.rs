@@ -168,11 +168,11 @@ pub fn tables(lines: &[Value]) -> String {
     if !e2e.is_empty() {
         let _ = writeln!(
             out,
-            "\n| e2e workload | sdk | caller ns/op | p99 ns | received / sent | dropped | drops in client reports | delivered ev/s | deliver ms | wire B/ev | encoding | peak RSS MiB | targets (ours) |"
+            "\n| e2e workload | sdk | caller ns/op | p99 ns | received / sent | dropped | drops in client reports | delivered ev/s | deliver ms | CPU µs/delivered ev | wire B/ev | encoding | peak RSS MiB | targets (ours) |"
         );
         let _ = writeln!(
             out,
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
         );
         for w in e2e {
             for sdk in ["sentry-rust", "ours"] {
@@ -184,7 +184,7 @@ pub fn tables(lines: &[Value]) -> String {
                 {
                     let _ = writeln!(
                         out,
-                        "| {w} | {sdk} | n/a (not built yet) | | | | | | | | | | |"
+                        "| {w} | {sdk} | n/a (not built yet) | | | | | | | | | | | |"
                     );
                     continue;
                 }
@@ -212,12 +212,13 @@ pub fn tables(lines: &[Value]) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "| {w} | {sdk} | {} | {} | {recv:.0} / {sent:.0} | {:.0} | {:.0} | {evs:.0} | {:.0} | {:.0} | {enc} | {rss:.1} | {targets} |",
+                    "| {w} | {sdk} | {} | {} | {recv:.0} / {sent:.0} | {:.0} | {:.0} | {evs:.0} | {:.0} | {:.1} | {:.0} | {enc} | {rss:.1} | {targets} |",
                     fmt_ns(med_of(&ls, "ns_per_op_median")),
                     fmt_ns(med_of(&ls, "call_latency_ns_p99_median")),
                     med_of(&ls, "events_dropped_median"),
                     med_of(&ls, "client_report_discarded_median"),
                     med_of(&ls, "deliver_ms_median"),
+                    med_of(&ls, "cpu_us_per_delivered_event_median"),
                     med_of(&ls, "wire_bytes_per_event_median"),
                 );
             }

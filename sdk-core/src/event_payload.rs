@@ -6,7 +6,7 @@
 //! while it writes JSON, on the worker, and resolves raw stack traces there too.
 //!
 //! When `before_send` or an event processor needs a real [`Event`], the client materialises it
-//! eagerly ([`EventPayload::materialize`]); the payload then carries that event as it is.
+//! eagerly; the payload then carries that event as it is.
 
 use std::any::Any;
 use std::collections::BTreeMap;

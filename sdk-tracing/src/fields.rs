@@ -1,7 +1,7 @@
 //! Reading a span's or event's fields: the message, Sentry's special fields, and the rest as
 //! data.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use sdk_core::protocol::Exception;
 use serde_json::Value;
@@ -67,10 +67,16 @@ impl Visit for Fields {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.exceptions = Some(sdk_core::error_chain::exceptions_from_error(value));
-        self.put(field, Value::String(value.to_string()));
+        self.put(
+            field,
+            Value::String(sdk_core::error_chain::display_lossy(value)),
+        );
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.put(field, Value::String(format!("{value:?}")));
+        // `format!` would panic if the user's `Debug` returns `Err`; keep what it wrote.
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        self.put(field, Value::String(text));
     }
 }

@@ -397,3 +397,6 @@ where
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fixperf_tests;

@@ -234,7 +234,7 @@ async fn instrumented_tasks_keep_their_parent_across_threads() {
         handles.push(tokio::spawn(
             async move {
                 tokio::task::yield_now().await;
-                let inner = tracing::info_span!("inner");
+                let inner = tracing::info_span!("inner", i = i);
                 drop(inner);
             }
             .instrument(child),
@@ -259,9 +259,13 @@ async fn instrumented_tasks_keep_their_parent_across_threads() {
         .collect();
     assert_eq!((tasks.len(), inners.len()), (4, 4));
     for inner in inners {
-        assert!(tasks
+        // Its own task (the one with the same `i`), not just some task.
+        let own_task = tasks
             .iter()
-            .any(|t| t["span_id"] == inner["parent_span_id"]));
+            .find(|t| t["data"]["i"] == inner["data"]["i"])
+            .expect("each inner has the task of its i");
+        assert!(own_task["span_id"].is_string());
+        assert_eq!(inner["parent_span_id"], own_task["span_id"]);
     }
 }
 

@@ -55,11 +55,12 @@ pub struct SpoolOptions {
 }
 
 impl SpoolOptions {
-    /// A spool in `dir` with the default bounds (1,000 envelopes, 64 MiB).
+    /// A spool in `dir` with the default bounds (10,000 envelopes, 64 MiB: a burst during an
+    /// outage fits; the oldest go first beyond that).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         SpoolOptions {
             dir: dir.into(),
-            max_envelopes: 1_000,
+            max_envelopes: 10_000,
             max_bytes: 64 * 1024 * 1024,
         }
     }

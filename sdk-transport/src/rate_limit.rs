@@ -191,7 +191,7 @@ impl RateLimits {
     /// Limits `category` (`None` = every category) until `now + duration`, keeping a later
     /// deadline that is already set.
     pub fn limit(&self, category: Option<DataCategory>, duration: Duration, now: Instant) {
-        let until = self.to_millis(now + duration);
+        let until = self.to_millis(crate::time::instant_after(now, duration));
         let slot = match category {
             None => &self.all,
             Some(category) => &self.per_category[category_index(category)],

@@ -55,7 +55,11 @@ impl RetryPolicy {
         } else {
             0.0
         };
-        wait.mul_f64(1.0 - jitter * fastrand::f64())
+        // `mul_f64` panics when the product does not fit (a cap near `Duration::MAX`): take
+        // the random part off with checked conversions instead.
+        let cut = Duration::try_from_secs_f64(wait.as_secs_f64() * jitter * fastrand::f64())
+            .unwrap_or(Duration::ZERO);
+        wait.saturating_sub(cut)
     }
 
     /// Whether an envelope that failed `attempts` times gets another attempt.

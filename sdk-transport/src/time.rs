@@ -1,6 +1,6 @@
 //! Timestamps in the formats the protocol uses.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Formats `time` as RFC 3339 in UTC with millisecond precision, e.g.
 /// `2025-01-01T00:00:00.000Z`. Times before 1970 are written as the epoch.
@@ -17,6 +17,30 @@ pub fn format_rfc3339(time: SystemTime) -> String {
         (rem % 3600) / 60,
         rem % 60
     )
+}
+
+/// `start + duration`, saturating: when the sum does not fit in an [`Instant`] (e.g. a timeout
+/// of [`Duration::MAX`], meaning "wait as long as it takes"), an instant about a century later
+/// (or as late as the platform allows). Use it wherever a caller's duration becomes a deadline:
+/// `Instant + Duration` panics on overflow.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use sdk_transport::time::instant_after;
+///
+/// let now = Instant::now();
+/// assert_eq!(instant_after(now, Duration::from_secs(2)), now + Duration::from_secs(2));
+/// assert!(instant_after(now, Duration::MAX) > now + Duration::from_secs(365 * 86_400));
+/// ```
+pub fn instant_after(start: Instant, duration: Duration) -> Instant {
+    if let Some(at) = start.checked_add(duration) {
+        return at;
+    }
+    const YEAR: u64 = 365 * 86_400;
+    [100 * YEAR, YEAR, 86_400, 1]
+        .into_iter()
+        .find_map(|secs| start.checked_add(Duration::from_secs(secs)))
+        .unwrap_or(start)
 }
 
 /// Seconds since the Unix epoch as a float, the compact timestamp form events may use.

@@ -25,6 +25,7 @@ use crate::queue::BoundedQueue;
 use crate::rate_limit::RateLimits;
 use crate::retry::Outcome;
 use crate::spool::Spool;
+use crate::time::instant_after;
 
 /// Most envelopes written to one spool file (one fsync) at a time.
 const SPOOL_BATCH: usize = 256;
@@ -174,10 +175,13 @@ impl Shared {
             let now = Instant::now();
             let paused = state.is_paused(now);
 
-            // While paused or shutting down, with a spool, what waits in memory goes to disk.
-            if self.spool.is_some() && (paused || state.shutdown) {
+            // With a spool, what waits in memory goes to disk when shutting down, and while
+            // sending is paused after repeated failures (the network looks down; a single
+            // failure is retried from memory).
+            let offline = paused && state.consecutive_failures >= 2;
+            if self.spool.is_some() && (offline || state.shutdown) {
                 let mut batch: Vec<Job> = state.retry.drain(..).collect();
-                if paused {
+                if offline {
                     while batch.len() < SPOOL_BATCH {
                         match state.queue.pop() {
                             Some(envelope) => batch.push(Job::new(envelope)),
@@ -242,13 +246,12 @@ impl Shared {
             }
 
             // Sleep until something is due: the end of a pause, a retry, a spool drain, or the
-            // next periodic look at pending client reports.
-            // Idle, a thread only looks again when a periodic client report may be due.
+            // next periodic look at pending client reports (new work and flushes notify).
             let idle_wait = self
                 .options
                 .client_report_interval
                 .clamp(Duration::from_secs(1), Duration::from_secs(60));
-            let mut wake_at = now + idle_wait;
+            let mut wake_at = instant_after(now, idle_wait);
             if let Some(until) = state.paused_until.filter(|until| *until > now) {
                 wake_at = wake_at.min(until);
             }
@@ -311,10 +314,23 @@ impl Shared {
             .options
             .retry
             .backoff_with_jitter(state.consecutive_failures);
-        let until = Instant::now() + pause;
+        let until = instant_after(Instant::now(), pause);
         let until = state.paused_until.map_or(until, |old| old.max(until));
         state.paused_until = Some(until);
         until
+    }
+
+    /// A 5xx with `Retry-After` (e.g. 503 during maintenance): no request before then, up to
+    /// the retry policy's cap.
+    fn honour_retry_after(&self, retry_after: Option<&str>) {
+        let Some(wait) = retry_after
+            .and_then(|value| crate::rate_limit::parse_retry_after(value, SystemTime::now()))
+        else {
+            return;
+        };
+        let until = instant_after(Instant::now(), wait.min(self.options.retry.cap));
+        let mut state = self.lock();
+        state.paused_until = Some(state.paused_until.map_or(until, |old| old.max(until)));
     }
 
     /// Serialises (with `sent_at`), compresses and sends one envelope. `None` when the
@@ -375,6 +391,9 @@ impl Shared {
                     Instant::now(),
                 );
                 let outcome = Outcome::from_status(response.status);
+                if outcome == Outcome::ServerError {
+                    self.honour_retry_after(response.retry_after.as_deref());
+                }
                 if outcome != Outcome::Delivered {
                     crate::sdk_debug!(
                         "the server answered {} to an envelope of {} item(s); {}{}{}",
@@ -709,7 +728,7 @@ impl Worker {
     /// Sends a pending client report and waits until everything queued (and spooled) has been
     /// sent, at most `timeout`.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = instant_after(Instant::now(), timeout);
         // Discards can happen while flushing (rate limits, send errors): a second round sends
         // their report too.
         for _ in 0..2 {
@@ -750,7 +769,7 @@ impl Worker {
     /// Drains within `timeout`; what is left in memory then goes to the spool (if any) or is
     /// counted lost. Returns whether everything was delivered or spooled.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = instant_after(Instant::now(), timeout);
         {
             let mut state = self.shared.lock();
             if state.stop {
@@ -1250,6 +1269,30 @@ mod tests {
         assert!(seen.iter().all(|s| s.body.contains("persistent")));
         assert_eq!(transport.stats().delivered, 1);
         assert!(transport.discarded().is_empty());
+    }
+
+    #[test]
+    fn a_503_with_retry_after_is_retried_no_sooner() {
+        let client = FakeClient::new();
+        client.answer([Ok(HttpResponse {
+            status: 503,
+            retry_after: Some("1".into()),
+            ..HttpResponse::default()
+        })]);
+        let options = options().retry(RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(1),
+            cap: Duration::from_secs(10),
+            jitter: 0.0,
+        });
+        let transport = HttpTransport::new(&dsn(), options, client.clone()).unwrap();
+        transport.send_envelope(event("after maintenance"));
+        // The backoff alone would retry after 1 ms; the server asked for 1 s.
+        assert!(!transport.flush(Duration::from_millis(300)));
+        assert_eq!(client.seen().len(), 1);
+        assert!(transport.flush(Duration::from_secs(10)));
+        assert_eq!(client.seen().len(), 2);
+        assert_eq!(transport.stats().delivered, 1);
     }
 
     #[test]

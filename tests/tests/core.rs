@@ -142,6 +142,22 @@ fn sampled_out_and_before_send_drops_never_reach_the_server() {
 #[test]
 fn init_guard_flushes_on_drop_and_panics_arrive_unhandled() {
     let server = MockServer::start();
+    // a tokio runtime whose worker threads exist (and touched the SDK) before init()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("a runtime");
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let (ready, is_ready) = std::sync::mpsc::channel();
+    let early_task = runtime.spawn(async move {
+        let _ = ready.send(sdk_core::capture_message("before init", Level::Info));
+        let _ = wait.await;
+        sdk_core::capture_message("from a runtime started before init", Level::Info)
+    });
+    let before = is_ready
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the task started");
+    assert!(before.is_nil(), "nothing is sent before init");
     let guard = sdk_core::init(
         ClientOptions::new()
             .dsn(server.dsn())
@@ -160,14 +176,26 @@ fn init_guard_flushes_on_drop_and_panics_arrive_unhandled() {
         })
         .expect("spawned");
     assert!(handle.join().is_err(), "the thread panicked");
+    let _ = go.send(());
+    let after = runtime.block_on(early_task).expect("the task ran");
+    assert!(
+        !after.is_nil(),
+        "init() reached a runtime that existed before it"
+    );
     for i in 0..20 {
         sdk_core::capture_message(&format!("queued {i}"), Level::Info);
     }
     drop(guard); // flushes within shutdown_timeout
     let events = server.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["message"] == "from a runtime started before init"),
+        "the runtime's event arrived"
+    );
     assert_eq!(
         events.len(),
-        21,
+        22,
         "everything queued before the drop arrived"
     );
     let panic = events

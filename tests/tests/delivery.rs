@@ -548,3 +548,126 @@ fn burst_of_20_000_with_default_options() {
     );
     assert!(delivered >= 19_800);
 }
+
+/// 20,000 events during an outage with the spool on, then the next start drains them (run
+/// with `cargo test --release -p e2e-tests --test delivery outage_burst -- --ignored
+/// --nocapture`).
+#[test]
+#[ignore = "a measurement, not a check; run it in release mode"]
+fn outage_burst_of_20_000_through_the_spool() {
+    let server = MockServer::start();
+    let dir = temp_dir("outage-burst");
+    server.stop();
+    let options = TransportOptions::default()
+        .retry(fast_retry())
+        .spool(Some(SpoolOptions::new(&dir)));
+    let start = Instant::now();
+    {
+        let transport = transport(Kind::Plain, &server, options.clone());
+        for n in 0..20_000 {
+            transport.send_envelope(event(&format!("offline {n}")));
+        }
+        let captured = start.elapsed();
+        let safe = transport.shutdown(Duration::from_secs(30));
+        println!(
+            "outage: 20,000 captured in {captured:?}; shutdown {:?} after start, all safe: {safe}, spooled {}, dropped {:?}",
+            start.elapsed(),
+            transport.stats().spooled,
+            transport.discarded()
+        );
+    }
+    println!("spool files: {}", spool_files(&dir));
+    server.restart().expect("port free");
+    let start = Instant::now();
+    let transport = transport(Kind::Plain, &server, options);
+    assert!(transport.flush(Duration::from_secs(120)));
+    println!(
+        "restart: {} events and {} client report(s) (cache_overflow error: {}) delivered from the spool in {:?}",
+        server.item_count("event"),
+        server.item_count("client_report"),
+        server.discarded("cache_overflow", "error"),
+        start.elapsed()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Through the SDK's front door (`init`, `capture_message`, the guard): a stalled ingest does
+/// not hold `flush` or the guard's drop past their timeouts, and an outage is survived through
+/// the spool across two "processes". One test, because `init` binds the process-wide client.
+#[test]
+fn through_init_stalls_are_bounded_and_outages_survived() {
+    use sdk_core::{ClientOptions, Level};
+
+    // Stall: the server reads requests and never answers.
+    for queued in [10, 1_000] {
+        let server = MockServer::start();
+        server.set_hang(true);
+        let guard = sdk_core::init(
+            ClientOptions::new()
+                .dsn(server.dsn())
+                .shutdown_timeout(Duration::from_secs(2)),
+        );
+        assert!(guard.is_enabled());
+        for n in 0..queued {
+            sdk_core::capture_message(&format!("stalled {n}"), Level::Info);
+        }
+        let start = Instant::now();
+        assert!(!sdk_core::flush(Duration::from_secs(2)));
+        let flush = start.elapsed();
+        assert!(
+            flush < Duration::from_millis(2_500),
+            "{queued}: flush {flush:?}"
+        );
+        let start = Instant::now();
+        drop(guard);
+        let close = start.elapsed();
+        assert!(
+            close < Duration::from_millis(2_500),
+            "{queued}: guard drop {close:?}"
+        );
+    }
+
+    // Outage: 500 events while the server is down, the "process" ends; the next one starts
+    // with the server back and the first one's events arrive, each once.
+    let server = MockServer::start();
+    let dir = temp_dir("init-outage");
+    let options = || {
+        ClientOptions::new()
+            .dsn(server.dsn())
+            .shutdown_timeout(Duration::from_secs(10))
+            .transport_options(
+                TransportOptions::default()
+                    .retry(fast_retry())
+                    .spool(Some(SpoolOptions::new(&dir))),
+            )
+    };
+    server.stop();
+    {
+        let _guard = sdk_core::init(options());
+        for n in 0..500 {
+            sdk_core::capture_message(&format!("outage {n}"), Level::Warning);
+        }
+    }
+    server.restart().expect("the port is free again");
+    {
+        let _guard = sdk_core::init(options());
+        assert!(sdk_core::flush(Duration::from_secs(60)));
+    }
+    let messages: Vec<String> = server
+        .events()
+        .iter()
+        .filter_map(|e| {
+            e["message"]["formatted"]
+                .as_str()
+                .or_else(|| e["message"].as_str())
+                .or_else(|| e["logentry"]["formatted"].as_str())
+                .map(str::to_owned)
+        })
+        .filter(|m| m.starts_with("outage "))
+        .collect();
+    assert_eq!(messages.len(), 500);
+    let distinct: HashSet<&String> = messages.iter().collect();
+    assert_eq!(distinct.len(), 500, "each exactly once");
+    assert_eq!(spool_files(&dir), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

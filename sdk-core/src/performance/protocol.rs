@@ -185,11 +185,11 @@ fn write_span(span: &SpanRecord, trace_id: TraceId, out: &mut Vec<u8>) -> Result
     w.field("origin", span.origin.as_deref().unwrap_or("manual"))?;
     w.field("start_timestamp", &epoch_seconds(span.start_timestamp))?;
     w.field("timestamp", &epoch_seconds(span.timestamp))?;
-    if !span.tags.is_empty() {
-        w.field("tags", &span.tags)?;
+    if !span.tags().is_empty() {
+        w.field("tags", span.tags())?;
     }
-    if !span.data.is_empty() || span.code.is_some() {
-        write_data(w.key("data")?, &span.data, span.code)?;
+    if !span.data().is_empty() || span.code.is_some() {
+        write_data(w.key("data")?, span.data(), span.code)?;
     }
     w.end();
     Ok(())

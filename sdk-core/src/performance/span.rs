@@ -82,10 +82,34 @@ pub struct SpanRecord {
     pub start_timestamp: SystemTime,
     /// When the span finished.
     pub timestamp: SystemTime,
+    /// Tags and data, absent when the span has none (see [`SpanRecord::tags`] and
+    /// [`SpanRecord::data`]): a plain span carries and drops no empty maps.
+    extras: Option<Box<SpanExtras>>,
+}
+
+impl SpanRecord {
     /// String tags.
-    pub tags: BTreeMap<String, String>,
+    pub fn tags(&self) -> &BTreeMap<String, String> {
+        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        self.extras.as_ref().map_or(&EMPTY, |e| &e.tags)
+    }
+
     /// Span data (attributes).
-    pub data: serde_json::Map<String, serde_json::Value>,
+    pub fn data(&self) -> &serde_json::Map<String, serde_json::Value> {
+        static EMPTY: std::sync::LazyLock<serde_json::Map<String, serde_json::Value>> =
+            std::sync::LazyLock::new(serde_json::Map::new);
+        self.extras.as_ref().map_or(&*EMPTY, |e| &e.data)
+    }
+
+    /// The tags, to change them (e.g. in `before_send_transaction`).
+    pub fn tags_mut(&mut self) -> &mut BTreeMap<String, String> {
+        &mut self.extras.get_or_insert_with(Box::default).tags
+    }
+
+    /// The data, to change it (e.g. in `before_send_transaction`).
+    pub fn data_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
+        &mut self.extras.get_or_insert_with(Box::default).data
+    }
 }
 
 #[derive(Debug, Default)]
@@ -93,11 +117,25 @@ struct SpanState {
     op: Cow<'static, str>,
     description: Option<Cow<'static, str>>,
     status: Option<SpanStatus>,
-    origin: Option<Cow<'static, str>>,
     code: Option<&'static CodeLocation>,
+    /// Origin, tags and data: boxed and absent until set, so that a plain span carries (and
+    /// drops) no empty maps.
+    extras: Option<Box<SpanExtras>>,
+    finished: bool,
+}
+
+/// The parts of a span most spans never set.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct SpanExtras {
+    origin: Option<Cow<'static, str>>,
     tags: BTreeMap<String, String>,
     data: serde_json::Map<String, serde_json::Value>,
-    finished: bool,
+}
+
+impl SpanState {
+    fn extras(&mut self) -> &mut SpanExtras {
+        self.extras.get_or_insert_with(Box::default)
+    }
 }
 
 /// A span that is recorded: its transaction is sampled and under `max_spans`.
@@ -139,7 +177,8 @@ impl Span {
         op: Cow<'static, str>,
         description: Option<Cow<'static, str>>,
     ) -> Span {
-        let span_id = SpanId::random();
+        // One generator call, never zero (cheaper than filling bytes until non-zero).
+        let span_id = SpanId::from_bytes(fastrand::u64(1..).to_le_bytes());
         let tx = tx.clone();
         if !tx.try_reserve_span() {
             return Span {
@@ -263,26 +302,26 @@ impl Span {
 
     /// Sets the origin (`manual` when unset; integrations use `auto.<category>.<name>`).
     pub fn set_origin(&self, origin: impl Into<Cow<'static, str>>) {
-        self.with_state(|s| s.origin = Some(origin.into()));
+        self.with_state(|s| s.extras().origin = Some(origin.into()));
     }
 
     /// Sets a data attribute.
     pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
         self.with_state(|s| {
-            s.data.insert(key.into(), value.into());
+            s.extras().data.insert(key.into(), value.into());
         });
     }
 
     /// Sets a tag.
     pub fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) {
         self.with_state(|s| {
-            s.tags.insert(key.into(), value.into());
+            s.extras().tags.insert(key.into(), value.into());
         });
     }
 
     /// Sets several data attributes at once (one lock).
     pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
-        self.with_state(|s| s.data.extend(data));
+        self.with_state(|s| s.extras().data.extend(data));
     }
 
     /// Sets where in the code the span was created.
@@ -294,10 +333,11 @@ impl Span {
     /// yet (no re-insertion).
     pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
         self.with_state(|s| {
-            if s.data.is_empty() {
-                s.data = data;
+            let extras = s.extras();
+            if extras.data.is_empty() {
+                extras.data = data;
             } else {
-                s.data.extend(data);
+                extras.data.extend(data);
             }
         });
     }
@@ -373,18 +413,20 @@ fn finish_recording(inner: &SpanInner, end: i64) {
         }
         s.finished = true;
         let tx = &inner.tx;
+        let mut extras = s.extras.take();
+        let origin = extras.as_mut().and_then(|e| e.origin.take());
+        let extras = extras.filter(|e| !e.tags.is_empty() || !e.data.is_empty());
         SpanRecord {
             span_id: inner.span_id,
             parent_span_id: inner.parent_span_id,
             op: std::mem::take(&mut s.op),
             description: s.description.take(),
             status: s.status,
-            origin: s.origin.take(),
+            origin,
             code: s.code,
             start_timestamp: tx.time_at(inner.start),
             timestamp: tx.time_at(end.max(inner.start)),
-            tags: std::mem::take(&mut s.tags),
-            data: std::mem::take(&mut s.data),
+            extras,
         }
     };
     if !inner.tx.push_span(record) {

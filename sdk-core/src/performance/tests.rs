@@ -402,3 +402,27 @@ fn absurd_explicit_times_do_not_panic_and_keep_start_before_end() {
     assert!(sent.start_timestamp <= sent.timestamp);
     assert!(sent.spans[0].start_timestamp <= sent.spans[0].timestamp);
 }
+
+#[test]
+fn span_records_expose_and_edit_their_tags_and_data() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let plain = tx.start_child("plain", "p");
+    plain.finish();
+    let rich = tx.start_child("rich", "r");
+    rich.set_tag("k", "v");
+    rich.set_data("n", 1);
+    rich.finish();
+    tx.finish();
+    let mut sent = (*sink.transactions()[0]).clone();
+    assert!(sent.spans[0].tags().is_empty() && sent.spans[0].data().is_empty());
+    assert_eq!(sent.spans[1].tags()["k"], "v");
+    assert_eq!(sent.spans[1].data()["n"], 1);
+    sent.spans[0]
+        .data_mut()
+        .insert("added".into(), "later".into());
+    sent.spans[1].tags_mut().remove("k");
+    let v = json(&sent);
+    assert_eq!(v["spans"][0]["data"]["added"], "later");
+    assert!(v["spans"][1].get("tags").is_none());
+}

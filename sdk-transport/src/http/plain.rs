@@ -5,7 +5,8 @@
 //! pooled connection twice (three syscalls each) and writes the headers and the body in two
 //! sends; on loopback those syscalls and the extra wake-up of the server are most of the cost of
 //! a request. This client writes the request in one `write`, reads the response with as few
-//! reads as it needs, and reuses the connection. HTTPS, and proxies (`HTTP_PROXY`,
+//! reads as it needs, and reuses the connection (probing it first only when it has been idle
+//! for over a second, when the server may have closed it). HTTPS, and proxies (`HTTP_PROXY`,
 //! `ALL_PROXY`), stay with ureq or reqwest.
 //!
 //! Timeouts: the connect timeout bounds the connection; the request timeout bounds each write
@@ -81,9 +82,31 @@ pub struct PlainHttpClient {
     connect_timeout: Duration,
     io_timeout: Duration,
     user_agent: String,
-    idle: Mutex<Vec<(String, TcpStream)>>,
+    idle: Mutex<Vec<Idle>>,
     max_idle: usize,
     resolved: Mutex<ResolveCache>,
+}
+
+/// A kept-alive connection waiting for the next request.
+#[derive(Debug)]
+struct Idle {
+    key: String,
+    stream: TcpStream,
+    since: Instant,
+}
+
+/// A connection idle longer than this is checked before reuse (the server may have closed it).
+const PROBE_AFTER: Duration = Duration::from_secs(1);
+
+/// Whether the server has not closed (or written garbage on) an idle connection.
+fn still_open(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let open =
+        matches!(stream.peek(&mut byte), Err(err) if err.kind() == io::ErrorKind::WouldBlock);
+    open && stream.set_nonblocking(false).is_ok()
 }
 
 /// Addresses per (host, port), with when they were resolved.
@@ -357,16 +380,29 @@ impl PlainHttpClient {
         })
     }
 
+    /// A kept-alive connection to `key`. One idle for a while is probed first: resending on a
+    /// connection the server closed long ago could deliver an envelope twice.
     fn pooled(&self, key: &str) -> Option<TcpStream> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let pos = idle.iter().rposition(|(k, _)| k == key)?;
-        Some(idle.swap_remove(pos).1)
+        loop {
+            let idle = {
+                let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                let pos = idle.iter().rposition(|conn| conn.key == key)?;
+                idle.swap_remove(pos)
+            };
+            if idle.since.elapsed() < PROBE_AFTER || still_open(&idle.stream) {
+                return Some(idle.stream);
+            }
+        }
     }
 
     fn give_back(&self, key: String, stream: TcpStream) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < self.max_idle {
-            idle.push((key, stream));
+            idle.push(Idle {
+                key,
+                stream,
+                since: Instant::now(),
+            });
         }
     }
 
@@ -388,7 +424,12 @@ impl PlainHttpClient {
         let mut has_agent = false;
         for (name, value) in request.headers {
             // Header values come from the SDK; still never let a line break through.
-            if name.contains(['\r', '\n', ':']) || value.contains(['\r', '\n']) {
+            if name.contains(['\r', '\n', ':'])
+                || value.contains(['\r', '\n'])
+                || name.eq_ignore_ascii_case("host")
+                || name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("transfer-encoding")
+            {
                 continue;
             }
             has_agent |= name.eq_ignore_ascii_case("user-agent");
@@ -423,7 +464,7 @@ impl PlainHttpClient {
             }
             return Err(io_error(err));
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::instant_after(Instant::now(), timeout);
         read_response(&mut Deadline {
             inner: stream,
             deadline,
@@ -596,7 +637,11 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
         ]);
         let client = PlainHttpClient::new(&TransportOptions::default());
-        let headers = [("X-Sentry-Auth", "Sentry sentry_key=k"), ("Evil\r\nX", "y")];
+        let headers = [
+            ("X-Sentry-Auth", "Sentry sentry_key=k"),
+            ("Evil\r\nX", "y"),
+            ("Content-Length", "999"),
+        ];
         for body in [&b"first"[..], b"second"] {
             let response = client
                 .send(HttpRequest {
@@ -618,6 +663,10 @@ mod tests {
         assert!(first.contains("\r\nX-Sentry-Auth: Sentry sentry_key=k\r\n"));
         assert!(first.contains("\r\nUser-Agent: sentry.rust.sdk/"));
         assert!(!first.contains("Evil"));
+        assert!(
+            !first.contains("999"),
+            "the client sets Content-Length itself"
+        );
         assert!(first.ends_with("\r\n\r\nfirst"));
     }
 
@@ -688,6 +737,25 @@ mod tests {
         };
         let err = read_response(&mut late).unwrap_err();
         assert!(matches!(err, HttpError::Timeout(_)), "{err:?}");
+    }
+
+    #[test]
+    fn idle_connections_are_probed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client_side = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server_side, _) = listener.accept().unwrap();
+        assert!(still_open(&client_side));
+        drop(server_side);
+        // The FIN arrives asynchronously; poll briefly.
+        let mut closed = false;
+        for _ in 0..100 {
+            if !still_open(&client_side) {
+                closed = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(closed, "a connection the server closed is seen as closed");
     }
 
     #[test]

@@ -434,7 +434,7 @@ impl MockServer {
     }
 
     fn wait_until(&self, timeout: Duration, mut done: impl FnMut(&State) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::instant_after(Instant::now(), timeout);
         let mut state = self.shared.lock();
         loop {
             if done(&state) {
@@ -722,7 +722,7 @@ fn serve_connection(shared: &Shared, stream: TcpStream, epoch: u64) {
             }
         }
         if !plan.delay.is_zero() {
-            let deadline = Instant::now() + plan.delay;
+            let deadline = crate::time::instant_after(Instant::now(), plan.delay);
             let mut state = shared.lock();
             while state.epoch == epoch {
                 let now = Instant::now();

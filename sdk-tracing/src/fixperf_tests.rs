@@ -1,0 +1,154 @@
+//! Layer fixes from the review: field values whose formatting fails, per-thread span binding,
+//! span start times, logs.
+
+use std::fmt;
+
+use sdk_core::testing::with_captured_envelopes_options;
+use sdk_core::transport::{Envelope, ItemType};
+use sdk_core::ClientOptions;
+use serde_json::Value;
+use tracing_subscriber::prelude::*;
+
+use super::*;
+
+fn bodies(envelopes: &[Envelope], ty: ItemType) -> Vec<Value> {
+    envelopes
+        .iter()
+        .filter(|e| e.items.iter().any(|i| i.item_type == ty))
+        .map(|e| {
+            let text = String::from_utf8(e.to_vec().expect("writes")).expect("utf8");
+            let body = text.lines().nth(2).expect("body");
+            serde_json::from_str(body).expect("json")
+        })
+        .collect()
+}
+
+fn capture(layer: SentryLayer, f: impl FnOnce()) -> Vec<Envelope> {
+    let subscriber = tracing_subscriber::registry().with(layer);
+    with_captured_envelopes_options(
+        || tracing::subscriber::with_default(subscriber, f),
+        ClientOptions::new()
+            .dsn("https://key@o1.ingest.example.com/1")
+            .traces_sample_rate(1.0),
+    )
+}
+
+/// A user type whose `Debug` and `Display` write a little, then fail.
+struct Broken;
+
+impl fmt::Debug for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Broken{")?;
+        Err(fmt::Error)
+    }
+}
+
+impl fmt::Display for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("half a message")?;
+        Err(fmt::Error)
+    }
+}
+
+impl std::error::Error for Broken {}
+
+#[test]
+fn fields_whose_formatting_fails_keep_what_was_written_instead_of_panicking() {
+    let envelopes = capture(layer(), || {
+        let root = tracing::info_span!("job", state = ?Broken);
+        let _r = root.enter();
+        let err: &(dyn std::error::Error + 'static) = &Broken;
+        tracing::error!(error = err, detail = ?Broken, "failed");
+    });
+    let txs = bodies(&envelopes, ItemType::Transaction);
+    assert_eq!(txs.len(), 1, "the span still became a transaction");
+    assert_eq!(txs[0]["contexts"]["trace"]["data"]["state"], "Broken{");
+    let events = bodies(&envelopes, ItemType::Event);
+    assert_eq!(events.len(), 1, "the error event still arrived");
+    assert_eq!(events[0]["extra"]["error"], "half a message");
+    assert_eq!(events[0]["extra"]["detail"], "Broken{");
+    assert_eq!(
+        events[0]["exception"]["values"][0]["value"],
+        "half a message"
+    );
+}
+
+/// The span id (in the arrived transaction) of the span described `description`.
+fn span_id_of(tx: &Value, description: &str) -> Value {
+    tx["spans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["description"] == description)
+        .map(|s| s["span_id"].clone())
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn two_threads_entering_the_same_span_each_get_their_own_span_back_on_exit() {
+    use std::sync::Barrier;
+    let subscriber = tracing_subscriber::registry().with(layer());
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let envelopes = with_captured_envelopes_options(
+        || {
+            let hub = sdk_core::Hub::current();
+            tracing::dispatcher::with_default(&dispatch, || {
+                let root = tracing::info_span!("root");
+                let shared = tracing::info_span!(parent: &root, "shared");
+                let outers = [
+                    tracing::info_span!(parent: &root, "outer_a"),
+                    tracing::info_span!(parent: &root, "outer_b"),
+                ];
+                let entered = Barrier::new(2);
+                let first_done = Barrier::new(2);
+                std::thread::scope(|s| {
+                    for (i, outer) in outers.iter().enumerate() {
+                        let (hub, dispatch) = (hub.clone(), dispatch.clone());
+                        let (shared, entered, first_done) = (&shared, &entered, &first_done);
+                        s.spawn(move || {
+                            sdk_core::Hub::run(hub, || {
+                                tracing::dispatcher::with_default(&dispatch, || {
+                                    let _outer = outer.enter();
+                                    let inner = shared.enter();
+                                    // Both threads are inside `shared` now.
+                                    entered.wait();
+                                    if i == 1 {
+                                        first_done.wait();
+                                    }
+                                    drop(inner);
+                                    let name = if i == 0 { "after_a" } else { "after_b" };
+                                    sdk_core::capture_message(name, sdk_core::Level::Error);
+                                    if i == 0 {
+                                        first_done.wait();
+                                    }
+                                });
+                            });
+                        });
+                    }
+                });
+                drop(outers);
+                drop(shared);
+                drop(root);
+            });
+        },
+        ClientOptions::new()
+            .dsn("https://key@o1.ingest.example.com/1")
+            .traces_sample_rate(1.0),
+    );
+    let txs = bodies(&envelopes, ItemType::Transaction);
+    assert_eq!(txs.len(), 1);
+    let events = bodies(&envelopes, ItemType::Event);
+    assert_eq!(events.len(), 2);
+    for (message, outer) in [("after_a", "outer_a"), ("after_b", "outer_b")] {
+        let event = events
+            .iter()
+            .find(|e| e["message"]["formatted"] == message || e["message"] == message)
+            .expect("both events arrived");
+        assert!(span_id_of(&txs[0], outer).is_string(), "{outer} arrived");
+        assert_eq!(
+            event["contexts"]["trace"]["span_id"],
+            span_id_of(&txs[0], outer),
+            "{message} is linked to its own thread's span, not the other thread's"
+        );
+    }
+}
