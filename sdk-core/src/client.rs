@@ -560,6 +560,7 @@ mod tests {
     use std::fmt;
 
     use super::*;
+    use crate::protocol::Exception;
     use crate::testing::{with_captured_envelopes, TestTransport};
     use crate::{Breadcrumb, Hub, User};
 
@@ -769,6 +770,79 @@ mod tests {
         );
         assert_eq!(written["platform"], "native");
         assert!(written["contexts"]["trace"]["trace_id"].is_string());
+    }
+
+    #[test]
+    fn a_user_built_event_writes_the_same_json_lazily_and_materialised() {
+        let envelopes = with_captured_envelopes(|| {
+            crate::configure_scope(|s| {
+                s.set_tag("shared", "scope");
+                s.set_tag("scope-only", "yes");
+                s.set_extra("from", serde_json::json!("scope"));
+                s.add_breadcrumb(Breadcrumb::new("scope crumb"));
+                s.set_fingerprint(Some(&["scope-fp"]));
+            });
+            let mut event = blank_event(Level::Warning);
+            event.message = Some("built by hand".into());
+            event.logger = Some("my.logger".into());
+            event.transaction = Some("GET /own".into());
+            event.tags.insert("shared".into(), "event".into());
+            event
+                .extra
+                .insert("from".into(), serde_json::json!("event"));
+            event
+                .breadcrumbs
+                .values
+                .push(Breadcrumb::new("event crumb"));
+            event.fingerprint = vec!["event-fp".into()];
+            event.contexts.insert(
+                "app",
+                crate::protocol::AppContext {
+                    app_name: Some("demo".into()),
+                    ..Default::default()
+                },
+            );
+            event.exception.values.push(Exception {
+                ty: "Custom".into(),
+                value: Some("own exception".into()),
+                ..Default::default()
+            });
+            crate::capture_event(event);
+        });
+        let payload = &envelopes[0].items[0].payload;
+        let written: serde_json::Value =
+            serde_json::from_slice(&payload.to_vec().expect("writes")).expect("json");
+        let lazy = payload
+            .as_lazy()
+            .and_then(|l| l.as_any().downcast_ref::<EventPayload>())
+            .expect("an event payload");
+        let materialised: serde_json::Value =
+            serde_json::from_slice(&serde_json::to_vec(&lazy.to_event()).expect("writes"))
+                .expect("json");
+        let (w, m) = (
+            written.as_object().expect("obj"),
+            materialised.as_object().expect("obj"),
+        );
+        for key in w.keys().chain(m.keys()) {
+            assert_eq!(w.get(key), m.get(key), "field {key} differs");
+        }
+        // the event's own values win over the scope's; the rest of the scope still applies
+        assert_eq!(written["tags"]["shared"], "event");
+        assert_eq!(written["tags"]["scope-only"], "yes");
+        assert_eq!(written["extra"]["from"], "event");
+        assert_eq!(written["fingerprint"], serde_json::json!(["event-fp"]));
+        assert_eq!(written["logger"], "my.logger");
+        assert_eq!(written["transaction"], "GET /own");
+        assert_eq!(written["level"], "warning");
+        assert_eq!(written["contexts"]["app"]["app_name"], "demo");
+        let crumbs: Vec<_> = written["breadcrumbs"]["values"]
+            .as_array()
+            .expect("breadcrumbs")
+            .iter()
+            .map(|b| b["message"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(crumbs, ["scope crumb", "event crumb"]);
+        assert_eq!(written["exception"]["values"][0]["type"], "Custom");
     }
 
     #[test]

@@ -875,7 +875,13 @@ mod tests {
                 }
             }),
         );
-        let crumbs = &events[0].breadcrumbs.values;
+        // the panicking callback's panic is itself captured by the panic hook (when the panic
+        // feature is on); the message event is the one that shows the breadcrumbs
+        let message = events
+            .iter()
+            .find(|e| e.message.as_deref() == Some("m"))
+            .expect("the message event");
+        let crumbs = &message.breadcrumbs.values;
         assert_eq!(crumbs.len(), 1);
         assert_eq!(crumbs[0].message.as_deref(), Some("keep"));
         assert_eq!(crumbs[0].category.as_deref(), Some("changed"));
