@@ -487,6 +487,16 @@ mod tests {
         let mut o = ClientOptions::new().release("code@1");
         o.apply_env();
         assert_eq!(o.release.as_deref(), Some("code@1"));
-        assert!(o.environment.is_some());
+        // (the env fallbacks themselves are tested in tests/env_fallbacks.rs, in a process of
+        // their own)
+        let env = std::env::var("SENTRY_ENVIRONMENT").unwrap_or_default();
+        let expected = match env.trim() {
+            "" => "production",
+            set => set,
+        };
+        assert_eq!(o.environment.as_deref(), Some(expected));
+        let mut o = ClientOptions::new().environment("from-code");
+        o.apply_env();
+        assert_eq!(o.environment.as_deref(), Some("from-code"));
     }
 }
