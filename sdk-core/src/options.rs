@@ -93,7 +93,14 @@ pub struct ClientOptions {
     pub max_breadcrumbs: usize,
     /// Attach a stack trace of the capturing thread to messages and errors (default false).
     pub attach_stacktrace: bool,
-    /// Send personal data such as IP addresses (default false).
+    /// Whether the SDK adds personal data to events by itself (default false).
+    ///
+    /// When `true`, every event whose user has no IP address gets `user.ip_address =
+    /// "{{auto}}"` (the ingest fills in the address the event came from; an event without a
+    /// user gets one with only that), and integrations may attach request headers, cookies
+    /// and similar data they would otherwise leave out. When `false`, the SDK adds nothing
+    /// personal on its own: only what the application sets itself (e.g. `scope.set_user`)
+    /// is sent.
     pub send_default_pii: bool,
     /// Called with every error event before it is sent; `None` drops it.
     pub before_send: Option<BeforeSend>,
