@@ -28,6 +28,8 @@ pub(crate) struct ClientConstants {
     pub(crate) public_key: Option<String>,
     pub(crate) in_app: InAppRules,
     pub(crate) max_breadcrumbs: usize,
+    /// `send_default_pii`: events without a user IP get `{{auto}}`.
+    pub(crate) send_default_pii: bool,
     /// The envelope header `sdk`, serialised once.
     pub(crate) sdk_header: Payload,
     /// The same constant parts as JSON written once, spliced into every lazy event as they are
@@ -56,6 +58,12 @@ impl ClientConstants {
         for (k, v) in self.contexts.iter() {
             if event.contexts.get(k).is_none() {
                 event.contexts.insert(k.clone(), v.clone());
+            }
+        }
+        if self.send_default_pii {
+            let user = event.user.get_or_insert_with(Default::default);
+            if user.ip_address.is_none() {
+                user.ip_address = Some(crate::protocol::IpAddress::Auto);
             }
         }
     }
@@ -324,9 +332,7 @@ impl Client {
             let event = match &self.options.before_send {
                 Some(callback) => {
                     let callback = callback.clone();
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                        callback(event)
-                    })) {
+                    match crate::callback::call(move || callback(event)) {
                         Ok(Some(event)) => event,
                         Ok(None) => {
                             sdk_transport::sdk_debug!("event {id} dropped by before_send");
@@ -388,9 +394,7 @@ impl Client {
             }
             let integration = integration.clone();
             let options = &self.options;
-            event = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                integration.process_event(event, options)
-            })) {
+            event = match crate::callback::call(move || integration.process_event(event, options)) {
                 Ok(Some(event)) => event,
                 Ok(None) => return None,
                 Err(_) => {
@@ -487,6 +491,7 @@ fn build_constants(
     };
     let json = ConstantJson::build(&sdk, debug_meta.as_ref(), &contexts);
     ClientConstants {
+        send_default_pii: options.send_default_pii,
         release: options.release.as_deref().map(str::to_owned),
         environment: options.environment.as_deref().map(str::to_owned),
         dist: options.dist.as_deref().map(str::to_owned),

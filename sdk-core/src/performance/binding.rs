@@ -100,8 +100,7 @@ impl TransactionSink for Client {
                 let owned = Arc::try_unwrap(transaction).unwrap_or_else(|tx| (*tx).clone());
                 let id = owned.event_id;
                 let callback = callback.clone();
-                let result =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || callback(owned)));
+                let result = crate::callback::call(move || callback(owned));
                 match result {
                     Ok(Some(tx)) => Arc::new(tx),
                     Ok(None) | Err(_) => {
