@@ -152,3 +152,54 @@ fn two_threads_entering_the_same_span_each_get_their_own_span_back_on_exit() {
         );
     }
 }
+
+fn seconds(v: &Value) -> f64 {
+    v.as_f64().expect("a timestamp in seconds")
+}
+
+#[test]
+fn a_span_starts_at_its_first_enter_and_one_never_entered_at_its_creation() {
+    let mut created = 0.0;
+    let envelopes = capture(layer(), || {
+        let root = tracing::info_span!("root");
+        let entered_later = tracing::info_span!(parent: &root, "entered_later");
+        let never_entered = tracing::info_span!(parent: &root, "never_entered");
+        created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let _r = root.enter();
+        entered_later.in_scope(|| {});
+        // Entered again later: the first enter stays its start.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        entered_later.in_scope(|| {});
+        drop(entered_later);
+        drop(never_entered);
+    });
+    let txs = bodies(&envelopes, ItemType::Transaction);
+    assert_eq!(txs.len(), 1);
+    let tx = &txs[0];
+    let after_gap = created + 0.015;
+    assert!(
+        seconds(&tx["start_timestamp"]) >= after_gap,
+        "the transaction starts when its root span is entered"
+    );
+    let span = |name: &str| {
+        tx["spans"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["description"] == name)
+            .cloned()
+            .expect("the span arrived")
+    };
+    let later = span("entered_later");
+    assert!(seconds(&later["start_timestamp"]) >= after_gap);
+    assert!(
+        seconds(&later["timestamp"]) - seconds(&later["start_timestamp"]) >= 0.004,
+        "the second enter did not move the start"
+    );
+    let never = span("never_entered");
+    assert!(seconds(&never["start_timestamp"]) <= created);
+}

@@ -4,7 +4,8 @@
 //! - a root span (no Sentry span above it) starts a transaction, nested spans become child
 //!   spans; the op is the span's `sentry.op` field or `target::name`, the description its
 //!   `sentry.name` / `otel.name` field or its name, other fields become span data, and the
-//!   timing runs from the span's creation to its close;
+//!   timing runs from the span's first enter (its creation, if it is never entered) to its
+//!   close;
 //! - events become breadcrumbs (`info` and `warn` by default) or error events (`error`), with
 //!   the trace context of the span they happened in;
 //! - a root span with a `sentry.trace` (or `sentry_trace`) field holding an incoming
@@ -32,6 +33,7 @@ mod fields;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use sdk_core::performance::CodeLocation;
@@ -143,6 +145,8 @@ impl SentryLayer {
 /// What the layer keeps in a `tracing` span's extensions.
 struct SentrySpan {
     span: TransactionOrSpan,
+    /// Whether the span was entered yet: its first enter is its start.
+    entered: AtomicBool,
 }
 
 fn level_of(level: &tracing_core::Level) -> Level {
@@ -280,7 +284,10 @@ where
         if let Some(site) = site {
             span.set_code_location(&site.code);
         }
-        span_ref.extensions_mut().insert(SentrySpan { span });
+        span_ref.extensions_mut().insert(SentrySpan {
+            span,
+            entered: AtomicBool::new(false),
+        });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -304,15 +311,19 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if !self.bind_spans {
-            return;
-        }
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
         let extensions = span_ref.extensions();
         if let Some(data) = extensions.get::<SentrySpan>() {
-            sdk_core::performance::enter_span(data.span.clone());
+            // The work starts at the first enter (a span may be created well before, e.g. an
+            // `.instrument()`ed future that waits to be polled).
+            if !data.entered.swap(true, Ordering::Relaxed) {
+                data.span.set_start_now();
+            }
+            if self.bind_spans {
+                sdk_core::performance::enter_span(data.span.clone());
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -144,7 +145,8 @@ struct SpanInner {
     tx: Arc<TxShared>,
     span_id: SpanId,
     parent_span_id: SpanId,
-    start: i64,
+    /// Nanoseconds after the transaction's start (moved by [`Span::set_start_now`]).
+    start: AtomicI64,
     state: Mutex<SpanState>,
 }
 
@@ -195,7 +197,7 @@ impl Span {
                 tx,
                 span_id,
                 parent_span_id,
-                start,
+                start: AtomicI64::new(start),
                 state: Mutex::new(SpanState {
                     op,
                     description,
@@ -350,6 +352,24 @@ impl Span {
         }
     }
 
+    /// Moves the span's start to now: for instrumentation that creates a span before its work
+    /// begins (the `tracing` layer times a span from its first enter). Does nothing once the
+    /// span finished, or for a span that records nothing.
+    pub fn set_start_now(&self) {
+        if let SpanRepr::Recording(inner) = &self.repr {
+            inner.start.store(inner.tx.now_offset(), Ordering::Relaxed);
+        }
+    }
+
+    /// Sets the span's start time explicitly (see [`Span::finish_at`] for its end).
+    pub fn set_start_timestamp(&self, timestamp: SystemTime) {
+        if let SpanRepr::Recording(inner) = &self.repr {
+            inner
+                .start
+                .store(inner.tx.offset_of(timestamp), Ordering::Relaxed);
+        }
+    }
+
     /// Finishes the span now. Finishing twice, or after the transaction finished, does
     /// nothing (a span finished after its transaction is not sent).
     pub fn finish(self) {
@@ -416,6 +436,7 @@ fn finish_recording(inner: &SpanInner, end: i64) {
         let mut extras = s.extras.take();
         let origin = extras.as_mut().and_then(|e| e.origin.take());
         let extras = extras.filter(|e| !e.tags.is_empty() || !e.data.is_empty());
+        let start = inner.start.load(Ordering::Relaxed);
         SpanRecord {
             span_id: inner.span_id,
             parent_span_id: inner.parent_span_id,
@@ -424,8 +445,8 @@ fn finish_recording(inner: &SpanInner, end: i64) {
             status: s.status,
             origin,
             code: s.code,
-            start_timestamp: tx.time_at(inner.start),
-            timestamp: tx.time_at(end.max(inner.start)),
+            start_timestamp: tx.time_at(start),
+            timestamp: tx.time_at(end.max(start)),
             extras,
         }
     };
@@ -580,6 +601,14 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.sentry_trace(),
             TransactionOrSpan::Span(span) => span.sentry_trace(),
+        }
+    }
+
+    /// Moves the start to now (see [`Span::set_start_now`], [`Transaction::set_start_now`]).
+    pub fn set_start_now(&self) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.set_start_now(),
+            TransactionOrSpan::Span(span) => span.set_start_now(),
         }
     }
 

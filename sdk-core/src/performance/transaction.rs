@@ -287,6 +287,9 @@ pub(crate) struct TxState {
     measurements: BTreeMap<String, Measurement>,
     spans: Vec<SpanRecord>,
     finished: bool,
+    /// Nanoseconds after `start_wall` where the transaction starts (0 unless moved by
+    /// [`Transaction::set_start_now`] / [`Transaction::set_start_timestamp`]).
+    start_offset: i64,
 }
 
 /// What a transaction and all its spans share.
@@ -679,6 +682,19 @@ impl Transaction {
         }
     }
 
+    /// Moves the transaction's start to now: for instrumentation that creates a transaction
+    /// before its work begins (the `tracing` layer times a span from its first enter). Spans
+    /// already started keep their times. Does nothing once finished or when not sampled.
+    pub fn set_start_now(&self) {
+        self.with_state(|state| state.start_offset = self.shared.now_offset());
+    }
+
+    /// Sets the transaction's start time explicitly (see [`Transaction::finish_at`] for its
+    /// end).
+    pub fn set_start_timestamp(&self, timestamp: SystemTime) {
+        self.with_state(|state| state.start_offset = self.shared.offset_of(timestamp));
+    }
+
     /// Finishes the transaction now and hands it to the sink when sampled. Spans finished
     /// later are not sent. Finishing twice does nothing.
     pub fn finish(self) {
@@ -719,7 +735,10 @@ impl Transaction {
         }
         let dsc = shared.dsc_with(&state.name, state.source);
         let config = shared.sink.config();
-        let end = end.unwrap_or_else(|| shared.now_offset()).max(0);
+        // Never before the start (offset 0 unless the start was moved).
+        let end = end
+            .unwrap_or_else(|| shared.now_offset())
+            .max(state.start_offset);
         let finished = FinishedTransaction {
             event_id: new_event_id(),
             trace_id: shared.trace_id,
@@ -731,7 +750,7 @@ impl Transaction {
             origin: state.origin.take(),
             code: state.code,
             status: state.status,
-            start_timestamp: shared.start_wall,
+            start_timestamp: shared.time_at(state.start_offset),
             timestamp: shared.time_at(end),
             spans: std::mem::take(&mut state.spans),
             tags: std::mem::take(&mut state.tags),
