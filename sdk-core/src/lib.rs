@@ -58,6 +58,7 @@ pub mod contexts;
 pub mod debug_images;
 pub mod error_chain;
 pub mod event_payload;
+mod event_size;
 pub mod hub;
 pub mod ids;
 pub mod integrations;
