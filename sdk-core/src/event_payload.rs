@@ -268,8 +268,18 @@ impl Serialize for LazyView<'_> {
         if let Some(v) = own(|e| &e.environment).or(c.environment.as_deref()) {
             map.serialize_entry("environment", v)?;
         }
-        if let Some(user) = e.and_then(|e| e.user.as_ref()).or(s.user.as_deref()) {
-            map.serialize_entry("user", user)?;
+        let user = e.and_then(|e| e.user.as_ref()).or(s.user.as_deref());
+        match user {
+            Some(user) if !c.send_default_pii || user.ip_address.is_some() => {
+                map.serialize_entry("user", user)?;
+            }
+            // send_default_pii: the ingest fills in the address the event came from
+            user if c.send_default_pii => {
+                let mut user = user.cloned().unwrap_or_default();
+                user.ip_address = Some(crate::protocol::IpAddress::Auto);
+                map.serialize_entry("user", &user)?;
+            }
+            _ => {}
         }
         if let Some(request) = e.and_then(|e| e.request.as_ref()) {
             map.serialize_entry("request", request)?;

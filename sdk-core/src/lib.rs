@@ -52,6 +52,7 @@
 
 pub mod api;
 pub mod breadcrumbs;
+mod callback;
 pub mod client;
 pub mod contexts;
 pub mod debug_images;

@@ -93,7 +93,14 @@ pub struct ClientOptions {
     pub max_breadcrumbs: usize,
     /// Attach a stack trace of the capturing thread to messages and errors (default false).
     pub attach_stacktrace: bool,
-    /// Send personal data such as IP addresses (default false).
+    /// Whether the SDK adds personal data to events by itself (default false).
+    ///
+    /// When `true`, every event whose user has no IP address gets `user.ip_address =
+    /// "{{auto}}"` (the ingest fills in the address the event came from; an event without a
+    /// user gets one with only that), and integrations may attach request headers, cookies
+    /// and similar data they would otherwise leave out. When `false`, the SDK adds nothing
+    /// personal on its own: only what the application sets itself (e.g. `scope.set_user`)
+    /// is sent.
     pub send_default_pii: bool,
     /// Called with every error event before it is sent; `None` drops it.
     pub before_send: Option<BeforeSend>,
@@ -504,6 +511,16 @@ mod tests {
         let mut o = ClientOptions::new().release("code@1");
         o.apply_env();
         assert_eq!(o.release.as_deref(), Some("code@1"));
-        assert!(o.environment.is_some());
+        // (the env fallbacks themselves are tested in tests/env_fallbacks.rs, in a process of
+        // their own)
+        let env = std::env::var("SENTRY_ENVIRONMENT").unwrap_or_default();
+        let expected = match env.trim() {
+            "" => "production",
+            set => set,
+        };
+        assert_eq!(o.environment.as_deref(), Some(expected));
+        let mut o = ClientOptions::new().environment("from-code");
+        o.apply_env();
+        assert_eq!(o.environment.as_deref(), Some("from-code"));
     }
 }

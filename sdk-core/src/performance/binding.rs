@@ -50,9 +50,6 @@ impl ClientTracing {
         let sampler = options.traces_sampler.clone();
         // `traces_sample_rate` 0.0 with no sampler is the core's "tracing off".
         let traces_sample_rate = (rate > 0.0 || sampler.is_some()).then(|| widen(rate));
-        if traces_sample_rate.is_some() {
-            super::clock::warm_up();
-        }
         let config = TracingConfig {
             sampling: SamplingOptions {
                 traces_sample_rate,
@@ -107,8 +104,7 @@ impl TransactionSink for Client {
                 let owned = Arc::try_unwrap(transaction).unwrap_or_else(|tx| (*tx).clone());
                 let id = owned.event_id;
                 let callback = callback.clone();
-                let result =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || callback(owned)));
+                let result = crate::callback::call(move || callback(owned));
                 match result {
                     Ok(Some(tx)) => Arc::new(tx),
                     Ok(None) | Err(_) => {

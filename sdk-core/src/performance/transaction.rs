@@ -471,7 +471,6 @@ impl Transaction {
         let max_spans = config.max_spans;
         // An unsampled transaction never reports a time: it reads no clock.
         let (start_wall, start_mono) = if decision.sampled {
-            super::clock::warm_up();
             (SystemTime::now(), super::clock::Start::now())
         } else {
             (SystemTime::UNIX_EPOCH, super::clock::Start::unused())
