@@ -135,6 +135,9 @@ pub struct ClientOptions {
     pub org_id: Option<String>,
     /// Continue incoming traces only from the same organisation (default false).
     pub strict_trace_continuation: bool,
+    /// Also send the W3C `traceparent` header on outgoing requests, next to `sentry-trace`
+    /// and `baggage` (default false, as in other Sentry SDKs: PROTOCOL.md §5.5).
+    pub propagate_traceparent: bool,
 }
 
 impl Default for ClientOptions {
@@ -165,6 +168,7 @@ impl Default for ClientOptions {
             max_spans: crate::performance::DEFAULT_MAX_SPANS,
             org_id: None,
             strict_trace_continuation: false,
+            propagate_traceparent: false,
         }
     }
 }
@@ -207,6 +211,7 @@ impl fmt::Debug for ClientOptions {
             .field("max_spans", &self.max_spans)
             .field("org_id", &self.org_id)
             .field("strict_trace_continuation", &self.strict_trace_continuation)
+            .field("propagate_traceparent", &self.propagate_traceparent)
             .finish()
     }
 }
@@ -376,6 +381,18 @@ impl ClientOptions {
     /// Sets `strict_trace_continuation`.
     pub fn strict_trace_continuation(mut self, strict: bool) -> Self {
         self.strict_trace_continuation = strict;
+        self
+    }
+
+    /// Also sends the W3C `traceparent` header on outgoing requests (default false): for
+    /// services traced with OpenTelemetry or another W3C-compatible tool.
+    ///
+    /// ```
+    /// let options = sdk_core::ClientOptions::new().propagate_traceparent(true);
+    /// assert!(options.propagate_traceparent);
+    /// ```
+    pub fn propagate_traceparent(mut self, on: bool) -> Self {
+        self.propagate_traceparent = on;
         self
     }
 

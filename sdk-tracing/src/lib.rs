@@ -8,6 +8,9 @@
 //!   close;
 //! - events become breadcrumbs (`info` and `warn` by default) or error events (`error`), with
 //!   the trace context of the span they happened in;
+//! - optionally ([`SentryLayer::enable_logs`], off by default), events at chosen levels are
+//!   also sent as Sentry structured logs (`log` items with the event's message, fields, code
+//!   location and trace);
 //! - a root span with a `sentry.trace` (or `sentry_trace`) field holding an incoming
 //!   `sentry-trace` header continues that trace;
 //! - while a span is entered it is the thread's active span, so errors captured with
@@ -29,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 mod fields;
+mod logs;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -79,12 +83,15 @@ pub struct SentryLayer {
     event_filter: Arc<EventFilterFn>,
     span_filter: Arc<SpanFilterFn>,
     bind_spans: bool,
+    /// Which events are also sent as logs (`None`: logs off).
+    log_filter: Option<Arc<SpanFilterFn>>,
 }
 
 impl fmt::Debug for SentryLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SentryLayer")
             .field("bind_spans", &self.bind_spans)
+            .field("logs", &self.log_filter.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +102,7 @@ impl Default for SentryLayer {
             event_filter: Arc::new(default_event_filter),
             span_filter: Arc::new(default_span_filter),
             bind_spans: true,
+            log_filter: None,
         }
     }
 }
@@ -130,6 +138,31 @@ impl SentryLayer {
         filter: impl Fn(&Metadata<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
         self.span_filter = Arc::new(filter);
+        self
+    }
+
+    /// Also sends events at `min_level` and more severe as Sentry structured logs (off by
+    /// default). A log is one `log` envelope item carrying the message as its body, the
+    /// event's fields, its code location, the SDK, release and environment as attributes, and
+    /// the trace (and span) it happened in. It is independent of [`SentryLayer::event_filter`]:
+    /// an event can be a breadcrumb and a log.
+    ///
+    /// ```
+    /// let layer = sdk_tracing::layer().enable_logs(tracing_core::Level::INFO);
+    /// # drop(layer);
+    /// ```
+    pub fn enable_logs(self, min_level: tracing_core::Level) -> Self {
+        // `tracing`'s order: ERROR < WARN < INFO < DEBUG < TRACE.
+        self.log_filter(move |md| *md.level() <= min_level)
+    }
+
+    /// Sends the events `filter` accepts as Sentry structured logs (by level, target, ...);
+    /// see [`SentryLayer::enable_logs`].
+    pub fn log_filter(
+        mut self,
+        filter: impl Fn(&Metadata<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.log_filter = Some(Arc::new(filter));
         self
     }
 
@@ -318,7 +351,9 @@ where
         if let Some(data) = extensions.get::<SentrySpan>() {
             // The work starts at the first enter (a span may be created well before, e.g. an
             // `.instrument()`ed future that waits to be polled).
-            if !data.entered.swap(true, Ordering::Relaxed) {
+            // A plain load first: later enters (every poll of a future) skip the atomic write.
+            if !data.entered.load(Ordering::Relaxed) && !data.entered.swap(true, Ordering::Relaxed)
+            {
                 data.span.set_start_now();
             }
             if self.bind_spans {
@@ -355,6 +390,18 @@ where
             return;
         }
         let metadata = event.metadata();
+        if self
+            .log_filter
+            .as_ref()
+            .is_some_and(|accepts| accepts(metadata))
+        {
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            let span = ctx
+                .event_span(event)
+                .and_then(|s| sentry_span_of(&ctx, &s.id()));
+            logs::send_log(metadata, fields, span);
+        }
         match (self.event_filter)(metadata) {
             EventFilter::Ignore => {}
             EventFilter::Breadcrumb => {

@@ -8,7 +8,10 @@ use std::sync::{Arc, OnceLock};
 use sdk_transport::{DataCategory, DiscardReason, Dsn, ItemPayload, Payload};
 
 use super::dsc::{format_rand, DynamicSamplingContext};
-use super::propagation::{PropagationContext, SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
+use super::propagation::{
+    PropagationContext, SentryTrace, TraceParent, BAGGAGE_HEADER, SENTRY_TRACE_HEADER,
+    TRACEPARENT_HEADER,
+};
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, SamplingOptions};
 use super::sink::{TracingConfig, TransactionSink};
@@ -61,6 +64,7 @@ impl ClientTracing {
                     .map(|id| Arc::from(id.to_string()))
             }),
             strict_trace_continuation: options.strict_trace_continuation,
+            propagate_traceparent: options.propagate_traceparent,
         };
         let mut fields = serde_json::Map::new();
         if let Ok(sdk) = serde_json::to_value(&constants.sdk) {
@@ -199,7 +203,8 @@ impl Hub {
     }
 
     /// Headers for an outgoing request: from the bound span, else from the scope's
-    /// propagation context.
+    /// propagation context: `sentry-trace`, `baggage` and, with the `propagate_traceparent`
+    /// option, W3C `traceparent`.
     pub fn iter_trace_propagation_headers(&self) -> std::vec::IntoIter<(&'static str, String)> {
         let scope = self.scope_snapshot();
         let span = entered_span().or_else(|| scope.get_span().cloned());
@@ -221,6 +226,13 @@ impl Hub {
                 };
                 if let Some(baggage) = baggage.filter(|b| !b.is_empty()) {
                     out.push((BAGGAGE_HEADER, baggage));
+                }
+                if self
+                    .client()
+                    .is_some_and(|client| client.config().propagate_traceparent)
+                {
+                    let parent = TraceParent::from(trace);
+                    out.push((TRACEPARENT_HEADER, parent.to_string()));
                 }
                 out
             }

@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use sdk_transport::{DataCategory, DiscardReason};
 use serde::Serialize;
 
-use super::propagation::{SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
+use super::propagation::{
+    SentryTrace, TraceParent, BAGGAGE_HEADER, SENTRY_TRACE_HEADER, TRACEPARENT_HEADER,
+};
 use super::transaction::{Transaction, TxShared};
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::{SpanStatus, TraceContext};
@@ -397,12 +399,25 @@ impl Span {
         }
     }
 
-    /// Headers to add to an outgoing request made inside this span (`sentry-trace` and
-    /// `baggage`; freezes the trace's DSC).
+    /// The W3C `traceparent` value for requests made inside this span (a deferred decision
+    /// is `00`).
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent::from(self.sentry_trace())
+    }
+
+    /// Headers to add to an outgoing request made inside this span (`sentry-trace`,
+    /// `baggage`, and `traceparent` with the `propagate_traceparent` option; freezes the
+    /// trace's DSC).
     pub fn iter_headers(&self) -> impl Iterator<Item = (&'static str, String)> {
         let trace = (SENTRY_TRACE_HEADER, self.sentry_trace().to_string());
         let baggage = self.tx().dsc_baggage().map(|b| (BAGGAGE_HEADER, b));
-        std::iter::once(trace).chain(baggage)
+        let parent = self
+            .tx()
+            .sink
+            .config()
+            .propagate_traceparent
+            .then(|| (TRACEPARENT_HEADER, self.traceparent().to_string()));
+        std::iter::once(trace).chain(baggage).chain(parent)
     }
 
     /// The trace context for events captured inside this span.
@@ -612,7 +627,13 @@ impl TransactionOrSpan {
         }
     }
 
-    /// Headers for outgoing requests (`sentry-trace`, `baggage`).
+    /// The W3C `traceparent` value for outgoing requests.
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent::from(self.sentry_trace())
+    }
+
+    /// Headers for outgoing requests (`sentry-trace`, `baggage`, and `traceparent` with the
+    /// `propagate_traceparent` option).
     pub fn iter_headers(&self) -> Box<dyn Iterator<Item = (&'static str, String)>> {
         match self {
             TransactionOrSpan::Transaction(tx) => Box::new(tx.iter_headers()),

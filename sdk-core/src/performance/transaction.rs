@@ -11,7 +11,10 @@ use sdk_transport::{DataCategory, DiscardReason};
 
 use super::baggage::merge_baggage;
 use super::dsc::{format_rand, format_rate, DynamicSamplingContext};
-use super::propagation::{PropagationContext, SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
+use super::propagation::{
+    PropagationContext, SentryTrace, TraceParent, BAGGAGE_HEADER, SENTRY_TRACE_HEADER,
+    TRACEPARENT_HEADER,
+};
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
@@ -662,11 +665,23 @@ impl Transaction {
         }
     }
 
-    /// Headers to add to an outgoing request (`sentry-trace`, `baggage`).
+    /// The W3C `traceparent` value for outgoing requests (a deferred decision is `00`).
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent::from(self.sentry_trace())
+    }
+
+    /// Headers to add to an outgoing request (`sentry-trace`, `baggage`, and `traceparent`
+    /// with the `propagate_traceparent` option).
     pub fn iter_headers(&self) -> impl Iterator<Item = (&'static str, String)> {
         let trace = (SENTRY_TRACE_HEADER, self.sentry_trace().to_string());
         let baggage = self.shared.dsc_baggage().map(|b| (BAGGAGE_HEADER, b));
-        std::iter::once(trace).chain(baggage)
+        let parent = self
+            .shared
+            .sink
+            .config()
+            .propagate_traceparent
+            .then(|| (TRACEPARENT_HEADER, self.traceparent().to_string()));
+        std::iter::once(trace).chain(baggage).chain(parent)
     }
 
     /// The trace context for events captured inside the transaction.
