@@ -933,4 +933,38 @@ mod tests {
         assert_eq!(mechanism.ty, "panic");
         assert_eq!(mechanism.handled, Some(false));
     }
+
+    #[test]
+    #[cfg(feature = "panic")]
+    fn panics_on_delivery_threads_are_left_to_the_worker() {
+        let events = crate::testing::with_captured_events(|| {
+            let hub = Hub::current();
+            std::thread::Builder::new()
+                .name(sdk_transport::diag::WORKER_THREAD_NAME.into())
+                .spawn(move || {
+                    Hub::run(hub, || {
+                        let result = std::panic::catch_unwind(|| panic!("a payload bug"));
+                        assert!(result.is_err());
+                    })
+                })
+                .expect("spawn")
+                .join()
+                .expect("join");
+            // the same panic on an application thread is captured
+            let hub = Hub::current();
+            std::thread::spawn(move || {
+                Hub::run(hub, || {
+                    let result = std::panic::catch_unwind(|| panic!("an app bug"));
+                    assert!(result.is_err());
+                })
+            })
+            .join()
+            .expect("join");
+        });
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0].exception.values[0].value.as_deref(),
+            Some("an app bug")
+        );
+    }
 }

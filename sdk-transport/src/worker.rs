@@ -730,7 +730,7 @@ impl Worker {
         for slot in 0..threads {
             let shared = Arc::clone(&shared);
             let handle = std::thread::Builder::new()
-                .name("sentry-transport".into())
+                .name(crate::diag::WORKER_THREAD_NAME.into())
                 .spawn(move || shared.run(slot));
             match handle {
                 Ok(handle) => handles.push(handle),

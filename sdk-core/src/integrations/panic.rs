@@ -70,6 +70,12 @@ pub fn panic_handler(info: &PanicHookInfo<'_>) {
         sdk_transport::sdk_debug!("a callback run by the SDK panicked; not capturing it");
         return;
     }
+    if sdk_transport::diag::on_sdk_thread() {
+        // the delivery worker catches panics on its threads and counts what they cost;
+        // capturing here would flush from the thread that does the sending
+        sdk_transport::sdk_debug!("a delivery thread panicked; the worker recovers from it");
+        return;
+    }
     IN_HOOK.with(|h| h.set(true));
     struct Reset;
     impl Drop for Reset {
