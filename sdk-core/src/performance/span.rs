@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -115,8 +114,13 @@ impl SpanRecord {
     }
 }
 
+/// A recorded span's mutable state while it is open: a slot in its transaction's state (see
+/// `TxState::open`), so that starting a span allocates nothing of its own and each start and
+/// finish takes one lock (the transaction's).
 #[derive(Debug, Default)]
-struct SpanState {
+pub(crate) struct SpanState {
+    /// Nanoseconds after the transaction's start (moved by [`Span::set_start_now`]).
+    start: i64,
     op: Cow<'static, str>,
     description: Option<Cow<'static, str>>,
     status: Option<SpanStatus>,
@@ -124,7 +128,6 @@ struct SpanState {
     /// Origin, tags and data: boxed and absent until set, so that a plain span carries (and
     /// drops) no empty maps.
     extras: Option<Box<SpanExtras>>,
-    finished: bool,
 }
 
 /// The parts of a span most spans never set.
@@ -141,26 +144,14 @@ impl SpanState {
     }
 }
 
-/// A span that is recorded: its transaction is sampled and under `max_spans`.
-#[derive(Debug)]
-struct SpanInner {
+#[derive(Debug, Clone)]
+struct SpanRepr {
     tx: Arc<TxShared>,
     span_id: SpanId,
     parent_span_id: SpanId,
-    /// Nanoseconds after the transaction's start (moved by [`Span::set_start_now`]).
-    start: AtomicI64,
-    state: Mutex<SpanState>,
-}
-
-#[derive(Debug, Clone)]
-enum SpanRepr {
-    Recording(Arc<SpanInner>),
-    /// Unsampled or over the limit: ids for propagation, nothing else.
-    NonRecording {
-        tx: Arc<TxShared>,
-        span_id: SpanId,
-        parent_span_id: SpanId,
-    },
+    /// The span's slot in the transaction's open spans; `None` when it records nothing
+    /// (unsampled, over `max_spans`, or started after its transaction finished).
+    slot: Option<usize>,
 }
 
 /// A child span of a transaction or of another span. Cheap to clone (clones share the span).
@@ -183,45 +174,35 @@ impl Span {
     ) -> Span {
         // One generator call, never zero (cheaper than filling bytes until non-zero).
         let span_id = SpanId::from_bytes(fastrand::u64(1..).to_le_bytes());
-        let tx = tx.clone();
-        if !tx.try_reserve_span() {
-            return Span {
-                repr: SpanRepr::NonRecording {
-                    tx,
-                    span_id,
-                    parent_span_id,
-                },
-            };
-        }
-        let start = tx.now_offset();
+        let slot = if tx.try_reserve_span() {
+            let start = tx.now_offset();
+            tx.open_span(SpanState {
+                start,
+                op,
+                description,
+                ..SpanState::default()
+            })
+        } else {
+            None
+        };
         Span {
-            repr: SpanRepr::Recording(Arc::new(SpanInner {
-                tx,
+            repr: SpanRepr {
+                tx: tx.clone(),
                 span_id,
                 parent_span_id,
-                start: AtomicI64::new(start),
-                state: Mutex::new(SpanState {
-                    op,
-                    description,
-                    ..SpanState::default()
-                }),
-            })),
+                slot,
+            },
         }
     }
 
     fn tx(&self) -> &Arc<TxShared> {
-        match &self.repr {
-            SpanRepr::Recording(inner) => &inner.tx,
-            SpanRepr::NonRecording { tx, .. } => tx,
-        }
+        &self.repr.tx
     }
 
+    /// Runs `f` on the span's state while it is open (one lock).
     fn with_state(&self, f: impl FnOnce(&mut SpanState)) {
-        if let SpanRepr::Recording(inner) = &self.repr {
-            let mut state = lock(&inner.state);
-            if !state.finished {
-                f(&mut state);
-            }
+        if let Some(slot) = self.repr.slot {
+            self.repr.tx.with_open_span(slot, f);
         }
     }
 
@@ -260,18 +241,12 @@ impl Span {
 
     /// The span id.
     pub fn span_id(&self) -> SpanId {
-        match &self.repr {
-            SpanRepr::Recording(inner) => inner.span_id,
-            SpanRepr::NonRecording { span_id, .. } => *span_id,
-        }
+        self.repr.span_id
     }
 
     /// The parent span id.
     pub fn parent_span_id(&self) -> SpanId {
-        match &self.repr {
-            SpanRepr::Recording(inner) => inner.parent_span_id,
-            SpanRepr::NonRecording { parent_span_id, .. } => *parent_span_id,
-        }
+        self.repr.parent_span_id
     }
 
     /// Whether the span's transaction is sampled.
@@ -281,7 +256,7 @@ impl Span {
 
     /// Whether this span is recorded (sampled and under the transaction's `max_spans`).
     pub fn is_recording(&self) -> bool {
-        matches!(self.repr, SpanRepr::Recording(_))
+        self.repr.slot.is_some()
     }
 
     /// The transaction this span belongs to.
@@ -348,44 +323,43 @@ impl Span {
 
     /// The status set so far.
     pub fn status(&self) -> Option<SpanStatus> {
-        match &self.repr {
-            SpanRepr::Recording(inner) => lock(&inner.state).status,
-            SpanRepr::NonRecording { .. } => None,
-        }
+        let mut status = None;
+        self.with_state(|s| status = s.status);
+        status
     }
 
     /// Moves the span's start to now: for instrumentation that creates a span before its work
     /// begins (the `tracing` layer times a span from its first enter). Does nothing once the
     /// span finished, or for a span that records nothing.
     pub fn set_start_now(&self) {
-        if let SpanRepr::Recording(inner) = &self.repr {
-            inner.start.store(inner.tx.now_offset(), Ordering::Relaxed);
+        if self.repr.slot.is_some() {
+            let now = self.repr.tx.now_offset();
+            self.with_state(|s| s.start = now);
         }
     }
 
     /// Sets the span's start time explicitly (see [`Span::finish_at`] for its end).
     pub fn set_start_timestamp(&self, timestamp: SystemTime) {
-        if let SpanRepr::Recording(inner) = &self.repr {
-            inner
-                .start
-                .store(inner.tx.offset_of(timestamp), Ordering::Relaxed);
+        if self.repr.slot.is_some() {
+            let start = self.repr.tx.offset_of(timestamp);
+            self.with_state(|s| s.start = start);
         }
     }
 
     /// Finishes the span now. Finishing twice, or after the transaction finished, does
     /// nothing (a span finished after its transaction is not sent).
     pub fn finish(self) {
-        if let SpanRepr::Recording(inner) = &self.repr {
-            let end = inner.tx.now_offset();
-            finish_recording(inner, end);
+        if let Some(slot) = self.repr.slot {
+            let end = self.repr.tx.now_offset();
+            self.finish_recording(slot, end);
         }
     }
 
     /// Finishes the span with an explicit end time.
     pub fn finish_at(self, timestamp: SystemTime) {
-        if let SpanRepr::Recording(inner) = &self.repr {
-            let end = inner.tx.offset_of(timestamp);
-            finish_recording(inner, end);
+        if let Some(slot) = self.repr.slot {
+            let end = self.repr.tx.offset_of(timestamp);
+            self.finish_recording(slot, end);
         }
     }
 
@@ -422,13 +396,12 @@ impl Span {
 
     /// The trace context for events captured inside this span.
     pub fn trace_context(&self) -> TraceContext {
-        let (op, status) = match &self.repr {
-            SpanRepr::Recording(inner) => {
-                let s = lock(&inner.state);
-                (Some(s.op.to_string()), s.status)
-            }
-            SpanRepr::NonRecording { .. } => (None, None),
-        };
+        let mut op = None;
+        let mut status = None;
+        self.with_state(|s| {
+            op = Some(s.op.to_string());
+            status = s.status;
+        });
         TraceContext {
             trace_id: self.trace_id(),
             span_id: self.span_id(),
@@ -440,36 +413,35 @@ impl Span {
     }
 }
 
-fn finish_recording(inner: &SpanInner, end: i64) {
-    let record = {
-        let mut s = lock(&inner.state);
-        if s.finished {
-            return;
+impl Span {
+    /// Closes the span's slot and adds its record to the transaction (one lock); nothing
+    /// when it already finished or its transaction did.
+    fn finish_recording(&self, slot: usize, end: i64) {
+        let repr = &self.repr;
+        let tx = &repr.tx;
+        let closed = tx.close_span(slot, |s| {
+            let mut extras = s.extras;
+            let origin = extras.as_mut().and_then(|e| e.origin.take());
+            let extras = extras.filter(|e| !e.tags.is_empty() || !e.data.is_empty());
+            SpanRecord {
+                span_id: repr.span_id,
+                parent_span_id: repr.parent_span_id,
+                op: s.op,
+                description: s.description,
+                status: s.status,
+                origin,
+                code: s.code,
+                start_timestamp: tx.time_at(s.start),
+                timestamp: tx.time_at(end.max(s.start)),
+                extras,
+            }
+        });
+        if !closed {
+            sdk_transport::sdk_debug!(
+                "span {} finished twice or after its transaction; it is not sent again",
+                repr.span_id
+            );
         }
-        s.finished = true;
-        let tx = &inner.tx;
-        let mut extras = s.extras.take();
-        let origin = extras.as_mut().and_then(|e| e.origin.take());
-        let extras = extras.filter(|e| !e.tags.is_empty() || !e.data.is_empty());
-        let start = inner.start.load(Ordering::Relaxed);
-        SpanRecord {
-            span_id: inner.span_id,
-            parent_span_id: inner.parent_span_id,
-            op: std::mem::take(&mut s.op),
-            description: s.description.take(),
-            status: s.status,
-            origin,
-            code: s.code,
-            start_timestamp: tx.time_at(start),
-            timestamp: tx.time_at(end.max(start)),
-            extras,
-        }
-    };
-    if !inner.tx.push_span(record) {
-        sdk_transport::sdk_debug!(
-            "span {} finished after its transaction; it is not sent",
-            inner.span_id
-        );
     }
 }
 

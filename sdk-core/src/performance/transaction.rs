@@ -18,7 +18,9 @@ use super::propagation::{
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
-use super::span::{lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord};
+use super::span::{
+    lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord, SpanState,
+};
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::{SpanStatus, TraceContext};
 
@@ -289,6 +291,9 @@ pub(crate) struct TxState {
     data: serde_json::Map<String, serde_json::Value>,
     measurements: BTreeMap<String, Measurement>,
     spans: Vec<SpanRecord>,
+    /// Recorded spans not finished yet, by slot (`None` once finished). Slots are not reused:
+    /// at most `max_spans` of them, dropped with the transaction's state when it finishes.
+    open: Vec<Option<SpanState>>,
     finished: bool,
     /// Nanoseconds after `start_wall` where the transaction starts (0 unless moved by
     /// [`Transaction::set_start_now`] / [`Transaction::set_start_timestamp`]).
@@ -363,12 +368,36 @@ impl TxShared {
         true
     }
 
-    /// Adds a finished span; `false` when the transaction already finished.
-    pub(crate) fn push_span(&self, record: SpanRecord) -> bool {
+    /// Opens a slot for a recorded span's state; `None` when the transaction already
+    /// finished (the span then records nothing).
+    pub(crate) fn open_span(&self, span: SpanState) -> Option<usize> {
         let mut state = lock(&self.state);
         if state.finished {
-            return false;
+            return None;
         }
+        if state.open.capacity() == 0 {
+            state.open.reserve(16);
+        }
+        state.open.push(Some(span));
+        Some(state.open.len() - 1)
+    }
+
+    /// Runs `f` on an open span's state; nothing once it (or the transaction) finished.
+    pub(crate) fn with_open_span(&self, slot: usize, f: impl FnOnce(&mut SpanState)) {
+        let mut state = lock(&self.state);
+        if let Some(Some(span)) = state.open.get_mut(slot) {
+            f(span);
+        }
+    }
+
+    /// Closes an open span and adds the record `f` makes of it; `false` when it already
+    /// finished or the transaction did.
+    pub(crate) fn close_span(&self, slot: usize, f: impl FnOnce(SpanState) -> SpanRecord) -> bool {
+        let mut state = lock(&self.state);
+        let Some(span) = state.open.get_mut(slot).and_then(Option::take) else {
+            return false;
+        };
+        let record = f(span);
         if state.spans.capacity() == 0 {
             state.spans.reserve(16);
         }
