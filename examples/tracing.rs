@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use sdk_core::transport::MockServer;
+use example_support::Destination;
 use sdk_core::ClientOptions;
 use tracing::{error, info, instrument};
 use tracing_subscriber::prelude::*;
@@ -48,17 +48,13 @@ async fn handle_request(user_id: u64) {
 
 #[tokio::main]
 async fn main() {
-    let mock = match std::env::var("SENTRY_DSN") {
-        Ok(dsn) if !dsn.trim().is_empty() => None,
-        _ => Some(MockServer::start()),
-    };
-    let mut options = ClientOptions::new()
-        .release(sdk_core::release_name!())
-        .traces_sample_rate(1.0)
-        .debug(std::env::var_os("SENTRY_DEBUG").is_some());
-    if let Some(server) = &mock {
-        options = options.dsn(server.dsn());
-    }
+    // SENTRY_DSN, or (without it) an in-process mock server whose summary we print at the end.
+    let destination = Destination::from_env();
+    let options = destination.configure(
+        ClientOptions::new()
+            .release(sdk_core::release_name!())
+            .traces_sample_rate(1.0),
+    );
     let guard = sdk_core::init(options);
     let subscriber = tracing_subscriber::registry().with(sdk_tracing::layer());
     if tracing::subscriber::set_global_default(subscriber).is_err() {
@@ -71,9 +67,7 @@ async fn main() {
     println!("flushed: {delivered}");
     drop(guard);
 
-    if let Some(server) = mock {
-        server.wait_for_items("transaction", 1, Duration::from_secs(5));
-        print!("{}", server.summary());
+    if let Some(server) = destination.print_summary("transaction", 1) {
         let txs = server.transactions();
         for tx in &txs {
             println!(
