@@ -1,6 +1,6 @@
 //! The `tracing` integration in a tokio app: `#[instrument]`ed functions become a transaction
-//! with nested spans, `info!` events become breadcrumbs, and an `error!` becomes an error event
-//! linked to the trace.
+//! with nested spans, `info!` events become breadcrumbs (and, with `enable_logs`, structured
+//! logs), and an `error!` becomes an error event linked to the trace.
 //!
 //! `cargo run --example tracing` sends to `SENTRY_DSN` when it is set; without it, the example
 //! starts the in-process mock ingest server, sends there, and prints what arrived.
@@ -56,7 +56,9 @@ async fn main() {
             .traces_sample_rate(1.0),
     );
     let guard = sdk_core::init(options);
-    let subscriber = tracing_subscriber::registry().with(sdk_tracing::layer());
+    // Events at `info` and above also go out as structured logs (off by default).
+    let subscriber =
+        tracing_subscriber::registry().with(sdk_tracing::layer().enable_logs(tracing::Level::INFO));
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         eprintln!("another global tracing subscriber is installed");
     }
@@ -89,6 +91,18 @@ async fn main() {
                 })
                 .collect();
             print_children(&spans, &text(&tx["contexts"]["trace"]["span_id"]), 1);
+        }
+        for log in server
+            .items("log")
+            .iter()
+            .flat_map(|c| c["items"].as_array().cloned().unwrap_or_default())
+        {
+            println!(
+                "log [{}] {:?} in trace {}",
+                log["level"].as_str().unwrap_or(""),
+                log["body"].as_str().unwrap_or(""),
+                log["trace_id"]
+            );
         }
         for event in server.events() {
             println!(
