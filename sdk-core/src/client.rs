@@ -28,6 +28,8 @@ pub(crate) struct ClientConstants {
     pub(crate) public_key: Option<String>,
     pub(crate) in_app: InAppRules,
     pub(crate) max_breadcrumbs: usize,
+    /// `send_default_pii`: events without a user IP get `{{auto}}`.
+    pub(crate) send_default_pii: bool,
     /// The envelope header `sdk`, serialised once.
     pub(crate) sdk_header: Payload,
     /// The same constant parts as JSON written once, spliced into every lazy event as they are
@@ -56,6 +58,12 @@ impl ClientConstants {
         for (k, v) in self.contexts.iter() {
             if event.contexts.get(k).is_none() {
                 event.contexts.insert(k.clone(), v.clone());
+            }
+        }
+        if self.send_default_pii {
+            let user = event.user.get_or_insert_with(Default::default);
+            if user.ip_address.is_none() {
+                user.ip_address = Some(crate::protocol::IpAddress::Auto);
             }
         }
     }
@@ -324,9 +332,7 @@ impl Client {
             let event = match &self.options.before_send {
                 Some(callback) => {
                     let callback = callback.clone();
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                        callback(event)
-                    })) {
+                    match crate::callback::call(move || callback(event)) {
                         Ok(Some(event)) => event,
                         Ok(None) => {
                             sdk_transport::sdk_debug!("event {id} dropped by before_send");
@@ -388,9 +394,7 @@ impl Client {
             }
             let integration = integration.clone();
             let options = &self.options;
-            event = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                integration.process_event(event, options)
-            })) {
+            event = match crate::callback::call(move || integration.process_event(event, options)) {
                 Ok(Some(event)) => event,
                 Ok(None) => return None,
                 Err(_) => {
@@ -487,6 +491,7 @@ fn build_constants(
     };
     let json = ConstantJson::build(&sdk, debug_meta.as_ref(), &contexts);
     ClientConstants {
+        send_default_pii: options.send_default_pii,
         release: options.release.as_deref().map(str::to_owned),
         environment: options.environment.as_deref().map(str::to_owned),
         dist: options.dist.as_deref().map(str::to_owned),
@@ -564,6 +569,7 @@ mod tests {
     use std::fmt;
 
     use super::*;
+    use crate::protocol::Exception;
     use crate::testing::{with_captured_envelopes, TestTransport};
     use crate::{Breadcrumb, Hub, User};
 
@@ -776,6 +782,79 @@ mod tests {
     }
 
     #[test]
+    fn a_user_built_event_writes_the_same_json_lazily_and_materialised() {
+        let envelopes = with_captured_envelopes(|| {
+            crate::configure_scope(|s| {
+                s.set_tag("shared", "scope");
+                s.set_tag("scope-only", "yes");
+                s.set_extra("from", serde_json::json!("scope"));
+                s.add_breadcrumb(Breadcrumb::new("scope crumb"));
+                s.set_fingerprint(Some(&["scope-fp"]));
+            });
+            let mut event = blank_event(Level::Warning);
+            event.message = Some("built by hand".into());
+            event.logger = Some("my.logger".into());
+            event.transaction = Some("GET /own".into());
+            event.tags.insert("shared".into(), "event".into());
+            event
+                .extra
+                .insert("from".into(), serde_json::json!("event"));
+            event
+                .breadcrumbs
+                .values
+                .push(Breadcrumb::new("event crumb"));
+            event.fingerprint = vec!["event-fp".into()];
+            event.contexts.insert(
+                "app",
+                crate::protocol::AppContext {
+                    app_name: Some("demo".into()),
+                    ..Default::default()
+                },
+            );
+            event.exception.values.push(Exception {
+                ty: "Custom".into(),
+                value: Some("own exception".into()),
+                ..Default::default()
+            });
+            crate::capture_event(event);
+        });
+        let payload = &envelopes[0].items[0].payload;
+        let written: serde_json::Value =
+            serde_json::from_slice(&payload.to_vec().expect("writes")).expect("json");
+        let lazy = payload
+            .as_lazy()
+            .and_then(|l| l.as_any().downcast_ref::<EventPayload>())
+            .expect("an event payload");
+        let materialised: serde_json::Value =
+            serde_json::from_slice(&serde_json::to_vec(&lazy.to_event()).expect("writes"))
+                .expect("json");
+        let (w, m) = (
+            written.as_object().expect("obj"),
+            materialised.as_object().expect("obj"),
+        );
+        for key in w.keys().chain(m.keys()) {
+            assert_eq!(w.get(key), m.get(key), "field {key} differs");
+        }
+        // the event's own values win over the scope's; the rest of the scope still applies
+        assert_eq!(written["tags"]["shared"], "event");
+        assert_eq!(written["tags"]["scope-only"], "yes");
+        assert_eq!(written["extra"]["from"], "event");
+        assert_eq!(written["fingerprint"], serde_json::json!(["event-fp"]));
+        assert_eq!(written["logger"], "my.logger");
+        assert_eq!(written["transaction"], "GET /own");
+        assert_eq!(written["level"], "warning");
+        assert_eq!(written["contexts"]["app"]["app_name"], "demo");
+        let crumbs: Vec<_> = written["breadcrumbs"]["values"]
+            .as_array()
+            .expect("breadcrumbs")
+            .iter()
+            .map(|b| b["message"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(crumbs, ["scope crumb", "event crumb"]);
+        assert_eq!(written["exception"]["values"][0]["type"], "Custom");
+    }
+
+    #[test]
     fn envelope_headers_carry_the_event_id_sdk_and_trace() {
         let envelopes = crate::testing::with_captured_envelopes_options(
             || {
@@ -853,5 +932,39 @@ mod tests {
         let mechanism = exc.mechanism.as_ref().expect("a mechanism");
         assert_eq!(mechanism.ty, "panic");
         assert_eq!(mechanism.handled, Some(false));
+    }
+
+    #[test]
+    #[cfg(feature = "panic")]
+    fn panics_on_delivery_threads_are_left_to_the_worker() {
+        let events = crate::testing::with_captured_events(|| {
+            let hub = Hub::current();
+            std::thread::Builder::new()
+                .name(sdk_transport::diag::WORKER_THREAD_NAME.into())
+                .spawn(move || {
+                    Hub::run(hub, || {
+                        let result = std::panic::catch_unwind(|| panic!("a payload bug"));
+                        assert!(result.is_err());
+                    })
+                })
+                .expect("spawn")
+                .join()
+                .expect("join");
+            // the same panic on an application thread is captured
+            let hub = Hub::current();
+            std::thread::spawn(move || {
+                Hub::run(hub, || {
+                    let result = std::panic::catch_unwind(|| panic!("an app bug"));
+                    assert!(result.is_err());
+                })
+            })
+            .join()
+            .expect("join");
+        });
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0].exception.values[0].value.as_deref(),
+            Some("an app bug")
+        );
     }
 }

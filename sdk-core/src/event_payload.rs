@@ -196,14 +196,54 @@ impl ItemPayload for EventPayload {
         Ok(())
     }
 
+    /// An estimate of the written JSON (sum of string lengths, nothing serialised): the
+    /// transport's queue bounds its memory with it.
     fn size_hint(&self) -> usize {
-        let crumbs = self.scope.as_ref().map_or(0, |s| {
-            s.breadcrumbs.len().min(self.constants.max_breadcrumbs)
-        });
-        let own_crumbs = self.rest.as_ref().map_or(0, |e| e.breadcrumbs.len());
-        2048 + (crumbs + own_crumbs) * 160
-            + self.core.exception.len() * 256
-            + self.core.message.as_ref().map_or(0, String::len)
+        use crate::event_size;
+        let Some(scope) = &self.scope else {
+            // complete: the scope and the constants are in the event already
+            let rest = self.rest.as_deref().map_or(0, event_size::event);
+            return rest
+                + self
+                    .core
+                    .exception
+                    .iter()
+                    .map(event_size::exception)
+                    .sum::<usize>();
+        };
+        let c = &self.constants;
+        let raw =
+            |r: &Option<Box<serde_json::value::RawValue>>| r.as_ref().map_or(0, |r| r.get().len());
+        let constants = 64
+            + raw(&c.json.sdk)
+            + raw(&c.json.debug_meta)
+            + c.json
+                .contexts
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>()
+            + [&c.release, &c.environment, &c.dist, &c.server_name]
+                .iter()
+                .map(|s| s.as_ref().map_or(0, |s| s.len() + 16))
+                .sum::<usize>();
+        let core = 96
+            + self.core.message.as_ref().map_or(0, |m| m.len() + 16)
+            + self
+                .core
+                .exception
+                .iter()
+                .map(event_size::exception)
+                .sum::<usize>()
+            + self
+                .core
+                .threads
+                .iter()
+                .map(event_size::thread)
+                .sum::<usize>();
+        constants
+            + core
+            + self.rest.as_deref().map_or(0, event_size::event)
+            + event_size::scope(scope, c.max_breadcrumbs)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -268,8 +308,18 @@ impl Serialize for LazyView<'_> {
         if let Some(v) = own(|e| &e.environment).or(c.environment.as_deref()) {
             map.serialize_entry("environment", v)?;
         }
-        if let Some(user) = e.and_then(|e| e.user.as_ref()).or(s.user.as_deref()) {
-            map.serialize_entry("user", user)?;
+        let user = e.and_then(|e| e.user.as_ref()).or(s.user.as_deref());
+        match user {
+            Some(user) if !c.send_default_pii || user.ip_address.is_some() => {
+                map.serialize_entry("user", user)?;
+            }
+            // send_default_pii: the ingest fills in the address the event came from
+            user if c.send_default_pii => {
+                let mut user = user.cloned().unwrap_or_default();
+                user.ip_address = Some(crate::protocol::IpAddress::Auto);
+                map.serialize_entry("user", &user)?;
+            }
+            _ => {}
         }
         if let Some(request) = e.and_then(|e| e.request.as_ref()) {
             map.serialize_entry("request", request)?;

@@ -255,6 +255,23 @@ thread_local! {
     static CONFIGURING: Cell<u32> = const { Cell::new(0) };
     /// The explicitly bound client of the hub whose scope is being configured on this thread.
     static CONFIGURING_CLIENT: RefCell<Option<Arc<Client>>> = const { RefCell::new(None) };
+    /// The hubs (by address) whose `configure_scope` closures run on this thread: their locks
+    /// are held by this thread.
+    static CONFIGURING_HUBS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How long an SDK call inside a `configure_scope` closure waits for the lock of *another* hub
+/// that a different thread holds. Bounded, because that thread may itself be inside a
+/// `configure_scope` closure of this thread's hub, waiting for us: two hubs configured across
+/// each other would deadlock otherwise.
+const OTHER_HUB_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Whether this thread is inside a `configure_scope` closure of `hub` (so holds its lock).
+fn configuring(hub: &Hub) -> bool {
+    let addr = hub as *const Hub as usize;
+    CONFIGURING_HUBS
+        .try_with(|h| h.try_borrow().map_or(true, |h| h.contains(&addr)))
+        .unwrap_or(true)
 }
 
 fn process_hub() -> &'static (Arc<Hub>, ThreadId) {
@@ -314,16 +331,39 @@ impl Hub {
         self.stack.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Locks the stack unless this thread is inside a `configure_scope` closure of (possibly)
-    /// this hub, where locking could deadlock: then `None`.
+    /// Locks the stack unless this thread is inside a `configure_scope` closure of this hub,
+    /// where locking would deadlock: then `None`. Inside a closure of *another* hub, waits for
+    /// this hub's lock at most [`OTHER_HUB_WAIT`] (then `None`), so that two threads
+    /// configuring each other's hubs cannot deadlock.
     fn lock_reentrant(&self) -> Option<MutexGuard<'_, Stack>> {
         if CONFIGURING.with(Cell::get) == 0 {
             return Some(self.lock());
         }
-        match self.stack.try_lock() {
-            Ok(guard) => Some(guard),
-            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => None,
+        if configuring(self) {
+            return None;
+        }
+        let mut deadline = None;
+        let mut spins = 0u32;
+        loop {
+            match self.stack.try_lock() {
+                Ok(guard) => return Some(guard),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            let now = std::time::Instant::now();
+            let until = *deadline.get_or_insert(now + OTHER_HUB_WAIT);
+            if now >= until {
+                sdk_transport::sdk_debug!(
+                    "another hub stayed locked while configuring a scope: its scope is not applied"
+                );
+                return None;
+            }
+            spins += 1;
+            if spins < 64 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
         }
     }
 
@@ -492,7 +532,7 @@ impl Hub {
             sdk_transport::sdk_debug!("nested configure_scope on the same hub: not run");
             return R::default();
         };
-        run_configuring(&mut stack, f)
+        run_configuring(self, &mut stack, f)
     }
 
     /// Forks the current scope, configures the fork with `scope_config`, runs `callback` with
@@ -523,7 +563,7 @@ impl Hub {
         let top = stack.top().clone();
         stack.layers.push(top);
         guard.depth = Some(stack.layers.len());
-        run_configuring(&mut stack, scope_config);
+        run_configuring(self, &mut stack, scope_config);
         drop(stack);
         guard
     }
@@ -587,9 +627,7 @@ impl Hub {
             let crumb = match &before {
                 Some(callback) => {
                     let callback = callback.clone();
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                        callback(crumb)
-                    })) {
+                    match crate::callback::call(move || callback(crumb)) {
                         Ok(Some(crumb)) => crumb,
                         Ok(None) => continue,
                         Err(_) => {
@@ -670,13 +708,18 @@ impl Hub {
     }
 }
 
-/// Runs `f` on the top scope of a locked stack, marking this thread as configuring (so that SDK
-/// calls from inside `f` do not deadlock on the same lock).
-fn run_configuring<R>(stack: &mut Stack, f: impl FnOnce(&mut Scope) -> R) -> R {
+/// Runs `f` on the top scope of `hub`'s locked stack, marking this thread as configuring that
+/// hub (so that SDK calls from inside `f` do not deadlock on the same lock).
+fn run_configuring<R>(hub: &Hub, stack: &mut Stack, f: impl FnOnce(&mut Scope) -> R) -> R {
     struct Depth(Option<Option<Arc<Client>>>);
     impl Drop for Depth {
         fn drop(&mut self) {
             CONFIGURING.with(|c| c.set(c.get().saturating_sub(1)));
+            let _ = CONFIGURING_HUBS.try_with(|h| {
+                if let Ok(mut h) = h.try_borrow_mut() {
+                    h.pop();
+                }
+            });
             if let Some(previous) = self.0.take() {
                 let _ = CONFIGURING_CLIENT.try_with(|c| {
                     if let Ok(mut c) = c.try_borrow_mut() {
@@ -687,6 +730,11 @@ fn run_configuring<R>(stack: &mut Stack, f: impl FnOnce(&mut Scope) -> R) -> R {
         }
     }
     CONFIGURING.with(|c| c.set(c.get() + 1));
+    let _ = CONFIGURING_HUBS.try_with(|h| {
+        if let Ok(mut h) = h.try_borrow_mut() {
+            h.push(hub as *const Hub as usize);
+        }
+    });
     let explicit = stack.top().client.explicit().flatten();
     let previous = explicit.and_then(|client| {
         CONFIGURING_CLIENT
@@ -877,7 +925,13 @@ mod tests {
                 }
             }),
         );
-        let crumbs = &events[0].breadcrumbs.values;
+        // the panicking callback's panic is itself captured by the panic hook (when the panic
+        // feature is on); the message event is the one that shows the breadcrumbs
+        let message = events
+            .iter()
+            .find(|e| e.message.as_deref() == Some("m"))
+            .expect("the message event");
+        let crumbs = &message.breadcrumbs.values;
         assert_eq!(crumbs.len(), 1);
         assert_eq!(crumbs[0].message.as_deref(), Some("keep"));
         assert_eq!(crumbs[0].category.as_deref(), Some("changed"));

@@ -52,11 +52,13 @@
 
 pub mod api;
 pub mod breadcrumbs;
+mod callback;
 pub mod client;
 pub mod contexts;
 pub mod debug_images;
 pub mod error_chain;
 pub mod event_payload;
+mod event_size;
 pub mod hub;
 pub mod ids;
 pub mod integrations;

@@ -93,7 +93,14 @@ pub struct ClientOptions {
     pub max_breadcrumbs: usize,
     /// Attach a stack trace of the capturing thread to messages and errors (default false).
     pub attach_stacktrace: bool,
-    /// Send personal data such as IP addresses (default false).
+    /// Whether the SDK adds personal data to events by itself (default false).
+    ///
+    /// When `true`, every event whose user has no IP address gets `user.ip_address =
+    /// "{{auto}}"` (the ingest fills in the address the event came from; an event without a
+    /// user gets one with only that), and integrations may attach request headers, cookies
+    /// and similar data they would otherwise leave out. When `false`, the SDK adds nothing
+    /// personal on its own: only what the application sets itself (e.g. `scope.set_user`)
+    /// is sent.
     pub send_default_pii: bool,
     /// Called with every error event before it is sent; `None` drops it.
     pub before_send: Option<BeforeSend>,
@@ -128,6 +135,9 @@ pub struct ClientOptions {
     pub org_id: Option<String>,
     /// Continue incoming traces only from the same organisation (default false).
     pub strict_trace_continuation: bool,
+    /// Also send the W3C `traceparent` header on outgoing requests, next to `sentry-trace`
+    /// and `baggage` (default false, as in other Sentry SDKs: PROTOCOL.md §5.5).
+    pub propagate_traceparent: bool,
 }
 
 impl Default for ClientOptions {
@@ -158,6 +168,7 @@ impl Default for ClientOptions {
             max_spans: crate::performance::DEFAULT_MAX_SPANS,
             org_id: None,
             strict_trace_continuation: false,
+            propagate_traceparent: false,
         }
     }
 }
@@ -200,6 +211,7 @@ impl fmt::Debug for ClientOptions {
             .field("max_spans", &self.max_spans)
             .field("org_id", &self.org_id)
             .field("strict_trace_continuation", &self.strict_trace_continuation)
+            .field("propagate_traceparent", &self.propagate_traceparent)
             .finish()
     }
 }
@@ -372,6 +384,18 @@ impl ClientOptions {
         self
     }
 
+    /// Also sends the W3C `traceparent` header on outgoing requests (default false): for
+    /// services traced with OpenTelemetry or another W3C-compatible tool.
+    ///
+    /// ```
+    /// let options = sdk_core::ClientOptions::new().propagate_traceparent(true);
+    /// assert!(options.propagate_traceparent);
+    /// ```
+    pub fn propagate_traceparent(mut self, on: bool) -> Self {
+        self.propagate_traceparent = on;
+        self
+    }
+
     /// Fills unset DSN, release and environment from `SENTRY_DSN`, `SENTRY_RELEASE` and
     /// `SENTRY_ENVIRONMENT` (code configuration wins), then defaults the environment to
     /// `production`. `SENTRY_DEBUG=1` (or `true`, `yes`, `on`) turns diagnostics on.
@@ -487,6 +511,16 @@ mod tests {
         let mut o = ClientOptions::new().release("code@1");
         o.apply_env();
         assert_eq!(o.release.as_deref(), Some("code@1"));
-        assert!(o.environment.is_some());
+        // (the env fallbacks themselves are tested in tests/env_fallbacks.rs, in a process of
+        // their own)
+        let env = std::env::var("SENTRY_ENVIRONMENT").unwrap_or_default();
+        let expected = match env.trim() {
+            "" => "production",
+            set => set,
+        };
+        assert_eq!(o.environment.as_deref(), Some(expected));
+        let mut o = ClientOptions::new().environment("from-code");
+        o.apply_env();
+        assert_eq!(o.environment.as_deref(), Some("from-code"));
     }
 }

@@ -413,9 +413,7 @@ impl Scope {
         if let Some(processors) = &self.event_processors {
             for processor in processors.iter() {
                 let processor = processor.clone();
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                    processor(event)
-                }));
+                let result = crate::callback::call(move || processor(event));
                 event = match result {
                     Ok(Some(event)) => event,
                     Ok(None) => return None,

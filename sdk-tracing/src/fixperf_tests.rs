@@ -152,3 +152,193 @@ fn two_threads_entering_the_same_span_each_get_their_own_span_back_on_exit() {
         );
     }
 }
+
+fn seconds(v: &Value) -> f64 {
+    v.as_f64().expect("a timestamp in seconds")
+}
+
+#[test]
+fn a_span_starts_at_its_first_enter_and_one_never_entered_at_its_creation() {
+    let mut created = 0.0;
+    let envelopes = capture(layer(), || {
+        let root = tracing::info_span!("root");
+        let entered_later = tracing::info_span!(parent: &root, "entered_later");
+        let never_entered = tracing::info_span!(parent: &root, "never_entered");
+        created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let _r = root.enter();
+        entered_later.in_scope(|| {});
+        // Entered again later: the first enter stays its start.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        entered_later.in_scope(|| {});
+        drop(entered_later);
+        drop(never_entered);
+    });
+    let txs = bodies(&envelopes, ItemType::Transaction);
+    assert_eq!(txs.len(), 1);
+    let tx = &txs[0];
+    let after_gap = created + 0.015;
+    assert!(
+        seconds(&tx["start_timestamp"]) >= after_gap,
+        "the transaction starts when its root span is entered"
+    );
+    let span = |name: &str| {
+        tx["spans"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["description"] == name)
+            .cloned()
+            .expect("the span arrived")
+    };
+    let later = span("entered_later");
+    assert!(seconds(&later["start_timestamp"]) >= after_gap);
+    assert!(
+        seconds(&later["timestamp"]) - seconds(&later["start_timestamp"]) >= 0.004,
+        "the second enter did not move the start"
+    );
+    let never = span("never_entered");
+    assert!(seconds(&never["start_timestamp"]) <= created);
+}
+
+/// Every `log` item: (its item header, its payload).
+fn log_items(envelopes: &[Envelope]) -> Vec<(Value, Value)> {
+    envelopes
+        .iter()
+        .filter(|e| e.items.iter().any(|i| i.item_type == ItemType::Log))
+        .map(|e| {
+            let text = String::from_utf8(e.to_vec().expect("writes")).expect("utf8");
+            let mut lines = text.lines().skip(1);
+            let header = serde_json::from_str(lines.next().expect("item header")).expect("json");
+            let body = serde_json::from_str(lines.next().expect("payload")).expect("json");
+            (header, body)
+        })
+        .collect()
+}
+
+#[test]
+fn logs_are_off_by_default() {
+    let envelopes = capture(layer(), || {
+        tracing::warn!("not a log");
+        tracing::error!("an event, not a log");
+    });
+    assert!(log_items(&envelopes).is_empty());
+    assert_eq!(bodies(&envelopes, ItemType::Event).len(), 1);
+}
+
+#[test]
+fn events_at_the_chosen_levels_arrive_as_logs_with_their_trace_fields_and_location() {
+    let envelopes = capture(layer().enable_logs(tracing_core::Level::INFO), || {
+        let root = tracing::info_span!("request");
+        let _r = root.enter();
+        tracing::info!(
+            user_id = 42u64,
+            big = u64::MAX,
+            ratio = 0.5,
+            ok = true,
+            name = "ann",
+            "user {} logged in",
+            42
+        );
+        tracing::debug!("below the chosen level");
+        tracing::error!(code = -7i64, "it failed");
+    });
+    let logs = log_items(&envelopes);
+    assert_eq!(logs.len(), 2, "info and error, not debug");
+    for (header, body) in &logs {
+        assert_eq!(header["type"], "log");
+        assert_eq!(
+            header["content_type"],
+            "application/vnd.sentry.items.log+json"
+        );
+        assert_eq!(header["item_count"], 1);
+        assert_eq!(body["items"].as_array().map(Vec::len), Some(1));
+    }
+    let txs = bodies(&envelopes, ItemType::Transaction);
+    let trace = &txs[0]["contexts"]["trace"];
+    let info = &logs[0].1["items"][0];
+    assert_eq!(info["level"], "info");
+    assert_eq!(info["body"], "user 42 logged in");
+    assert_eq!(info["trace_id"], trace["trace_id"]);
+    assert_eq!(info["span_id"], trace["span_id"]);
+    assert!(info["timestamp"].as_f64().is_some_and(|t| t > 1.6e9));
+    let attrs = &info["attributes"];
+    assert_eq!(
+        attrs["user_id"],
+        serde_json::json!({"type": "integer", "value": 42})
+    );
+    assert_eq!(
+        attrs["big"],
+        serde_json::json!({"type": "string", "value": u64::MAX.to_string()})
+    );
+    assert_eq!(
+        attrs["ratio"],
+        serde_json::json!({"type": "double", "value": 0.5})
+    );
+    assert_eq!(
+        attrs["ok"],
+        serde_json::json!({"type": "boolean", "value": true})
+    );
+    assert_eq!(attrs["name"]["value"], "ann");
+    assert_eq!(
+        attrs["sentry.sdk.name"]["value"],
+        sdk_core::transport::SDK_NAME
+    );
+    assert_eq!(
+        attrs["sentry.sdk.version"]["value"],
+        sdk_core::transport::SDK_VERSION
+    );
+    assert_eq!(attrs["sentry.origin"]["value"], "auto.log.tracing");
+    assert_eq!(
+        attrs["code.file.path"]["value"],
+        "sdk-tracing/src/fixperf_tests.rs"
+    );
+    assert_eq!(attrs["code.line.number"]["type"], "integer");
+    assert_eq!(
+        attrs["code.module.name"]["value"],
+        "sdk_tracing::fixperf_tests"
+    );
+    let error = &logs[1].1["items"][0];
+    assert_eq!(error["level"], "error");
+    assert_eq!(error["attributes"]["code"]["value"], -7);
+    assert_eq!(
+        bodies(&envelopes, ItemType::Event).len(),
+        1,
+        "the error is still an event too"
+    );
+}
+
+#[test]
+fn a_log_outside_any_span_carries_the_scope_trace_and_the_release_and_environment() {
+    let mut scope_trace = String::new();
+    let subscriber =
+        tracing_subscriber::registry().with(layer().log_filter(|md| md.target() == "audit"));
+    let envelopes = with_captured_envelopes_options(
+        || {
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::warn!(target: "audit", "kept");
+                tracing::warn!(target: "other", "filtered out by target");
+            });
+            scope_trace = sdk_core::Hub::current()
+                .scope_snapshot()
+                .trace_id()
+                .to_string();
+        },
+        ClientOptions::new()
+            .dsn("https://key@o1.ingest.example.com/1")
+            .release("app@2.0")
+            .environment("staging"),
+    );
+    let logs = log_items(&envelopes);
+    assert_eq!(logs.len(), 1);
+    let log = &logs[0].1["items"][0];
+    assert_eq!(log["body"], "kept");
+    assert_eq!(log["level"], "warn");
+    assert_eq!(log["trace_id"], scope_trace.as_str());
+    assert!(log.get("span_id").is_none(), "no span: no span_id");
+    assert_eq!(log["attributes"]["sentry.release"]["value"], "app@2.0");
+    assert_eq!(log["attributes"]["sentry.environment"]["value"], "staging");
+}

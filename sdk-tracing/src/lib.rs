@@ -4,9 +4,13 @@
 //! - a root span (no Sentry span above it) starts a transaction, nested spans become child
 //!   spans; the op is the span's `sentry.op` field or `target::name`, the description its
 //!   `sentry.name` / `otel.name` field or its name, other fields become span data, and the
-//!   timing runs from the span's creation to its close;
+//!   timing runs from the span's first enter (its creation, if it is never entered) to its
+//!   close;
 //! - events become breadcrumbs (`info` and `warn` by default) or error events (`error`), with
 //!   the trace context of the span they happened in;
+//! - optionally ([`SentryLayer::enable_logs`], off by default), events at chosen levels are
+//!   also sent as Sentry structured logs (`log` items with the event's message, fields, code
+//!   location and trace);
 //! - a root span with a `sentry.trace` (or `sentry_trace`) field holding an incoming
 //!   `sentry-trace` header continues that trace;
 //! - while a span is entered it is the thread's active span, so errors captured with
@@ -28,10 +32,12 @@
 #![forbid(unsafe_code)]
 
 mod fields;
+mod logs;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use sdk_core::performance::CodeLocation;
@@ -77,12 +83,15 @@ pub struct SentryLayer {
     event_filter: Arc<EventFilterFn>,
     span_filter: Arc<SpanFilterFn>,
     bind_spans: bool,
+    /// Which events are also sent as logs (`None`: logs off).
+    log_filter: Option<Arc<SpanFilterFn>>,
 }
 
 impl fmt::Debug for SentryLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SentryLayer")
             .field("bind_spans", &self.bind_spans)
+            .field("logs", &self.log_filter.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +102,7 @@ impl Default for SentryLayer {
             event_filter: Arc::new(default_event_filter),
             span_filter: Arc::new(default_span_filter),
             bind_spans: true,
+            log_filter: None,
         }
     }
 }
@@ -131,6 +141,31 @@ impl SentryLayer {
         self
     }
 
+    /// Also sends events at `min_level` and more severe as Sentry structured logs (off by
+    /// default). A log is one `log` envelope item carrying the message as its body, the
+    /// event's fields, its code location, the SDK, release and environment as attributes, and
+    /// the trace (and span) it happened in. It is independent of [`SentryLayer::event_filter`]:
+    /// an event can be a breadcrumb and a log.
+    ///
+    /// ```
+    /// let layer = sdk_tracing::layer().enable_logs(tracing_core::Level::INFO);
+    /// # drop(layer);
+    /// ```
+    pub fn enable_logs(self, min_level: tracing_core::Level) -> Self {
+        // `tracing`'s order: ERROR < WARN < INFO < DEBUG < TRACE.
+        self.log_filter(move |md| *md.level() <= min_level)
+    }
+
+    /// Sends the events `filter` accepts as Sentry structured logs (by level, target, ...);
+    /// see [`SentryLayer::enable_logs`].
+    pub fn log_filter(
+        mut self,
+        filter: impl Fn(&Metadata<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.log_filter = Some(Arc::new(filter));
+        self
+    }
+
     /// Whether an entered span becomes the thread's active span
     /// ([`sdk_core::performance::enter_span`]), so that errors captured directly with the SDK
     /// inside it carry its trace (default `true`).
@@ -143,6 +178,8 @@ impl SentryLayer {
 /// What the layer keeps in a `tracing` span's extensions.
 struct SentrySpan {
     span: TransactionOrSpan,
+    /// Whether the span was entered yet: its first enter is its start.
+    entered: AtomicBool,
 }
 
 fn level_of(level: &tracing_core::Level) -> Level {
@@ -280,7 +317,10 @@ where
         if let Some(site) = site {
             span.set_code_location(&site.code);
         }
-        span_ref.extensions_mut().insert(SentrySpan { span });
+        span_ref.extensions_mut().insert(SentrySpan {
+            span,
+            entered: AtomicBool::new(false),
+        });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -304,15 +344,21 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if !self.bind_spans {
-            return;
-        }
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
         let extensions = span_ref.extensions();
         if let Some(data) = extensions.get::<SentrySpan>() {
-            sdk_core::performance::enter_span(data.span.clone());
+            // The work starts at the first enter (a span may be created well before, e.g. an
+            // `.instrument()`ed future that waits to be polled).
+            // A plain load first: later enters (every poll of a future) skip the atomic write.
+            if !data.entered.load(Ordering::Relaxed) && !data.entered.swap(true, Ordering::Relaxed)
+            {
+                data.span.set_start_now();
+            }
+            if self.bind_spans {
+                sdk_core::performance::enter_span(data.span.clone());
+            }
         }
     }
 
@@ -344,6 +390,18 @@ where
             return;
         }
         let metadata = event.metadata();
+        if self
+            .log_filter
+            .as_ref()
+            .is_some_and(|accepts| accepts(metadata))
+        {
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            let span = ctx
+                .event_span(event)
+                .and_then(|s| sentry_span_of(&ctx, &s.id()));
+            logs::send_log(metadata, fields, span);
+        }
         match (self.event_filter)(metadata) {
             EventFilter::Ignore => {}
             EventFilter::Breadcrumb => {

@@ -18,6 +18,17 @@ pub fn is_debug() -> bool {
     DEBUG.load(Ordering::Relaxed)
 }
 
+/// The name of the delivery worker's threads.
+pub const WORKER_THREAD_NAME: &str = "sentry-transport";
+
+/// Whether the current thread is one of the SDK's own delivery threads. The panic integration
+/// uses it to leave panics there to the worker (which catches them and counts what was lost)
+/// instead of capturing them and flushing from the very thread that would have to do the
+/// sending.
+pub fn on_sdk_thread() -> bool {
+    std::thread::current().name() == Some(WORKER_THREAD_NAME)
+}
+
 /// Writes one diagnostic line to stderr when diagnostics are on. Prefer the [`sdk_debug!`](crate::sdk_debug)
 /// macro, which does not format its arguments when diagnostics are off.
 pub fn log(args: std::fmt::Arguments<'_>) {
@@ -51,5 +62,17 @@ mod tests {
         assert!(is_debug());
         set_debug(false);
         assert!(!is_debug());
+    }
+
+    #[test]
+    fn worker_threads_are_recognised() {
+        assert!(!on_sdk_thread());
+        let on_worker = std::thread::Builder::new()
+            .name(WORKER_THREAD_NAME.into())
+            .spawn(on_sdk_thread)
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(on_worker);
     }
 }

@@ -30,6 +30,18 @@ use crate::time::instant_after;
 /// Most envelopes written to one spool file (one fsync) at a time.
 const SPOOL_BATCH: usize = 256;
 
+/// Most envelopes a sender thread writes to one spool file while shutting down: small, so that
+/// a write under way when the deadline passes ends soon after it.
+const SHUTDOWN_SPOOL_BATCH: usize = 32;
+
+/// How long `shutdown` watches the senders before it judges whether the queue can drain in
+/// time (at most; a tenth of the timeout when that is shorter).
+const SHUTDOWN_PROBE: Duration = Duration::from_millis(100);
+
+/// Time past the deadline allowed for spool writes under way and for spooling the copies of
+/// requests that never answered.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(150);
+
 /// An envelope from memory on its way.
 #[derive(Debug)]
 struct Job {
@@ -66,6 +78,24 @@ enum Work {
     Drain(PathBuf, Vec<Envelope>),
 }
 
+/// The kind of work a thread finished (what `next_work` must account for).
+#[derive(Clone, Copy)]
+enum Finished {
+    Send,
+    Spool,
+    Drain,
+}
+
+impl Work {
+    fn kind(&self) -> Finished {
+        match self {
+            Work::Send(_) => Finished::Send,
+            Work::Spool(_) => Finished::Spool,
+            Work::Drain(..) => Finished::Drain,
+        }
+    }
+}
+
 struct State {
     queue: BoundedQueue,
     retry: Vec<Job>,
@@ -83,6 +113,17 @@ struct State {
     report_requested: bool,
     last_report: Instant,
     shutdown: bool,
+    /// Shutdown judged that the queue cannot be sent in time: threads free to work write it
+    /// to the spool.
+    spool_all: bool,
+    /// Spool writes under way on sender threads.
+    spooling: usize,
+    /// With a spool, a copy of the envelope each sender thread (by slot) is sending: a request
+    /// that never answers is spooled from it when shutdown gives up waiting.
+    sending: Vec<Option<Envelope>>,
+    /// Slots whose request shutdown gave up on (and whose copy it spooled or counted): their
+    /// thread must not spool or count the envelope again.
+    abandoned: Vec<bool>,
     stop: bool,
 }
 
@@ -113,6 +154,9 @@ pub(crate) struct Shared {
     auth: String,
     delivered: AtomicU64,
     requests: AtomicU64,
+    /// Requests that got an answer or failed (whatever the outcome): shutdown's measure of
+    /// whether sending makes progress.
+    answered: AtomicU64,
     /// Mirrors `consecutive_failures > 0`, so a success needs no lock when all is well.
     failing: AtomicBool,
 }
@@ -156,13 +200,22 @@ impl Shared {
                 >= self.options.client_report_interval
     }
 
-    /// Marks the previous piece of work finished (`Some(true)` for a spool drain) and takes
-    /// the next one, waiting for it, under one lock; `None` when the thread should exit.
-    fn next_work(&self, finished: Option<bool>) -> Option<Work> {
+    /// Marks the previous piece of work of the thread in `slot` finished and takes the next
+    /// one, waiting for it, under one lock; `None` when the thread should exit.
+    fn next_work(&self, finished: Option<Finished>, slot: usize) -> Option<Work> {
         let mut state = self.lock();
         match finished {
-            Some(true) => state.draining -= 1,
-            Some(false) => state.in_flight -= 1,
+            Some(Finished::Drain) => state.draining -= 1,
+            Some(Finished::Send) => {
+                state.in_flight -= 1;
+                if let Some(copy) = state.sending.get_mut(slot) {
+                    *copy = None;
+                }
+            }
+            Some(Finished::Spool) => {
+                state.in_flight -= 1;
+                state.spooling -= 1;
+            }
             None => {}
         }
         if finished.is_some() {
@@ -181,8 +234,13 @@ impl Shared {
             let offline = paused && state.consecutive_failures >= 2;
             if self.spool.is_some() && (offline || state.shutdown) {
                 let mut batch: Vec<Job> = state.retry.drain(..).collect();
-                if offline {
-                    while batch.len() < SPOOL_BATCH {
+                if offline || state.spool_all {
+                    let most = if state.shutdown {
+                        SHUTDOWN_SPOOL_BATCH
+                    } else {
+                        SPOOL_BATCH
+                    };
+                    while batch.len() < most {
                         match state.queue.pop() {
                             Some(envelope) => batch.push(Job::new(envelope)),
                             None => break,
@@ -191,6 +249,7 @@ impl Shared {
                 }
                 if !batch.is_empty() {
                     state.in_flight += 1;
+                    state.spooling += 1;
                     return Some(Work::Spool(batch));
                 }
             }
@@ -205,12 +264,10 @@ impl Shared {
                     .map(|(index, _)| index);
                 if let Some(index) = due {
                     let job = state.retry.swap_remove(index);
-                    state.in_flight += 1;
-                    return Some(Work::Send(job));
+                    return Some(self.start_sending(&mut state, job, slot));
                 }
                 if let Some(envelope) = state.queue.pop() {
-                    state.in_flight += 1;
-                    return Some(Work::Send(Job::new(envelope)));
+                    return Some(self.start_sending(&mut state, Job::new(envelope), slot));
                 }
                 if state.report_requested || self.report_due(&state, now) {
                     state.report_requested = false;
@@ -269,6 +326,18 @@ impl Shared {
             };
             state.idle_workers -= 1;
         }
+    }
+
+    /// Counts `job` in flight on the thread in `slot`; with a spool, keeps a copy of its
+    /// envelope for shutdown (payloads are shared, not copied).
+    fn start_sending(&self, state: &mut State, job: Job, slot: usize) -> Work {
+        state.in_flight += 1;
+        if self.spool.is_some() {
+            if let Some(copy) = state.sending.get_mut(slot) {
+                *copy = Some(job.envelope.clone());
+            }
+        }
+        Work::Send(job)
     }
 
     /// Writes jobs to the spool as one file (or counts them lost without a spool).
@@ -382,7 +451,9 @@ impl Shared {
             body,
         };
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let outcome = match self.client.send(request) {
+        let answer = self.client.send(request);
+        self.answered.fetch_add(1, Ordering::Relaxed);
+        let outcome = match answer {
             Ok(response) => {
                 self.rate_limits.update_from_response(
                     response.status,
@@ -446,7 +517,7 @@ impl Shared {
     }
 
     /// Sends one envelope from memory and handles the outcome.
-    fn send(&self, mut job: Job, buffers: &mut Buffers) {
+    fn send(&self, mut job: Job, buffers: &mut Buffers, slot: usize) {
         let now = Instant::now();
         self.drop_rate_limited(&mut job.envelope, now);
         let limits = &self.rate_limits;
@@ -493,6 +564,16 @@ impl Shared {
             Outcome::ServerError | Outcome::NetworkError => {
                 let mut state = self.lock();
                 let until = self.note_failure(&mut state);
+                if state.abandoned.get(slot).copied().unwrap_or(false) {
+                    // Shutdown gave up on this request and already spooled or counted a copy.
+                    drop(state);
+                    self.reports.restore(&job.report);
+                    return;
+                }
+                // The job is handled here from now on: shutdown must not spool its copy too.
+                if let Some(copy) = state.sending.get_mut(slot) {
+                    *copy = None;
+                }
                 // After shutdown stopped the threads nothing retries: spool it or count it.
                 let to_spool = (state.shutdown && self.spool.is_some()) || state.stop;
                 if self.options.retry.should_retry(job.attempts) && !to_spool {
@@ -565,15 +646,15 @@ impl Shared {
         }
     }
 
-    fn run(&self) {
+    fn run(&self, slot: usize) {
         let mut buffers = Buffers::default();
         let mut finished = None;
-        while let Some(work) = self.next_work(finished) {
-            finished = Some(matches!(work, Work::Drain(..)));
+        while let Some(work) = self.next_work(finished, slot) {
+            finished = Some(work.kind());
             // A panic (a bug, or an HTTP client's) must not kill the thread and leave its job
             // counted as in flight forever.
             let result = panic::catch_unwind(AssertUnwindSafe(|| match work {
-                Work::Send(job) => self.send(job, &mut buffers),
+                Work::Send(job) => self.send(job, &mut buffers, slot),
                 Work::Spool(jobs) => self.spool_jobs(jobs, DiscardReason::NetworkError),
                 Work::Drain(path, envelopes) => self.drain(path, envelopes, &mut buffers),
             }));
@@ -609,6 +690,7 @@ impl Worker {
             Some(spool_options) => Some(Spool::open(spool_options)?),
             None => None,
         };
+        let threads = options.concurrency.max(1);
         let state = State {
             queue: BoundedQueue::new(options.max_queue_envelopes, options.max_queue_bytes),
             retry: Vec::new(),
@@ -622,9 +704,12 @@ impl Worker {
             report_requested: false,
             last_report: Instant::now(),
             shutdown: false,
+            spool_all: false,
+            spooling: 0,
+            sending: vec![None; threads],
+            abandoned: vec![false; threads],
             stop: false,
         };
-        let threads = options.concurrency.max(1);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             work: Condvar::new(),
@@ -638,14 +723,15 @@ impl Worker {
             auth,
             delivered: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
             failing: AtomicBool::new(false),
         });
         let mut handles = Vec::with_capacity(threads);
-        for _ in 0..threads {
+        for slot in 0..threads {
             let shared = Arc::clone(&shared);
             let handle = std::thread::Builder::new()
-                .name("sentry-transport".into())
-                .spawn(move || shared.run());
+                .name(crate::diag::WORKER_THREAD_NAME.into())
+                .spawn(move || shared.run(slot));
             match handle {
                 Ok(handle) => handles.push(handle),
                 Err(err) if handles.is_empty() => return Err(TransportError::Thread(err)),
@@ -768,8 +854,14 @@ impl Worker {
 
     /// Drains within `timeout`; what is left in memory then goes to the spool (if any) or is
     /// counted lost. Returns whether everything was delivered or spooled.
+    ///
+    /// With a spool, writing to disk happens during the timeout, not after it: when sending
+    /// fails or makes too little progress for the queue to drain in time, the queue is moved
+    /// to the spool in batches sized to the time left. Shutdown then returns within the
+    /// timeout plus [`SHUTDOWN_GRACE`]; what could not be written by then is counted.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
-        let deadline = instant_after(Instant::now(), timeout);
+        let start = Instant::now();
+        let deadline = instant_after(start, timeout);
         {
             let mut state = self.shared.lock();
             if state.stop {
@@ -780,6 +872,9 @@ impl Worker {
                 state.report_requested = true;
             }
             self.shared.work.notify_all();
+        }
+        if self.shared.spool.is_some() {
+            return self.shutdown_to_spool(start, deadline, timeout);
         }
         let mut drained = self.wait_until(deadline, |_, state| state.memory_pending() == 0);
         if drained && self.report_pending() {
@@ -793,13 +888,155 @@ impl Worker {
             self.spool_or_count(&envelopes, batch);
         }
         if drained {
-            // The threads are idle or exiting: reap them so nothing outlives the transport.
-            let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-            for handle in threads.drain(..) {
-                let _ = handle.join();
-            }
+            self.join_threads();
         }
         all_safe
+    }
+
+    /// The threads are idle or exiting: reap them so nothing outlives the transport.
+    fn join_threads(&self) {
+        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        for handle in threads.drain(..) {
+            let _ = handle.join();
+        }
+    }
+
+    /// Shutdown with a spool configured (see [`Worker::shutdown`]).
+    fn shutdown_to_spool(&self, start: Instant, deadline: Instant, timeout: Duration) -> bool {
+        let shared = &self.shared;
+        let pending = |_: &Shared, state: &State| state.memory_pending() == 0;
+        let answered_at_start = shared.answered.load(Ordering::Relaxed);
+        let mut meter = SpoolMeter::default();
+        let mut spooling = false;
+        let mut lost = 0;
+
+        // Watch the senders briefly, then judge from their progress.
+        let probe_end = instant_after(start, SHUTDOWN_PROBE.min(timeout / 10)).min(deadline);
+        let mut drained = self.wait_until(probe_end, pending);
+        while !drained {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let (waiting, paused) = {
+                let state = shared.lock();
+                (state.queue.len() + state.retry.len(), state.is_paused(now))
+            };
+            if !spooling && waiting > 0 {
+                let answered = shared.answered.load(Ordering::Relaxed) - answered_at_start;
+                let per_second =
+                    answered as f64 / now.duration_since(start).as_secs_f64().max(1e-3);
+                // Half the time left, to leave room for writing what does not get sent.
+                let can_send = per_second * deadline.duration_since(now).as_secs_f64() / 2.0;
+                if paused || waiting as f64 > can_send {
+                    crate::sdk_debug!(
+                        "shutdown: {waiting} envelope(s) cannot be sent in time \
+                         ({answered} answer(s) so far); writing them to the spool"
+                    );
+                    spooling = true;
+                    let mut state = shared.lock();
+                    state.spool_all = true;
+                    shared.work.notify_all();
+                }
+            }
+            if spooling && waiting > 0 {
+                let fits = meter.fits(deadline.saturating_duration_since(now));
+                let jobs = self.take_jobs(fits.min(SPOOL_BATCH));
+                if !jobs.is_empty() {
+                    let count = jobs.len();
+                    let began = Instant::now();
+                    shared.spool_jobs(jobs, DiscardReason::NetworkError);
+                    meter.record(count, began.elapsed());
+                    drained = pending(shared, &shared.lock());
+                    continue;
+                }
+            }
+            let slice_end = instant_after(now, Duration::from_millis(50)).min(deadline);
+            drained = self.wait_until(slice_end, pending);
+        }
+        if drained && self.report_pending() {
+            self.request_report();
+            drained = self.wait_until(deadline, pending);
+        }
+
+        let left = self.stop_and_take();
+        // Spool writes under way on sender threads are small batches: wait for them briefly.
+        let grace_end = instant_after(deadline.max(Instant::now()), SHUTDOWN_GRACE);
+        self.wait_until(grace_end, |_, state| state.spooling == 0);
+        let mut rest = left;
+        if !drained {
+            rest.extend(self.abandon_in_flight());
+        }
+        if !rest.is_empty() {
+            lost += self.spool_until(rest, grace_end, &mut meter);
+        }
+        if drained {
+            self.join_threads();
+        }
+        lost == 0
+    }
+
+    /// Takes up to `most` jobs waiting for a retry or in the queue.
+    fn take_jobs(&self, most: usize) -> Vec<Job> {
+        let mut state = self.shared.lock();
+        let from_retry = state.retry.len().min(most);
+        let mut jobs: Vec<Job> = state.retry.drain(..from_retry).collect();
+        while jobs.len() < most {
+            match state.queue.pop() {
+                Some(envelope) => jobs.push(Job::new(envelope)),
+                None => break,
+            }
+        }
+        jobs
+    }
+
+    /// Gives up on the requests in flight (a server that never answers): returns copies of
+    /// their envelopes, and marks their threads so that they neither spool nor count them
+    /// again. A request that does get answered later may then also arrive from the spool
+    /// (at least once; the server deduplicates events by id).
+    fn abandon_in_flight(&self) -> Vec<Job> {
+        let mut state = self.shared.lock();
+        let state = &mut *state;
+        let mut jobs = Vec::new();
+        for (copy, abandoned) in state.sending.iter_mut().zip(state.abandoned.iter_mut()) {
+            if let Some(envelope) = copy.take() {
+                *abandoned = true;
+                jobs.push(Job::new(envelope));
+            }
+        }
+        jobs
+    }
+
+    /// Writes `jobs` to the spool in batches while they fit before `until` (by the measured
+    /// cost per envelope); counts the rest as `network_error`. Returns how many were counted.
+    fn spool_until(&self, mut jobs: Vec<Job>, until: Instant, meter: &mut SpoolMeter) -> usize {
+        let shared = &self.shared;
+        while !jobs.is_empty() {
+            let fits = meter
+                .fits(until.saturating_duration_since(Instant::now()))
+                .min(SPOOL_BATCH)
+                .min(jobs.len());
+            if fits == 0 {
+                break;
+            }
+            let batch: Vec<Job> = jobs.drain(..fits).collect();
+            let began = Instant::now();
+            shared.spool_jobs(batch, DiscardReason::NetworkError);
+            meter.record(fits, began.elapsed());
+        }
+        if !jobs.is_empty() {
+            crate::sdk_debug!(
+                "shutdown: no time left to spool {} envelope(s); counted as lost",
+                jobs.len()
+            );
+        }
+        for job in &jobs {
+            shared
+                .reports
+                .record_envelope(DiscardReason::NetworkError, &job.envelope);
+            shared.reports.restore(&job.report);
+        }
+        jobs.len()
     }
 
     /// Stops the threads and takes what is still queued or waiting for a retry.
@@ -843,13 +1080,57 @@ impl Drop for Worker {
         if self.shared.lock().stop {
             return;
         }
-        // Dropped without shutdown: stop the threads; what is queued goes to the spool when
-        // one is configured, else it is counted lost.
-        let left = self.stop_and_take();
+        // Dropped without shutdown: stop the threads; what is queued (and the copies of
+        // requests in flight) goes to the spool, for at most a second, when one is configured;
+        // else it is counted lost.
+        let mut left = self.stop_and_take();
+        if self.shared.spool.is_some() {
+            left.extend(self.abandon_in_flight());
+            let until = instant_after(Instant::now(), Duration::from_secs(1));
+            self.spool_until(left, until, &mut SpoolMeter::default());
+            return;
+        }
         for batch in left.chunks(SPOOL_BATCH) {
             let envelopes: Vec<&Envelope> = batch.iter().map(|job| &job.envelope).collect();
             self.spool_or_count(&envelopes, batch);
         }
+    }
+}
+
+/// What writing to the spool costs per envelope, measured, to size batches to the time left.
+#[derive(Default)]
+struct SpoolMeter {
+    per_envelope: Option<Duration>,
+}
+
+impl SpoolMeter {
+    /// Envelopes that can be written within `budget` (a small first batch before any
+    /// measurement).
+    fn fits(&self, budget: Duration) -> usize {
+        if budget.is_zero() {
+            return 0;
+        }
+        match self.per_envelope {
+            None => 16,
+            Some(cost) => {
+                let cost = cost.max(Duration::from_micros(1));
+                // 80% of the budget: one file's fsync does not scale with its envelopes.
+                (budget.as_secs_f64() * 0.8 / cost.as_secs_f64()) as usize
+            }
+        }
+    }
+
+    /// Notes that writing `count` envelopes took `took`; a slower batch counts fully, a
+    /// faster one half.
+    fn record(&mut self, count: usize, took: Duration) {
+        let Ok(count) = u32::try_from(count.max(1)) else {
+            return;
+        };
+        let cost = took / count;
+        self.per_envelope = Some(match self.per_envelope {
+            Some(old) if old > cost => (old + cost) / 2,
+            _ => cost,
+        });
     }
 }
 

@@ -57,9 +57,23 @@ pub fn install_hook() {
 }
 
 /// What the hook does: capture the panic on the current hub and flush, bounded by the client's
-/// `shutdown_timeout`. Does nothing when no client is bound or when called from inside itself.
+/// `shutdown_timeout`. Does nothing when no client is bound, when called from inside itself, or
+/// for a panic in a user callback the SDK runs (which the SDK catches, drops and counts).
 pub fn panic_handler(info: &PanicHookInfo<'_>) {
     if !is_active() || IN_HOOK.with(Cell::get) {
+        return;
+    }
+    if crate::callback::in_callback() {
+        // a user callback run by the SDK panicked: the SDK catches it, drops and counts what
+        // the callback was given; capturing a fatal event and flushing here would block the
+        // caller for nothing
+        sdk_transport::sdk_debug!("a callback run by the SDK panicked; not capturing it");
+        return;
+    }
+    if sdk_transport::diag::on_sdk_thread() {
+        // the delivery worker catches panics on its threads and counts what they cost;
+        // capturing here would flush from the thread that does the sending
+        sdk_transport::sdk_debug!("a delivery thread panicked; the worker recovers from it");
         return;
     }
     IN_HOOK.with(|h| h.set(true));

@@ -8,7 +8,10 @@ use std::sync::{Arc, OnceLock};
 use sdk_transport::{DataCategory, DiscardReason, Dsn, ItemPayload, Payload};
 
 use super::dsc::{format_rand, DynamicSamplingContext};
-use super::propagation::{PropagationContext, SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
+use super::propagation::{
+    PropagationContext, SentryTrace, TraceParent, BAGGAGE_HEADER, SENTRY_TRACE_HEADER,
+    TRACEPARENT_HEADER,
+};
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, SamplingOptions};
 use super::sink::{TracingConfig, TransactionSink};
@@ -47,9 +50,6 @@ impl ClientTracing {
         let sampler = options.traces_sampler.clone();
         // `traces_sample_rate` 0.0 with no sampler is the core's "tracing off".
         let traces_sample_rate = (rate > 0.0 || sampler.is_some()).then(|| widen(rate));
-        if traces_sample_rate.is_some() {
-            super::clock::warm_up();
-        }
         let config = TracingConfig {
             sampling: SamplingOptions {
                 traces_sample_rate,
@@ -64,6 +64,7 @@ impl ClientTracing {
                     .map(|id| Arc::from(id.to_string()))
             }),
             strict_trace_continuation: options.strict_trace_continuation,
+            propagate_traceparent: options.propagate_traceparent,
         };
         let mut fields = serde_json::Map::new();
         if let Ok(sdk) = serde_json::to_value(&constants.sdk) {
@@ -103,8 +104,7 @@ impl TransactionSink for Client {
                 let owned = Arc::try_unwrap(transaction).unwrap_or_else(|tx| (*tx).clone());
                 let id = owned.event_id;
                 let callback = callback.clone();
-                let result =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || callback(owned)));
+                let result = crate::callback::call(move || callback(owned));
                 match result {
                     Ok(Some(tx)) => Arc::new(tx),
                     Ok(None) | Err(_) => {
@@ -203,7 +203,8 @@ impl Hub {
     }
 
     /// Headers for an outgoing request: from the bound span, else from the scope's
-    /// propagation context.
+    /// propagation context: `sentry-trace`, `baggage` and, with the `propagate_traceparent`
+    /// option, W3C `traceparent`.
     pub fn iter_trace_propagation_headers(&self) -> std::vec::IntoIter<(&'static str, String)> {
         let scope = self.scope_snapshot();
         let span = entered_span().or_else(|| scope.get_span().cloned());
@@ -225,6 +226,13 @@ impl Hub {
                 };
                 if let Some(baggage) = baggage.filter(|b| !b.is_empty()) {
                     out.push((BAGGAGE_HEADER, baggage));
+                }
+                if self
+                    .client()
+                    .is_some_and(|client| client.config().propagate_traceparent)
+                {
+                    let parent = TraceParent::from(trace);
+                    out.push((TRACEPARENT_HEADER, parent.to_string()));
                 }
                 out
             }

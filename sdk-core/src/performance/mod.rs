@@ -55,3 +55,6 @@ pub use sampling::{
 pub use sink::{RecordingSink, TracingConfig, TransactionSink, DEFAULT_MAX_SPANS};
 pub use span::{CodeLocation, Measurement, Span, SpanRecord, TransactionOrSpan};
 pub use transaction::{Transaction, TransactionContext, TransactionSource};
+
+#[cfg(test)]
+mod fixperf_tests;

@@ -169,6 +169,18 @@ impl FromStr for TraceParent {
     }
 }
 
+impl From<SentryTrace> for TraceParent {
+    /// The same trace and span; a deferred decision is sent as not sampled (`00`), as W3C
+    /// has no "deferred".
+    fn from(trace: SentryTrace) -> Self {
+        TraceParent {
+            trace_id: trace.trace_id,
+            span_id: trace.span_id,
+            sampled: trace.sampled == Some(true),
+        }
+    }
+}
+
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -334,17 +346,47 @@ impl PropagationContext {
         }
     }
 
+    /// The W3C `traceparent` value for outgoing requests (same ids as
+    /// [`PropagationContext::sentry_trace`]; a deferred decision is sent as `00`).
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent::from(self.sentry_trace())
+    }
+
     /// Headers for an outgoing request: `sentry-trace` and, when a DSC is frozen, `baggage`
     /// (Sentry members only: other vendors' incoming members are never forwarded). To add to
-    /// a request that already has `baggage`, use [`merge_baggage`].
+    /// a request that already has `baggage`, use [`merge_baggage`]. For W3C `traceparent`
+    /// too, see [`PropagationContext::outgoing_headers_with`].
     pub fn outgoing_headers(&self) -> impl Iterator<Item = (&'static str, String)> {
+        self.outgoing_headers_with(false)
+    }
+
+    /// [`PropagationContext::outgoing_headers`], plus W3C `traceparent` when `traceparent`
+    /// is true (pass the client's `propagate_traceparent` option).
+    ///
+    /// ```
+    /// use sdk_core::performance::PropagationContext;
+    /// let ctx = PropagationContext::from_headers([(
+    ///     "sentry-trace",
+    ///     "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1",
+    /// )]);
+    /// let headers: Vec<_> = ctx.outgoing_headers_with(true).collect();
+    /// let (name, value) = &headers[headers.len() - 1];
+    /// assert_eq!(*name, "traceparent");
+    /// assert!(value.starts_with("00-771a43a4192642f0b136d5159a501700-"));
+    /// assert!(value.ends_with("-01"));
+    /// ```
+    pub fn outgoing_headers_with(
+        &self,
+        traceparent: bool,
+    ) -> impl Iterator<Item = (&'static str, String)> {
         let trace = (SENTRY_TRACE_HEADER, self.sentry_trace().to_string());
         let baggage = self
             .dsc
             .as_ref()
             .and_then(|dsc| merge_baggage(None, &dsc.to_baggage()))
             .map(|b| (BAGGAGE_HEADER, b));
-        std::iter::once(trace).chain(baggage)
+        let parent = traceparent.then(|| (TRACEPARENT_HEADER, self.traceparent().to_string()));
+        std::iter::once(trace).chain(baggage).chain(parent)
     }
 }
 

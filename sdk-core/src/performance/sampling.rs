@@ -6,7 +6,6 @@
 //! every service of a trace that uses the same rate agrees.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use super::transaction::TransactionContext;
@@ -127,7 +126,7 @@ impl SamplingOptions {
                 parent_sampled: ctx.parent_sampled(),
                 parent_sample_rate: ctx.parent_sample_rate(),
             };
-            let rate = match catch_unwind(AssertUnwindSafe(|| sampler(&sampling_ctx))) {
+            let rate = match crate::callback::call(|| sampler(&sampling_ctx)) {
                 Ok(rate) => rate,
                 Err(_) => {
                     sdk_transport::sdk_debug!(

@@ -28,6 +28,8 @@ pub struct TracingConfig {
     pub org_id: Option<Arc<str>>,
     /// Continue incoming traces only when their `org_id` equals ours (both present).
     pub strict_trace_continuation: bool,
+    /// Outgoing headers include W3C `traceparent` (the `propagate_traceparent` option).
+    pub propagate_traceparent: bool,
 }
 
 impl Default for TracingConfig {
@@ -40,6 +42,7 @@ impl Default for TracingConfig {
             environment: None,
             org_id: None,
             strict_trace_continuation: false,
+            propagate_traceparent: false,
         }
     }
 }

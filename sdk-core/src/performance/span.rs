@@ -2,13 +2,16 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use sdk_transport::{DataCategory, DiscardReason};
 use serde::Serialize;
 
-use super::propagation::{SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
+use super::propagation::{
+    SentryTrace, TraceParent, BAGGAGE_HEADER, SENTRY_TRACE_HEADER, TRACEPARENT_HEADER,
+};
 use super::transaction::{Transaction, TxShared};
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::{SpanStatus, TraceContext};
@@ -144,7 +147,8 @@ struct SpanInner {
     tx: Arc<TxShared>,
     span_id: SpanId,
     parent_span_id: SpanId,
-    start: i64,
+    /// Nanoseconds after the transaction's start (moved by [`Span::set_start_now`]).
+    start: AtomicI64,
     state: Mutex<SpanState>,
 }
 
@@ -195,7 +199,7 @@ impl Span {
                 tx,
                 span_id,
                 parent_span_id,
-                start,
+                start: AtomicI64::new(start),
                 state: Mutex::new(SpanState {
                     op,
                     description,
@@ -350,6 +354,24 @@ impl Span {
         }
     }
 
+    /// Moves the span's start to now: for instrumentation that creates a span before its work
+    /// begins (the `tracing` layer times a span from its first enter). Does nothing once the
+    /// span finished, or for a span that records nothing.
+    pub fn set_start_now(&self) {
+        if let SpanRepr::Recording(inner) = &self.repr {
+            inner.start.store(inner.tx.now_offset(), Ordering::Relaxed);
+        }
+    }
+
+    /// Sets the span's start time explicitly (see [`Span::finish_at`] for its end).
+    pub fn set_start_timestamp(&self, timestamp: SystemTime) {
+        if let SpanRepr::Recording(inner) = &self.repr {
+            inner
+                .start
+                .store(inner.tx.offset_of(timestamp), Ordering::Relaxed);
+        }
+    }
+
     /// Finishes the span now. Finishing twice, or after the transaction finished, does
     /// nothing (a span finished after its transaction is not sent).
     pub fn finish(self) {
@@ -377,12 +399,25 @@ impl Span {
         }
     }
 
-    /// Headers to add to an outgoing request made inside this span (`sentry-trace` and
-    /// `baggage`; freezes the trace's DSC).
+    /// The W3C `traceparent` value for requests made inside this span (a deferred decision
+    /// is `00`).
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent::from(self.sentry_trace())
+    }
+
+    /// Headers to add to an outgoing request made inside this span (`sentry-trace`,
+    /// `baggage`, and `traceparent` with the `propagate_traceparent` option; freezes the
+    /// trace's DSC).
     pub fn iter_headers(&self) -> impl Iterator<Item = (&'static str, String)> {
         let trace = (SENTRY_TRACE_HEADER, self.sentry_trace().to_string());
         let baggage = self.tx().dsc_baggage().map(|b| (BAGGAGE_HEADER, b));
-        std::iter::once(trace).chain(baggage)
+        let parent = self
+            .tx()
+            .sink
+            .config()
+            .propagate_traceparent
+            .then(|| (TRACEPARENT_HEADER, self.traceparent().to_string()));
+        std::iter::once(trace).chain(baggage).chain(parent)
     }
 
     /// The trace context for events captured inside this span.
@@ -416,6 +451,7 @@ fn finish_recording(inner: &SpanInner, end: i64) {
         let mut extras = s.extras.take();
         let origin = extras.as_mut().and_then(|e| e.origin.take());
         let extras = extras.filter(|e| !e.tags.is_empty() || !e.data.is_empty());
+        let start = inner.start.load(Ordering::Relaxed);
         SpanRecord {
             span_id: inner.span_id,
             parent_span_id: inner.parent_span_id,
@@ -424,8 +460,8 @@ fn finish_recording(inner: &SpanInner, end: i64) {
             status: s.status,
             origin,
             code: s.code,
-            start_timestamp: tx.time_at(inner.start),
-            timestamp: tx.time_at(end.max(inner.start)),
+            start_timestamp: tx.time_at(start),
+            timestamp: tx.time_at(end.max(start)),
             extras,
         }
     };
@@ -583,7 +619,21 @@ impl TransactionOrSpan {
         }
     }
 
-    /// Headers for outgoing requests (`sentry-trace`, `baggage`).
+    /// Moves the start to now (see [`Span::set_start_now`], [`Transaction::set_start_now`]).
+    pub fn set_start_now(&self) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.set_start_now(),
+            TransactionOrSpan::Span(span) => span.set_start_now(),
+        }
+    }
+
+    /// The W3C `traceparent` value for outgoing requests.
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent::from(self.sentry_trace())
+    }
+
+    /// Headers for outgoing requests (`sentry-trace`, `baggage`, and `traceparent` with the
+    /// `propagate_traceparent` option).
     pub fn iter_headers(&self) -> Box<dyn Iterator<Item = (&'static str, String)>> {
         match self {
             TransactionOrSpan::Transaction(tx) => Box::new(tx.iter_headers()),

@@ -11,7 +11,10 @@ use sdk_transport::{DataCategory, DiscardReason};
 
 use super::baggage::merge_baggage;
 use super::dsc::{format_rand, format_rate, DynamicSamplingContext};
-use super::propagation::{PropagationContext, SentryTrace, BAGGAGE_HEADER, SENTRY_TRACE_HEADER};
+use super::propagation::{
+    PropagationContext, SentryTrace, TraceParent, BAGGAGE_HEADER, SENTRY_TRACE_HEADER,
+    TRACEPARENT_HEADER,
+};
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
@@ -287,6 +290,9 @@ pub(crate) struct TxState {
     measurements: BTreeMap<String, Measurement>,
     spans: Vec<SpanRecord>,
     finished: bool,
+    /// Nanoseconds after `start_wall` where the transaction starts (0 unless moved by
+    /// [`Transaction::set_start_now`] / [`Transaction::set_start_timestamp`]).
+    start_offset: i64,
 }
 
 /// What a transaction and all its spans share.
@@ -465,7 +471,6 @@ impl Transaction {
         let max_spans = config.max_spans;
         // An unsampled transaction never reports a time: it reads no clock.
         let (start_wall, start_mono) = if decision.sampled {
-            super::clock::warm_up();
             (SystemTime::now(), super::clock::Start::now())
         } else {
             (SystemTime::UNIX_EPOCH, super::clock::Start::unused())
@@ -660,11 +665,23 @@ impl Transaction {
         }
     }
 
-    /// Headers to add to an outgoing request (`sentry-trace`, `baggage`).
+    /// The W3C `traceparent` value for outgoing requests (a deferred decision is `00`).
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent::from(self.sentry_trace())
+    }
+
+    /// Headers to add to an outgoing request (`sentry-trace`, `baggage`, and `traceparent`
+    /// with the `propagate_traceparent` option).
     pub fn iter_headers(&self) -> impl Iterator<Item = (&'static str, String)> {
         let trace = (SENTRY_TRACE_HEADER, self.sentry_trace().to_string());
         let baggage = self.shared.dsc_baggage().map(|b| (BAGGAGE_HEADER, b));
-        std::iter::once(trace).chain(baggage)
+        let parent = self
+            .shared
+            .sink
+            .config()
+            .propagate_traceparent
+            .then(|| (TRACEPARENT_HEADER, self.traceparent().to_string()));
+        std::iter::once(trace).chain(baggage).chain(parent)
     }
 
     /// The trace context for events captured inside the transaction.
@@ -678,6 +695,19 @@ impl Transaction {
             status: state.status,
             ..TraceContext::default()
         }
+    }
+
+    /// Moves the transaction's start to now: for instrumentation that creates a transaction
+    /// before its work begins (the `tracing` layer times a span from its first enter). Spans
+    /// already started keep their times. Does nothing once finished or when not sampled.
+    pub fn set_start_now(&self) {
+        self.with_state(|state| state.start_offset = self.shared.now_offset());
+    }
+
+    /// Sets the transaction's start time explicitly (see [`Transaction::finish_at`] for its
+    /// end).
+    pub fn set_start_timestamp(&self, timestamp: SystemTime) {
+        self.with_state(|state| state.start_offset = self.shared.offset_of(timestamp));
     }
 
     /// Finishes the transaction now and hands it to the sink when sampled. Spans finished
@@ -720,7 +750,10 @@ impl Transaction {
         }
         let dsc = shared.dsc_with(&state.name, state.source);
         let config = shared.sink.config();
-        let end = end.unwrap_or_else(|| shared.now_offset()).max(0);
+        // Never before the start (offset 0 unless the start was moved).
+        let end = end
+            .unwrap_or_else(|| shared.now_offset())
+            .max(state.start_offset);
         let finished = FinishedTransaction {
             event_id: new_event_id(),
             trace_id: shared.trace_id,
@@ -732,7 +765,7 @@ impl Transaction {
             origin: state.origin.take(),
             code: state.code,
             status: state.status,
-            start_timestamp: shared.start_wall,
+            start_timestamp: shared.time_at(state.start_offset),
             timestamp: shared.time_at(end),
             spans: std::mem::take(&mut state.spans),
             tags: std::mem::take(&mut state.tags),

@@ -114,7 +114,25 @@ fn fields_the_user_set_arrive() {
         .as_array()
         .expect("a resolved stack trace");
     assert!(!frames.is_empty());
+    assert_own_frames_in_app(frames);
     client.close(Some(Duration::from_secs(2)));
+}
+
+/// This test crate is the application here: its frames must be in-app (a test crate named
+/// `core` would have looked like the standard library's `core` and been marked not in-app).
+fn assert_own_frames_in_app(frames: &[serde_json::Value]) {
+    let own: Vec<&serde_json::Value> = frames
+        .iter()
+        .filter(|f| {
+            f["function"]
+                .as_str()
+                .is_some_and(|name| name.starts_with("errors_and_scopes::"))
+        })
+        .collect();
+    assert!(!own.is_empty(), "the test's own frames are in the trace");
+    for frame in own {
+        assert_eq!(frame["in_app"], true, "not in-app: {frame}");
+    }
 }
 
 #[test]
@@ -206,6 +224,10 @@ fn init_guard_flushes_on_drop_and_panics_arrive_unhandled() {
     assert_eq!(exc["type"], "panic");
     assert_eq!(exc["mechanism"]["type"], "panic");
     assert_eq!(exc["mechanism"]["handled"], false);
+    let frames = exc["stacktrace"]["frames"]
+        .as_array()
+        .expect("the panic's stack trace");
+    assert_own_frames_in_app(frames);
     assert!(exc["value"]
         .as_str()
         .is_some_and(|v| v.contains("the answer should have been computed")));
