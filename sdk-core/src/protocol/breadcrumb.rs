@@ -159,8 +159,9 @@ impl BreadcrumbData {
             Some((_, slot)) => Some(std::mem::replace(slot, value)),
             None => {
                 if self.entries.capacity() == 0 {
-                    // Breadcrumbs usually carry a few entries: one allocation for them.
-                    self.entries.reserve_exact(4);
+                    // Breadcrumbs usually carry a few entries: one allocation for them (and
+                    // `with_capacity` skips the generic growth path).
+                    self.entries = Vec::with_capacity(4);
                 }
                 self.entries.push((key, value));
                 None
