@@ -131,8 +131,8 @@ fn base_options(t: &Arc<Counting>) -> ClientOptions {
 #[inline]
 fn breadcrumb() -> Breadcrumb {
     let mut data = BreadcrumbData::new();
-    data.insert("user_id", 42);
-    data.insert("path", "/api/items");
+    data.insert("user_id", Value::from(42));
+    data.insert("path", Value::from("/api/items"));
     Breadcrumb {
         ty: Some("default".into()),
         category: Some(CRUMB_CATEGORY.into()),

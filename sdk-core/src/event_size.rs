@@ -34,11 +34,7 @@ pub(crate) fn value(v: &serde_json::Value) -> usize {
 }
 
 fn map_size(map: &serde_json::Map<String, serde_json::Value>) -> usize {
-    entries_size(map.iter().map(|(k, v)| (k.as_str(), v)))
-}
-
-fn entries_size<'a>(entries: impl Iterator<Item = (&'a str, &'a serde_json::Value)>) -> usize {
-    entries.map(|(k, v)| k.len() + 4 + value(v)).sum()
+    map.iter().map(|(k, v)| k.len() + 4 + value(v)).sum()
 }
 
 fn strings<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>) -> usize {
@@ -53,7 +49,11 @@ pub(crate) fn breadcrumb(b: &Breadcrumb) -> usize {
         + if b.data.is_empty() {
             0
         } else {
-            FIELD + entries_size(b.data.iter())
+            FIELD
+                + b.data
+                    .iter()
+                    .map(|(k, v)| k.len() + 4 + value(v))
+                    .sum::<usize>()
         }
 }
 

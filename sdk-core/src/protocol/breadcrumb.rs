@@ -99,7 +99,7 @@ impl Breadcrumb {
         key: impl Into<Cow<'static, str>>,
         value: impl Into<Value>,
     ) -> Breadcrumb {
-        self.data.insert(key, value);
+        self.data.insert(key, value.into());
         self
     }
 }
@@ -114,9 +114,9 @@ impl Breadcrumb {
 /// ```
 /// use sdk_core::protocol::BreadcrumbData;
 /// let mut data = BreadcrumbData::new();
-/// data.insert("user_id", 42);
-/// data.insert("path", "/api/items");
-/// data.insert("user_id", 43); // replaces, keeps the position
+/// data.insert("user_id", 42.into());
+/// data.insert("path", "/api/items".into());
+/// data.insert("user_id", 43.into()); // replaces, keeps the position
 /// assert_eq!(data.len(), 2);
 /// assert_eq!(data.get("user_id"), Some(&43.into()));
 /// assert_eq!(serde_json::to_string(&data).unwrap(), r#"{"user_id":43,"path":"/api/items"}"#);
@@ -153,19 +153,15 @@ impl BreadcrumbData {
 
     /// Sets `key` to `value`. An existing entry with that key keeps its position and its old
     /// value is returned; otherwise the entry is appended.
-    pub fn insert(
-        &mut self,
-        key: impl Into<Cow<'static, str>>,
-        value: impl Into<Value>,
-    ) -> Option<Value> {
+    pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: Value) -> Option<Value> {
         let key = key.into();
-        let value = value.into();
         match self.entries.iter_mut().find(|(k, _)| *k == key) {
             Some((_, slot)) => Some(std::mem::replace(slot, value)),
             None => {
                 if self.entries.capacity() == 0 {
-                    // Breadcrumbs usually carry a few entries: one allocation for them.
-                    self.entries.reserve_exact(4);
+                    // Breadcrumbs usually carry a few entries: one allocation for them (and
+                    // `with_capacity` skips the generic growth path).
+                    self.entries = Vec::with_capacity(4);
                 }
                 self.entries.push((key, value));
                 None
@@ -236,7 +232,7 @@ impl<K: Into<Cow<'static, str>>, V: Into<Value>> FromIterator<(K, V)> for Breadc
 impl<K: Into<Cow<'static, str>>, V: Into<Value>> Extend<(K, V)> for BreadcrumbData {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         for (k, v) in iter {
-            self.insert(k, v);
+            self.insert(k, v.into());
         }
     }
 }
@@ -327,9 +323,12 @@ mod tests {
     #[test]
     fn data_keeps_insertion_order_and_one_entry_per_key() {
         let mut data = BreadcrumbData::new();
-        assert_eq!(data.insert("b", 1), None);
-        assert_eq!(data.insert("a", 2), None);
-        assert_eq!(data.insert(String::from("b"), 3), Some(Value::from(1)));
+        assert_eq!(data.insert("b", 1.into()), None);
+        assert_eq!(data.insert("a", 2.into()), None);
+        assert_eq!(
+            data.insert(String::from("b"), 3.into()),
+            Some(Value::from(1))
+        );
         assert_eq!(data.keys().collect::<Vec<_>>(), ["b", "a"]);
         assert_eq!(
             serde_json::to_value(&data).unwrap(),
