@@ -12,13 +12,13 @@ declare -A N=( [disabled.capture_message]=20000 [disabled.add_breadcrumb]=5000
   [disabled.add_breadcrumb_lazy]=20000 [disabled.configure_scope_set_tag]=20000
   [capture_message]=1000 [capture_message.with_serialize]=1000 [capture_message.full_scope]=300
   [capture_error]=50 [breadcrumb]=5000 [scope.with_scope]=5000
-  [scope.configure_scope_set_tag]=5000 [transaction]=300 [tracing_layer.event]=3000
+  [scope.configure_scope_set_tag]=5000 [transaction]=300 [transaction.unsampled]=1000 [tracing_layer.event]=3000
   [tracing_layer.span]=1000 [tracing_layer.span_tree]=100 )
 workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(disabled.capture_message disabled.add_breadcrumb_lazy
   disabled.configure_scope_set_tag capture_message capture_message.with_serialize
   capture_message.full_scope capture_error breadcrumb scope.with_scope
-  scope.configure_scope_set_tag transaction tracing_layer.event tracing_layer.span
+  scope.configure_scope_set_tag transaction transaction.unsampled tracing_layer.event tracing_layer.span
   tracing_layer.span_tree)
 calls() { local n=$1 w=$(( $1 / 5 )); [ $w -ge 1 ] || w=1; echo $(( 2 * w + n )); }
 ir() { # sdk job workload n -> Ir of the whole process, empty when the workload is n/a

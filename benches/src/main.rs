@@ -56,7 +56,7 @@ pub const JOBS: &[(&str, &[&str])] = &[
         "scope",
         &["scope.with_scope", "scope.configure_scope_set_tag"],
     ),
-    ("transaction", &["transaction"]),
+    ("transaction", &["transaction", "transaction.unsampled"]),
     (
         "tracing_layer",
         &[

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use sdk_core::protocol::BreadcrumbData;
 use sdk_core::transport::{Envelope, ItemType, Transport};
 use sdk_core::{Breadcrumb, ClientOptions, Level, User};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::harness::{emit, emit_na, expect_eq, measure, Opts, Sdk};
 use crate::payload::*;
@@ -129,9 +130,9 @@ fn base_options(t: &Arc<Counting>) -> ClientOptions {
 /// The fixed breadcrumb, built as a user writes it.
 #[inline]
 fn breadcrumb() -> Breadcrumb {
-    let mut data = Map::new();
-    data.insert("user_id".to_string(), Value::from(42));
-    data.insert("path".to_string(), Value::from("/api/items"));
+    let mut data = BreadcrumbData::new();
+    data.insert("user_id", Value::from(42));
+    data.insert("path", Value::from("/api/items"));
     Breadcrumb {
         ty: Some("default".into()),
         category: Some(CRUMB_CATEGORY.into()),
@@ -529,9 +530,9 @@ fn dump() -> Result<(), String> {
 
 fn transaction(opts: &Opts) -> Result<(), String> {
     use sdk_core::TransactionContext;
-    let t = Counting::new(false);
-    let _guard = sdk_core::init(base_options(&t).traces_sample_rate(1.0));
     if opts.wants("transaction") {
+        let t = Counting::new(false);
+        let _guard = sdk_core::init(base_options(&t).traces_sample_rate(1.0));
         let m = measure(opts.n(20_000), opts.reps, || {
             let tx = sdk_core::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
             for _ in 0..10 {
@@ -551,6 +552,21 @@ fn transaction(opts: &Opts) -> Result<(), String> {
         let check = expect_eq("transactions sent", t.transactions(), m.calls + 1)
             .and_then(|()| expect_eq("spans in the last transaction", spans, 10));
         emit(SDK, "transaction", &m, check, json!({ "shape": shape }));
+    }
+    if opts.wants("transaction.unsampled") {
+        // The same calls with traces_sample_rate 0.0: nothing may be sent.
+        let t = Counting::new(false);
+        let _guard = sdk_core::init(base_options(&t).traces_sample_rate(0.0));
+        let m = measure(opts.n(20_000), opts.reps, || {
+            let tx = sdk_core::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
+            for _ in 0..10 {
+                let span = tx.start_child(black_box(SPAN_OP), black_box(SPAN_DESC));
+                span.finish();
+            }
+            tx.finish();
+        });
+        let check = expect_eq("envelopes sent", t.envelopes(), 0);
+        emit(SDK, "transaction.unsampled", &m, check, json!({}));
     }
     Ok(())
 }

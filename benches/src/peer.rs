@@ -321,9 +321,9 @@ fn scope(opts: &Opts) -> Result<(), String> {
 }
 
 fn transaction(opts: &Opts) -> Result<(), String> {
-    let t = Counting::new(false, false);
-    let _guard = init(base_options(&t).traces_sample_rate(1.0));
     if opts.wants("transaction") {
+        let t = Counting::new(false, false);
+        let _guard = init(base_options(&t).traces_sample_rate(1.0));
         let m = measure(opts.n(20_000), opts.reps, || {
             let tx = sentry::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
             for _ in 0..10 {
@@ -342,6 +342,21 @@ fn transaction(opts: &Opts) -> Result<(), String> {
             tx.finish();
         });
         emit(SDK, "transaction", &m, check, json!({ "shape": shape }));
+    }
+    if opts.wants("transaction.unsampled") {
+        // The same calls with traces_sample_rate 0.0: nothing may be sent.
+        let t = Counting::new(false, false);
+        let _guard = init(base_options(&t).traces_sample_rate(0.0));
+        let m = measure(opts.n(20_000), opts.reps, || {
+            let tx = sentry::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
+            for _ in 0..10 {
+                let span = tx.start_child(black_box(SPAN_OP), black_box(SPAN_DESC));
+                span.finish();
+            }
+            tx.finish();
+        });
+        let check = expect_eq("envelopes sent", t.envelopes(), 0);
+        emit(SDK, "transaction.unsampled", &m, check, json!({}));
     }
     Ok(())
 }

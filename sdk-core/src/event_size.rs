@@ -49,7 +49,11 @@ pub(crate) fn breadcrumb(b: &Breadcrumb) -> usize {
         + if b.data.is_empty() {
             0
         } else {
-            FIELD + map_size(&b.data)
+            FIELD
+                + b.data
+                    .iter()
+                    .map(|(k, v)| k.len() + 4 + value(v))
+                    .sum::<usize>()
         }
 }
 

@@ -410,8 +410,8 @@ where
                 sdk_core::add_breadcrumb(Breadcrumb {
                     ty: Some(Cow::Borrowed("log")),
                     category: Some(Cow::Borrowed(metadata.target())),
-                    message: fields.message,
-                    data: fields.data,
+                    message: fields.message.map(Cow::Owned),
+                    data: fields.data.into(),
                     level: match level_of(metadata.level()) {
                         Level::Info => None,
                         other => Some(other),

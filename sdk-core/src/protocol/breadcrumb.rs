@@ -1,15 +1,21 @@
 //! Breadcrumbs: the trail of things that happened before an event (PROTOCOL.md §4.6).
 
 use std::borrow::Cow;
+use std::fmt;
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 
 use super::level::Level;
 use super::serde_helpers::timestamp;
 
-/// One breadcrumb. Cheap to build and to clone: `type` and `category` are usually static
-/// strings and are stored without allocating.
+/// One breadcrumb. Cheap to build and to clone as users write it: `type`, `category`,
+/// `message` and the data keys are `Cow<'static, str>`, so string literals are stored without
+/// allocating (an owned `String` is accepted too), and `data` is a small insertion-ordered
+/// [`BreadcrumbData`] rather than a tree map.
 ///
 /// ```
 /// use sdk_core::protocol::{Breadcrumb, Level};
@@ -18,6 +24,7 @@ use super::serde_helpers::timestamp;
 ///     .with_level(Level::Info)
 ///     .with_data("button", "checkout");
 /// assert_eq!(crumb.category.as_deref(), Some("ui.click"));
+/// assert_eq!(crumb.data.get("button"), Some(&"checkout".into()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Breadcrumb {
@@ -33,10 +40,10 @@ pub struct Breadcrumb {
     pub category: Option<Cow<'static, str>>,
     /// What happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Structured data.
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub data: serde_json::Map<String, serde_json::Value>,
+    pub message: Option<Cow<'static, str>>,
+    /// Structured data (a JSON object on the wire).
+    #[serde(default, skip_serializing_if = "BreadcrumbData::is_empty")]
+    pub data: BreadcrumbData,
     /// How severe it was. Absent means `info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<Level>,
@@ -52,7 +59,7 @@ impl Default for Breadcrumb {
             ty: None,
             category: None,
             message: None,
-            data: serde_json::Map::new(),
+            data: BreadcrumbData::new(),
             level: None,
             origin: None,
         }
@@ -60,8 +67,8 @@ impl Default for Breadcrumb {
 }
 
 impl Breadcrumb {
-    /// A breadcrumb with a message, stamped now.
-    pub fn new(message: impl Into<String>) -> Breadcrumb {
+    /// A breadcrumb with a message, stamped now. A `&'static str` is stored without allocating.
+    pub fn new(message: impl Into<Cow<'static, str>>) -> Breadcrumb {
         Breadcrumb {
             message: Some(message.into()),
             ..Breadcrumb::default()
@@ -86,13 +93,295 @@ impl Breadcrumb {
         self
     }
 
-    /// Adds one data entry.
+    /// Adds one data entry (replacing an entry with the same key).
     pub fn with_data(
         mut self,
-        key: impl Into<String>,
-        value: impl Into<serde_json::Value>,
+        key: impl Into<Cow<'static, str>>,
+        value: impl Into<Value>,
     ) -> Breadcrumb {
-        self.data.insert(key.into(), value.into());
+        self.data.insert(key, value.into());
         self
+    }
+}
+
+/// A breadcrumb's `data`: a small map that keeps insertion order and holds each key once.
+///
+/// Stored as a `Vec` of pairs (breadcrumbs carry a handful of entries, so a linear search beats
+/// a tree and costs one allocation); keys are `Cow<'static, str>`, so literal keys do not
+/// allocate. Serialises as a JSON object and reads one back (a repeated key keeps the last
+/// value, as `serde_json` does). Equality ignores order.
+///
+/// ```
+/// use sdk_core::protocol::BreadcrumbData;
+/// let mut data = BreadcrumbData::new();
+/// data.insert("user_id", 42.into());
+/// data.insert("path", "/api/items".into());
+/// data.insert("user_id", 43.into()); // replaces, keeps the position
+/// assert_eq!(data.len(), 2);
+/// assert_eq!(data.get("user_id"), Some(&43.into()));
+/// assert_eq!(serde_json::to_string(&data).unwrap(), r#"{"user_id":43,"path":"/api/items"}"#);
+/// ```
+#[derive(Clone, Default)]
+pub struct BreadcrumbData {
+    entries: Vec<(Cow<'static, str>, Value)>,
+}
+
+impl BreadcrumbData {
+    /// An empty map (does not allocate).
+    pub const fn new() -> BreadcrumbData {
+        BreadcrumbData {
+            entries: Vec::new(),
+        }
+    }
+
+    /// An empty map with room for `capacity` entries.
+    pub fn with_capacity(capacity: usize) -> BreadcrumbData {
+        BreadcrumbData {
+            entries: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Sets `key` to `value`. An existing entry with that key keeps its position and its old
+    /// value is returned; otherwise the entry is appended.
+    pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: Value) -> Option<Value> {
+        let key = key.into();
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, slot)) => Some(std::mem::replace(slot, value)),
+            None => {
+                if self.entries.capacity() == 0 {
+                    // Breadcrumbs usually carry a few entries: one allocation for them (and
+                    // `with_capacity` skips the generic growth path).
+                    self.entries = Vec::with_capacity(4);
+                }
+                self.entries.push((key, value));
+                None
+            }
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The value of `key`, mutably.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether `key` has an entry.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Removes `key`, returning its value; the other entries keep their order.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let at = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(at).1)
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// The entries in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> + '_ {
+        self.entries.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// The keys in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.entries.iter().map(|(k, _)| k.as_ref())
+    }
+}
+
+impl fmt::Debug for BreadcrumbData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for BreadcrumbData {
+    fn eq(&self, other: &BreadcrumbData) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl<K: Into<Cow<'static, str>>, V: Into<Value>> FromIterator<(K, V)> for BreadcrumbData {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> BreadcrumbData {
+        let mut data = BreadcrumbData::new();
+        data.extend(iter);
+        data
+    }
+}
+
+impl<K: Into<Cow<'static, str>>, V: Into<Value>> Extend<(K, V)> for BreadcrumbData {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v.into());
+        }
+    }
+}
+
+impl From<serde_json::Map<String, Value>> for BreadcrumbData {
+    fn from(map: serde_json::Map<String, Value>) -> BreadcrumbData {
+        // A serde_json map has unique keys: no dedup needed.
+        BreadcrumbData {
+            entries: map.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(),
+        }
+    }
+}
+
+impl From<BreadcrumbData> for serde_json::Map<String, Value> {
+    fn from(data: BreadcrumbData) -> serde_json::Map<String, Value> {
+        data.into_iter().map(|(k, v)| (k.into_owned(), v)).collect()
+    }
+}
+
+impl IntoIterator for BreadcrumbData {
+    type Item = (Cow<'static, str>, Value);
+    type IntoIter = std::vec::IntoIter<(Cow<'static, str>, Value)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl Serialize for BreadcrumbData {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (k, v) in &self.entries {
+            map.serialize_entry(k.as_ref(), v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for BreadcrumbData {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<BreadcrumbData, D::Error> {
+        struct DataVisitor;
+
+        impl<'de> Visitor<'de> for DataVisitor {
+            type Value = BreadcrumbData;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of breadcrumb data")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<BreadcrumbData, A::Error> {
+                // Untrusted input: cap the up-front reservation, grow as entries arrive.
+                let mut data =
+                    BreadcrumbData::with_capacity(access.size_hint().unwrap_or(0).min(64));
+                while let Some((k, v)) = access.next_entry::<String, Value>()? {
+                    data.insert(k, v);
+                }
+                Ok(data)
+            }
+        }
+
+        deserializer.deserialize_map(DataVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_strings_are_borrowed_not_allocated() {
+        let crumb = Breadcrumb::new("clicked")
+            .with_type("default")
+            .with_category("ui.click")
+            .with_data("user_id", 42);
+        assert!(matches!(crumb.message, Some(Cow::Borrowed("clicked"))));
+        assert!(matches!(crumb.ty, Some(Cow::Borrowed(_))));
+        assert!(matches!(crumb.category, Some(Cow::Borrowed(_))));
+        assert!(matches!(crumb.data.keys().next(), Some("user_id")));
+        assert!(matches!(crumb.data.entries[0].0, Cow::Borrowed(_)));
+        // owned strings are accepted too
+        let owned = Breadcrumb::new(format!("crumb {}", 1)).with_category(String::from("x"));
+        assert_eq!(owned.message.as_deref(), Some("crumb 1"));
+    }
+
+    #[test]
+    fn data_keeps_insertion_order_and_one_entry_per_key() {
+        let mut data = BreadcrumbData::new();
+        assert_eq!(data.insert("b", 1.into()), None);
+        assert_eq!(data.insert("a", 2.into()), None);
+        assert_eq!(
+            data.insert(String::from("b"), 3.into()),
+            Some(Value::from(1))
+        );
+        assert_eq!(data.keys().collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(
+            serde_json::to_value(&data).unwrap(),
+            serde_json::json!({"b": 3, "a": 2})
+        );
+        assert_eq!(data.remove("b"), Some(Value::from(3)));
+        assert_eq!(data.keys().collect::<Vec<_>>(), ["a"]);
+        assert!(!data.contains_key("b"));
+    }
+
+    #[test]
+    fn data_reads_an_object_and_a_repeated_key_keeps_the_last_value() {
+        let data: BreadcrumbData = serde_json::from_str(r#"{"x": 1, "y": "s", "x": 2}"#).unwrap();
+        assert_eq!(data.len(), 2);
+        assert_eq!(data.get("x"), Some(&Value::from(2)));
+        assert_eq!(data.get("y"), Some(&Value::from("s")));
+        let err = serde_json::from_str::<BreadcrumbData>("[1, 2]").unwrap_err();
+        assert!(err.to_string().contains("breadcrumb data"), "{err}");
+    }
+
+    #[test]
+    fn breadcrumb_wire_shape_round_trips() {
+        let crumb = Breadcrumb::new("user clicked the checkout button")
+            .with_type("default")
+            .with_category("peer.bench")
+            .with_level(Level::Info)
+            .with_data("user_id", 42)
+            .with_data("path", "/api/items");
+        let json = serde_json::to_value(&crumb).unwrap();
+        assert_eq!(json["type"], "default");
+        assert_eq!(json["category"], "peer.bench");
+        assert_eq!(json["message"], "user clicked the checkout button");
+        assert_eq!(json["level"], "info");
+        assert_eq!(
+            json["data"],
+            serde_json::json!({"user_id": 42, "path": "/api/items"})
+        );
+        assert!(json["timestamp"].is_number());
+        assert!(json.get("origin").is_none());
+        let back: Breadcrumb = serde_json::from_value(json).unwrap();
+        assert_eq!(back.data, crumb.data);
+        assert_eq!(back.message, crumb.message);
+        // empty data is left out
+        let bare = serde_json::to_value(Breadcrumb::new("m")).unwrap();
+        assert!(bare.get("data").is_none());
+    }
+
+    #[test]
+    fn converts_from_and_to_a_serde_json_map() {
+        let mut map = serde_json::Map::new();
+        map.insert("k".into(), Value::from(true));
+        let data = BreadcrumbData::from(map.clone());
+        assert_eq!(data.get("k"), Some(&Value::from(true)));
+        assert_eq!(serde_json::Map::from(data), map);
     }
 }

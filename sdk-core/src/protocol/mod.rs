@@ -16,7 +16,7 @@ mod sdk;
 pub(crate) mod serde_helpers;
 mod user;
 
-pub use breadcrumb::Breadcrumb;
+pub use breadcrumb::{Breadcrumb, BreadcrumbData};
 pub use contexts::{
     AppContext, Context, Contexts, DeviceContext, OsContext, OsDistribution, ParseSpanStatusError,
     RuntimeContext, SpanStatus, TraceContext,
