@@ -426,3 +426,33 @@ fn span_records_expose_and_edit_their_tags_and_data() {
     assert_eq!(v["spans"][0]["data"]["added"], "later");
     assert!(v["spans"][1].get("tags").is_none());
 }
+
+#[test]
+fn spans_left_open_do_not_leak_into_the_next_transaction_on_the_thread() {
+    let sink = sink(1.0);
+    let first = Transaction::start(TransactionContext::new("first", "op"), sink.clone());
+    let left_open = first.start_child("s", "left open");
+    first.start_child("s", "done").finish();
+    first.finish();
+    let second = Transaction::start(TransactionContext::new("second", "op"), sink.clone());
+    let a = second.start_child("s", "a");
+    let b = second.start_child("s", "b");
+    b.set_status(SpanStatus::Ok);
+    // Finishing the first transaction's stale span must not touch the second's spans.
+    left_open.set_status(SpanStatus::InternalError);
+    left_open.finish();
+    b.finish();
+    a.finish();
+    second.finish();
+    let sent = sink.transactions();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].spans.len(), 1);
+    let descriptions: Vec<_> = sent[1]
+        .spans
+        .iter()
+        .map(|s| s.description.as_deref())
+        .collect();
+    assert_eq!(descriptions, [Some("b"), Some("a")]);
+    assert_eq!(sent[1].spans[0].status, Some(SpanStatus::Ok));
+    assert_eq!(sent[1].spans[1].status, None);
+}

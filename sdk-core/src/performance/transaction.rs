@@ -376,7 +376,7 @@ impl TxShared {
             return None;
         }
         if state.open.capacity() == 0 {
-            state.open.reserve(16);
+            state.open = take_spare_slots();
         }
         state.open.push(Some(span));
         Some(state.open.len() - 1)
@@ -763,6 +763,9 @@ impl Transaction {
             guard.finished = true;
             state
         };
+        // Spans still open are dropped here (they are not sent); their slots serve the next
+        // transaction on this thread.
+        keep_spare_slots(std::mem::take(&mut state.open));
         if !shared.sampled {
             if shared.decision.source != DecisionSource::TracingDisabled {
                 let spans = shared.children.load(Ordering::Relaxed) as u64;
@@ -810,6 +813,37 @@ impl Transaction {
         };
         shared.sink.send(Arc::new(finished));
     }
+}
+
+/// Slots a thread keeps for its next transaction's open spans.
+const SPARE_SLOTS_MAX: usize = 64;
+
+thread_local! {
+    /// The open-span slots of the last transaction finished on this thread, emptied: a
+    /// transaction started next reuses them instead of allocating (at most
+    /// [`SPARE_SLOTS_MAX`] slots are kept, so memory stays bounded).
+    static SPARE_SLOTS: std::cell::Cell<Vec<Option<SpanState>>> =
+        const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Empty slots for a transaction's open spans: this thread's spare ones, or new ones.
+fn take_spare_slots() -> Vec<Option<SpanState>> {
+    let mut slots = SPARE_SLOTS
+        .try_with(std::cell::Cell::take)
+        .unwrap_or_default();
+    if slots.capacity() == 0 {
+        slots.reserve(16);
+    }
+    slots
+}
+
+/// Keeps a finished transaction's slots (emptied) for the next one on this thread.
+fn keep_spare_slots(mut slots: Vec<Option<SpanState>>) {
+    if slots.capacity() == 0 || slots.capacity() > SPARE_SLOTS_MAX {
+        return;
+    }
+    slots.clear();
+    let _ = SPARE_SLOTS.try_with(|spare| spare.set(slots));
 }
 
 /// A random v4 event id without a system call (the uuid crate's v4 asks the OS each time).
