@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use sdk_core::transport::MockServer;
+use example_support::Destination;
 use sdk_core::ClientOptions;
 
 /// Innermost cause.
@@ -73,16 +73,13 @@ fn load_items() -> Result<(), RequestError> {
 }
 
 fn main() {
-    let mock = match std::env::var("SENTRY_DSN") {
-        Ok(dsn) if !dsn.trim().is_empty() => None,
-        _ => Some(MockServer::start()),
-    };
-    let mut options = ClientOptions::new()
-        .release(sdk_core::release_name!())
-        .attach_stacktrace(true);
-    if let Some(server) = &mock {
-        options = options.dsn(server.dsn());
-    }
+    // SENTRY_DSN, or (without it) an in-process mock server whose summary we print at the end.
+    let destination = Destination::from_env();
+    let options = destination.configure(
+        ClientOptions::new()
+            .release(sdk_core::release_name!())
+            .attach_stacktrace(true),
+    );
     let _guard = sdk_core::init(options);
 
     // 1. a three-level error chain: arrives as three linked exceptions, innermost first
@@ -124,8 +121,5 @@ fn main() {
 
     let delivered = sdk_core::flush(Duration::from_secs(5));
     println!("flushed: {delivered}");
-    if let Some(server) = mock {
-        server.wait_for_items("event", 4, Duration::from_secs(5));
-        print!("{}", server.summary());
-    }
+    destination.print_summary("event", 4);
 }

@@ -7,7 +7,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use sdk_core::transport::MockServer;
+use example_support::Destination;
 use sdk_core::{ClientOptions, Level, SpanStatus, TransactionContext, TransactionOrSpan};
 
 /// Runs `f` with `span` bound to the scope, so errors captured inside carry its trace.
@@ -23,17 +23,13 @@ fn in_span<R>(span: &sdk_core::Span, f: impl FnOnce() -> R) -> R {
 }
 
 fn main() {
-    let mock = match std::env::var("SENTRY_DSN") {
-        Ok(dsn) if !dsn.trim().is_empty() => None,
-        _ => Some(MockServer::start()),
-    };
-    let mut options = ClientOptions::new()
-        .release(sdk_core::release_name!())
-        .traces_sample_rate(1.0)
-        .debug(std::env::var_os("SENTRY_DEBUG").is_some());
-    if let Some(server) = &mock {
-        options = options.dsn(server.dsn());
-    }
+    // SENTRY_DSN, or (without it) an in-process mock server whose summary we print at the end.
+    let destination = Destination::from_env();
+    let options = destination.configure(
+        ClientOptions::new()
+            .release(sdk_core::release_name!())
+            .traces_sample_rate(1.0),
+    );
     let guard = sdk_core::init(options);
 
     let tx = sdk_core::start_transaction(
@@ -83,9 +79,7 @@ fn main() {
     println!("flushed: {delivered}");
     drop(guard);
 
-    if let Some(server) = mock {
-        server.wait_for_items("transaction", 1, Duration::from_secs(5));
-        print!("{}", server.summary());
+    if let Some(server) = destination.print_summary("transaction", 1) {
         for tx in server.transactions() {
             println!(
                 "transaction {} ({} spans, trace {})",

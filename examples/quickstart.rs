@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use sdk_core::transport::MockServer;
+use example_support::Destination;
 use sdk_core::{Breadcrumb, ClientOptions, Level, User};
 
 /// A low-level failure.
@@ -43,17 +43,9 @@ impl std::error::Error for CheckoutError {
 }
 
 fn main() {
-    // Without SENTRY_DSN, send to a local mock server so the example works with no setup.
-    let mock = match std::env::var("SENTRY_DSN") {
-        Ok(dsn) if !dsn.trim().is_empty() => None,
-        _ => Some(MockServer::start()),
-    };
-    let mut options = ClientOptions::new()
-        .release(sdk_core::release_name!())
-        .debug(std::env::var_os("SENTRY_DEBUG").is_some());
-    if let Some(server) = &mock {
-        options = options.dsn(server.dsn());
-    }
+    // SENTRY_DSN, or (without it) an in-process mock server whose summary we print at the end.
+    let destination = Destination::from_env();
+    let options = destination.configure(ClientOptions::new().release(sdk_core::release_name!()));
     let guard = sdk_core::init(options);
     if !guard.is_enabled() {
         eprintln!("the SDK is disabled (check SENTRY_DSN)");
@@ -87,8 +79,5 @@ fn main() {
     println!("flushed: {delivered}");
     drop(guard);
 
-    if let Some(server) = mock {
-        server.wait_for_items("event", 2, Duration::from_secs(5));
-        print!("{}", server.summary());
-    }
+    destination.print_summary("event", 2);
 }

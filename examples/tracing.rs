@@ -1,13 +1,13 @@
 //! The `tracing` integration in a tokio app: `#[instrument]`ed functions become a transaction
-//! with nested spans, `info!` events become breadcrumbs, and an `error!` becomes an error event
-//! linked to the trace.
+//! with nested spans, `info!` events become breadcrumbs (and, with `enable_logs`, structured
+//! logs), and an `error!` becomes an error event linked to the trace.
 //!
 //! `cargo run --example tracing` sends to `SENTRY_DSN` when it is set; without it, the example
 //! starts the in-process mock ingest server, sends there, and prints what arrived.
 
 use std::time::Duration;
 
-use sdk_core::transport::MockServer;
+use example_support::Destination;
 use sdk_core::ClientOptions;
 use tracing::{error, info, instrument};
 use tracing_subscriber::prelude::*;
@@ -48,19 +48,17 @@ async fn handle_request(user_id: u64) {
 
 #[tokio::main]
 async fn main() {
-    let mock = match std::env::var("SENTRY_DSN") {
-        Ok(dsn) if !dsn.trim().is_empty() => None,
-        _ => Some(MockServer::start()),
-    };
-    let mut options = ClientOptions::new()
-        .release(sdk_core::release_name!())
-        .traces_sample_rate(1.0)
-        .debug(std::env::var_os("SENTRY_DEBUG").is_some());
-    if let Some(server) = &mock {
-        options = options.dsn(server.dsn());
-    }
+    // SENTRY_DSN, or (without it) an in-process mock server whose summary we print at the end.
+    let destination = Destination::from_env();
+    let options = destination.configure(
+        ClientOptions::new()
+            .release(sdk_core::release_name!())
+            .traces_sample_rate(1.0),
+    );
     let guard = sdk_core::init(options);
-    let subscriber = tracing_subscriber::registry().with(sdk_tracing::layer());
+    // Events at `info` and above also go out as structured logs (off by default).
+    let subscriber =
+        tracing_subscriber::registry().with(sdk_tracing::layer().enable_logs(tracing::Level::INFO));
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         eprintln!("another global tracing subscriber is installed");
     }
@@ -71,9 +69,7 @@ async fn main() {
     println!("flushed: {delivered}");
     drop(guard);
 
-    if let Some(server) = mock {
-        server.wait_for_items("transaction", 1, Duration::from_secs(5));
-        print!("{}", server.summary());
+    if let Some(server) = destination.print_summary("transaction", 1) {
         let txs = server.transactions();
         for tx in &txs {
             println!(
@@ -95,6 +91,18 @@ async fn main() {
                 })
                 .collect();
             print_children(&spans, &text(&tx["contexts"]["trace"]["span_id"]), 1);
+        }
+        for log in server
+            .items("log")
+            .iter()
+            .flat_map(|c| c["items"].as_array().cloned().unwrap_or_default())
+        {
+            println!(
+                "log [{}] {:?} in trace {}",
+                log["level"].as_str().unwrap_or(""),
+                log["body"].as_str().unwrap_or(""),
+                log["trace_id"]
+            );
         }
         for event in server.events() {
             println!(
