@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use sdk_transport::{
     DataCategory, DiscardReason, Dsn, Envelope, EnvelopeItem, ItemType, Payload, Transport,
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::event_payload::{CoreFields, DscPayload, EventPayload};
 use crate::integrations::{self, Integration};
 use crate::options::ClientOptions;
-use crate::protocol::{Contexts, DebugMeta, Event, Level, SdkInfo, SdkPackage, Thread, Values};
+use crate::protocol::{Contexts, DebugMeta, Event, Level, SdkInfo, SdkPackage, Thread};
 use crate::scope::Scope;
 use crate::stacktrace::{InAppRules, RawStacktrace};
 
@@ -407,40 +407,13 @@ impl Client {
     }
 }
 
-/// A fresh event id: random (v4) without a system call.
-pub(crate) fn new_event_id() -> Uuid {
-    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid()
-}
+pub(crate) use crate::ids::new_event_id;
 
 /// An event with only an id, a timestamp and a level (no system calls beyond the clock).
 pub(crate) fn blank_event(level: Level) -> Event {
     Event {
-        event_id: new_event_id(),
         level,
-        message: None,
-        logentry: None,
-        platform: std::borrow::Cow::Borrowed("native"),
-        timestamp: SystemTime::now(),
-        ty: None,
-        start_timestamp: None,
-        logger: None,
-        transaction: None,
-        server_name: None,
-        release: None,
-        dist: None,
-        environment: None,
-        user: None,
-        request: None,
-        contexts: Contexts::default(),
-        breadcrumbs: Values::new(),
-        exception: Values::new(),
-        threads: Values::new(),
-        tags: Default::default(),
-        extra: Default::default(),
-        fingerprint: Vec::new(),
-        modules: Default::default(),
-        sdk: None,
-        debug_meta: None,
+        ..Event::default()
     }
 }
 

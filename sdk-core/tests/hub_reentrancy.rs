@@ -2,42 +2,27 @@
 //! closure holds it), but on *another* hub they keep that hub's scope, even when a different
 //! thread holds it for a moment; and two threads configuring each other's hubs do not deadlock.
 
-use std::sync::{mpsc, Arc, Barrier, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Barrier};
 use std::time::Duration;
 
-use sdk_core::transport::{Envelope, ItemType, Transport};
+use sdk_core::testing::TestTransport;
+use sdk_core::transport::{ItemType, Transport};
 use sdk_core::{Client, ClientOptions, Hub, Level};
 use serde_json::Value;
 
-#[derive(Default)]
-struct Keep(Mutex<Vec<Envelope>>);
-
-impl Transport for Keep {
-    fn send_envelope(&self, envelope: Envelope) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(envelope);
-    }
-    fn flush(&self, _timeout: Duration) -> bool {
-        true
-    }
+/// The events `keep` received so far, as written JSON.
+fn events_of(keep: &TestTransport) -> Vec<Value> {
+    let envelopes = keep.fetch_and_clear_envelopes();
+    envelopes
+        .iter()
+        .flat_map(|e| e.items.iter())
+        .filter(|item| item.item_type == ItemType::Event)
+        .map(|item| serde_json::from_slice(&item.payload.to_vec().unwrap()).unwrap())
+        .collect()
 }
 
-impl Keep {
-    fn events(&self) -> Vec<Value> {
-        let envelopes = std::mem::take(&mut *self.0.lock().unwrap());
-        envelopes
-            .iter()
-            .flat_map(|e| e.items.iter())
-            .filter(|item| item.item_type == ItemType::Event)
-            .map(|item| serde_json::from_slice(&item.payload.to_vec().unwrap()).unwrap())
-            .collect()
-    }
-}
-
-fn two_hubs() -> (Arc<Keep>, Arc<Hub>, Arc<Hub>) {
-    let keep = Arc::new(Keep::default());
+fn two_hubs() -> (Arc<TestTransport>, Arc<Hub>, Arc<Hub>) {
+    let keep = TestTransport::new();
     let shared: Arc<dyn Transport> = keep.clone();
     let client = Arc::new(Client::new(ClientOptions::new().transport(shared)));
     let a = Arc::new(Hub::with_client(client.clone()));
@@ -75,7 +60,7 @@ fn a_capture_on_hub_b_inside_hub_a_s_closure_keeps_b_s_scope() {
     });
     holder.join().expect("the holder finished");
 
-    let events = keep.events();
+    let events = events_of(&keep);
     assert_eq!(events.len(), 2);
     for event in &events {
         assert_eq!(event["tags"]["hub"], "b", "hub b's scope applies: {event}");
@@ -83,7 +68,7 @@ fn a_capture_on_hub_b_inside_hub_a_s_closure_keeps_b_s_scope() {
 
     // the same hub inside its own closure cannot lock it: the event still goes, without scope
     a.configure_scope(|_| a.capture_message("same hub", Level::Info));
-    let events = keep.events();
+    let events = events_of(&keep);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["message"], "same hub");
 }
@@ -104,5 +89,5 @@ fn two_threads_configuring_each_other_s_hubs_do_not_deadlock() {
     let two = cross(b, a, barrier);
     let ids = [one.join().unwrap(), two.join().unwrap()];
     assert!(ids.iter().all(|id| !id.is_nil()), "both events were sent");
-    assert_eq!(keep.events().len(), 2);
+    assert_eq!(events_of(&keep).len(), 2);
 }

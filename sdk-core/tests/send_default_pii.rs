@@ -2,32 +2,17 @@
 //! nothing personal. Checked on the written JSON, for the lazy path (no callbacks) and the
 //! materialised one (`before_send` installed).
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
-use sdk_core::transport::{Envelope, ItemType, Transport};
+use sdk_core::testing::TestTransport;
+use sdk_core::transport::{ItemType, Transport};
 use sdk_core::{Client, ClientOptions, Hub, Level, User};
 use serde_json::Value;
-
-#[derive(Default)]
-struct Keep(Mutex<Vec<Envelope>>);
-
-impl Transport for Keep {
-    fn send_envelope(&self, envelope: Envelope) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(envelope);
-    }
-    fn flush(&self, _timeout: Duration) -> bool {
-        true
-    }
-}
 
 /// The `user` of each event written, in capture order: (no user set, a user without an IP,
 /// a user with an exact IP).
 fn users_written(options: ClientOptions) -> Vec<Value> {
-    let keep = Arc::new(Keep::default());
+    let keep = TestTransport::new();
     let shared: Arc<dyn Transport> = keep.clone();
     let client = Arc::new(Client::new(options.transport(shared)));
     let hub = Arc::new(Hub::new_from_top(&Hub::current()));
@@ -50,7 +35,7 @@ fn users_written(options: ClientOptions) -> Vec<Value> {
         });
         sdk_core::capture_message("a user with an IP", Level::Info);
     });
-    let envelopes = std::mem::take(&mut *keep.0.lock().unwrap());
+    let envelopes = keep.fetch_and_clear_envelopes();
     envelopes
         .iter()
         .flat_map(|e| e.items.iter())

@@ -1,34 +1,19 @@
 //! The queue bounds its memory by each envelope's `size_hint`: for an event it must be close to
 //! the JSON that is written (within 2x), whatever part of the event is large.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
 use sdk_core::protocol::{Context, Event, Request};
-use sdk_core::transport::{Envelope, ItemType, Transport};
+use sdk_core::testing::TestTransport;
+use sdk_core::transport::{ItemType, Transport};
 use sdk_core::{Breadcrumb, Client, ClientOptions, Hub, Level};
-
-#[derive(Default)]
-struct Keep(Mutex<Vec<Envelope>>);
-
-impl Transport for Keep {
-    fn send_envelope(&self, envelope: Envelope) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(envelope);
-    }
-    fn flush(&self, _timeout: Duration) -> bool {
-        true
-    }
-}
 
 /// (size_hint, written JSON length) of every event `f` captures, with and without a
 /// `before_send` (which makes the client build the full event on the caller's thread).
 fn hints_and_sizes(f: impl Fn()) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for with_before_send in [false, true] {
-        let keep = Arc::new(Keep::default());
+        let keep = TestTransport::new();
         let shared: Arc<dyn Transport> = keep.clone();
         let mut options = ClientOptions::new()
             .transport(shared)
@@ -39,7 +24,7 @@ fn hints_and_sizes(f: impl Fn()) -> Vec<(usize, usize)> {
         let hub = Arc::new(Hub::new_from_top(&Hub::current()));
         hub.bind_client(Some(Arc::new(Client::new(options))));
         Hub::run(hub, &f);
-        let envelopes = std::mem::take(&mut *keep.0.lock().unwrap());
+        let envelopes = keep.fetch_and_clear_envelopes();
         for item in envelopes.iter().flat_map(|e| e.items.iter()) {
             if item.item_type == ItemType::Event {
                 let written = item.payload.to_vec().expect("the event serialises").len();

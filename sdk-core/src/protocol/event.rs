@@ -206,7 +206,7 @@ fn default_platform() -> Cow<'static, str> {
 impl Default for Event {
     fn default() -> Event {
         Event {
-            event_id: Uuid::new_v4(),
+            event_id: crate::ids::new_event_id(),
             level: Level::Error,
             message: None,
             logentry: None,
