@@ -754,14 +754,29 @@ impl Transaction {
 
     fn finish_with(self, end: Option<i64>) {
         let shared = &self.shared;
+        // The parts that are sent are taken field by field (not the whole state swapped for a
+        // default one): what is left behind is empty and dropped with the transaction.
         let mut state = {
             let mut guard = lock(&shared.state);
             if guard.finished {
                 return;
             }
-            let state = std::mem::take(&mut *guard);
             guard.finished = true;
-            state
+            let g = &mut *guard;
+            TakenState {
+                name: std::mem::take(&mut g.name),
+                op: std::mem::take(&mut g.op),
+                source: g.source,
+                origin: g.origin.take(),
+                code: g.code,
+                status: g.status,
+                start_offset: g.start_offset,
+                spans: std::mem::take(&mut g.spans),
+                tags: std::mem::take(&mut g.tags),
+                data: std::mem::take(&mut g.data),
+                measurements: std::mem::take(&mut g.measurements),
+                open: std::mem::take(&mut g.open),
+            }
         };
         // Spans still open are dropped here (they are not sent); their slots serve the next
         // transaction on this thread.
@@ -791,18 +806,18 @@ impl Transaction {
             trace_id: shared.trace_id,
             span_id: shared.span_id,
             parent_span_id: shared.parent_span_id,
-            name: std::mem::take(&mut state.name),
-            op: std::mem::take(&mut state.op),
+            name: state.name,
+            op: state.op,
             source: state.source,
-            origin: state.origin.take(),
+            origin: state.origin,
             code: state.code,
             status: state.status,
             start_timestamp: shared.time_at(state.start_offset),
             timestamp: shared.time_at(end),
-            spans: std::mem::take(&mut state.spans),
-            tags: std::mem::take(&mut state.tags),
-            data: std::mem::take(&mut state.data),
-            measurements: std::mem::take(&mut state.measurements),
+            spans: state.spans,
+            tags: state.tags,
+            data: state.data,
+            measurements: state.measurements,
             release: config.release.clone(),
             environment: config.environment.clone(),
             sample_rate: shared.decision.sample_rate,
@@ -813,6 +828,22 @@ impl Transaction {
         };
         shared.sink.send(Arc::new(finished));
     }
+}
+
+/// What a finishing transaction takes out of its state.
+struct TakenState {
+    name: Cow<'static, str>,
+    op: Cow<'static, str>,
+    source: TransactionSource,
+    origin: Option<Cow<'static, str>>,
+    code: Option<&'static CodeLocation>,
+    status: Option<SpanStatus>,
+    start_offset: i64,
+    spans: Vec<SpanRecord>,
+    tags: BTreeMap<String, String>,
+    data: serde_json::Map<String, serde_json::Value>,
+    measurements: BTreeMap<String, Measurement>,
+    open: Vec<Option<SpanState>>,
 }
 
 /// Slots a thread keeps for its next transaction's open spans.
