@@ -877,9 +877,4 @@ fn keep_spare_slots(mut slots: Vec<Option<SpanState>>) {
     let _ = SPARE_SLOTS.try_with(|spare| spare.set(slots));
 }
 
-/// A random v4 event id without a system call (the uuid crate's v4 asks the OS each time).
-pub(crate) fn new_event_id() -> uuid::Uuid {
-    let mut bytes = [0u8; 16];
-    fastrand::fill(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
+pub(crate) use crate::ids::new_event_id;
