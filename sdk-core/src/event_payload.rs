@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::client::ClientConstants;
 use crate::protocol::{Breadcrumb, Context, Event, Exception, Level, Thread, TraceContext, Values};
 use crate::scope::{Scope, VecMap};
+use crate::stacktrace::RawStacktrace;
 use uuid::Uuid;
 
 /// The fields every captured event sets itself: kept outside [`Event`] so that a message or an
@@ -464,13 +465,13 @@ struct ResolvedExceptions<'a>(&'a [Exception], &'a ClientConstants);
 impl Serialize for ResolvedExceptions<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.0.iter().map(|exc| match &exc.raw_stacktrace {
-            Some(raw) if exc.stacktrace.is_none() => {
+            Some(_) if exc.stacktrace.is_none() => {
                 let mut exc = exc.clone();
-                exc.raw_stacktrace = None;
-                let st = raw.resolve(&self.1.in_app);
-                if !st.is_empty() {
-                    exc.stacktrace = Some(st);
-                }
+                RawStacktrace::resolve_into(
+                    &mut exc.raw_stacktrace,
+                    &mut exc.stacktrace,
+                    &self.1.in_app,
+                );
                 std::borrow::Cow::Owned(exc)
             }
             _ => std::borrow::Cow::Borrowed(exc),
@@ -483,13 +484,13 @@ struct ResolvedThreads<'a>(&'a [Thread], &'a ClientConstants);
 impl Serialize for ResolvedThreads<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.0.iter().map(|thread| match &thread.raw_stacktrace {
-            Some(raw) if thread.stacktrace.is_none() => {
+            Some(_) if thread.stacktrace.is_none() => {
                 let mut thread = thread.clone();
-                thread.raw_stacktrace = None;
-                let st = raw.resolve(&self.1.in_app);
-                if !st.is_empty() {
-                    thread.stacktrace = Some(st);
-                }
+                RawStacktrace::resolve_into(
+                    &mut thread.raw_stacktrace,
+                    &mut thread.stacktrace,
+                    &self.1.in_app,
+                );
                 std::borrow::Cow::Owned(thread)
             }
             _ => std::borrow::Cow::Borrowed(thread),

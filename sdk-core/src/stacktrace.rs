@@ -443,6 +443,24 @@ impl RawStacktrace {
         }
     }
 
+    /// Replaces `raw` (taken out) with its resolved frames in `stacktrace`, unless something
+    /// already resolved it; an empty result leaves `stacktrace` unset. Exceptions and threads
+    /// both keep their stacks in this raw/resolved pair.
+    pub fn resolve_into(
+        raw: &mut Option<RawStacktrace>,
+        stacktrace: &mut Option<Stacktrace>,
+        rules: &InAppRules,
+    ) {
+        if let Some(raw) = raw.take() {
+            if stacktrace.is_none() {
+                let resolved = raw.resolve(rules);
+                if !resolved.is_empty() {
+                    *stacktrace = Some(resolved);
+                }
+            }
+        }
+    }
+
     /// Symbolises the stack: SDK and panic frames trimmed from the top, frames oldest first,
     /// names demangled without hash suffixes, file/line/column filled where debug info has
     /// them, and `in_app` marked by `rules`. Unresolvable addresses stay as frames with only

@@ -17,7 +17,7 @@ use super::request::Request;
 use super::sdk::SdkInfo;
 use super::serde_helpers::{timestamp, timestamp_opt, uuid_simple};
 use super::user::User;
-use crate::stacktrace::InAppRules;
+use crate::stacktrace::{InAppRules, RawStacktrace};
 
 /// A list written as `{"values": [...]}` (breadcrumbs, exceptions, threads). Reads the bare
 /// array form too.
@@ -247,24 +247,10 @@ impl Event {
     /// on the caller's thread. Stack traces already present are kept.
     pub fn resolve_stacktraces(&mut self, rules: &InAppRules) {
         for exc in &mut self.exception.values {
-            if let Some(raw) = exc.raw_stacktrace.take() {
-                if exc.stacktrace.is_none() {
-                    let st = raw.resolve(rules);
-                    if !st.is_empty() {
-                        exc.stacktrace = Some(st);
-                    }
-                }
-            }
+            RawStacktrace::resolve_into(&mut exc.raw_stacktrace, &mut exc.stacktrace, rules);
         }
         for thread in &mut self.threads.values {
-            if let Some(raw) = thread.raw_stacktrace.take() {
-                if thread.stacktrace.is_none() {
-                    let st = raw.resolve(rules);
-                    if !st.is_empty() {
-                        thread.stacktrace = Some(st);
-                    }
-                }
-            }
+            RawStacktrace::resolve_into(&mut thread.raw_stacktrace, &mut thread.stacktrace, rules);
         }
     }
 }
