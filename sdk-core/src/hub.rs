@@ -623,31 +623,36 @@ impl Hub {
         }) else {
             return;
         };
-        for crumb in breadcrumb.into_breadcrumbs() {
-            let crumb = match &before {
-                Some(callback) => {
-                    let callback = callback.clone();
-                    match crate::callback::call(move || callback(crumb)) {
-                        Ok(Some(crumb)) => crumb,
-                        Ok(None) => continue,
-                        Err(_) => {
-                            eprintln!(
-                                "[sentry] before_breadcrumb panicked; the breadcrumb was dropped"
-                            );
-                            continue;
-                        }
-                    }
-                }
-                None => crumb,
-            };
-            match self.lock_reentrant() {
-                Some(mut stack) => {
-                    stack.top_mut().scope.push_breadcrumb(crumb, max);
-                }
-                None => sdk_transport::sdk_debug!(
-                    "add_breadcrumb inside configure_scope: use scope.add_breadcrumb instead"
-                ),
+        let Some(before) = before else {
+            // no before_breadcrumb: each value moves straight into its ring slot
+            for crumb in breadcrumb.into_breadcrumbs() {
+                self.push_breadcrumb_now(crumb, max);
             }
+            return;
+        };
+        for crumb in breadcrumb.into_breadcrumbs() {
+            let callback = before.clone();
+            let crumb = match crate::callback::call(move || callback(crumb)) {
+                Ok(Some(crumb)) => crumb,
+                Ok(None) => continue,
+                Err(_) => {
+                    eprintln!("[sentry] before_breadcrumb panicked; the breadcrumb was dropped");
+                    continue;
+                }
+            };
+            self.push_breadcrumb_now(crumb, max);
+        }
+    }
+
+    #[inline]
+    fn push_breadcrumb_now(&self, crumb: Breadcrumb, max: usize) {
+        match self.lock_reentrant() {
+            Some(mut stack) => {
+                stack.top_mut().scope.push_breadcrumb(crumb, max);
+            }
+            None => sdk_transport::sdk_debug!(
+                "add_breadcrumb inside configure_scope: use scope.add_breadcrumb instead"
+            ),
         }
     }
 

@@ -182,12 +182,14 @@ impl Scope {
     pub fn set_tag<V: fmt::Display>(&mut self, key: &str, value: V) {
         use std::fmt::Write;
         let tags = make_mut(&mut self.tags);
-        match tags.get_mut(key) {
-            Some(slot) => {
+        // one search: the found slot is rewritten in place, a miss inserts at the found spot
+        match tags.position(key) {
+            Ok(i) => {
+                let slot = &mut tags.as_mut_slice()[i].1;
                 slot.clear();
                 let _ = write!(slot, "{value}");
             }
-            None => tags.insert(key.to_owned(), value.to_string()),
+            Err(at) => tags.insert_at(at, key.to_owned(), value.to_string()),
         }
     }
 
@@ -516,6 +518,7 @@ impl<V> VecMap<V> {
         self.position(key).ok().map(|i| &self.as_slice()[i].1)
     }
 
+    #[cfg(test)]
     pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         match self.position(key) {
             Ok(i) => Some(&mut self.as_mut_slice()[i].1),
@@ -528,13 +531,14 @@ impl<V> VecMap<V> {
     }
 
     pub(crate) fn insert(&mut self, key: String, value: V) {
-        let at = match self.position(&key) {
-            Ok(i) => {
-                self.as_mut_slice()[i].1 = value;
-                return;
-            }
-            Err(at) => at,
-        };
+        match self.position(&key) {
+            Ok(i) => self.as_mut_slice()[i].1 = value,
+            Err(at) => self.insert_at(at, key, value),
+        }
+    }
+
+    /// Inserts a key known to be absent at `at`, the spot `position` returned for it.
+    fn insert_at(&mut self, at: usize, key: String, value: V) {
         self.entries = match std::mem::replace(&mut self.entries, Entries::Empty) {
             Entries::Empty => Entries::One((key, value)),
             Entries::One(first) => {
