@@ -541,6 +541,29 @@ mod defaults {
 mod tests {
     use std::fmt;
 
+    /// Writes the lazy event payload and the `Event` it materialises to, asserts that both give
+    /// the same JSON field by field, and returns the written JSON.
+    fn lazy_json_equals_materialised(payload: &sdk_transport::Payload) -> serde_json::Value {
+        let written: serde_json::Value =
+            serde_json::from_slice(&payload.to_vec().expect("writes")).expect("json");
+        let lazy = payload
+            .as_lazy()
+            .and_then(|l| l.as_any().downcast_ref::<EventPayload>())
+            .expect("an event payload");
+        // both through bytes, so that float parsing treats them alike
+        let materialised: serde_json::Value =
+            serde_json::from_slice(&serde_json::to_vec(&lazy.to_event()).expect("writes"))
+                .expect("json");
+        let (w, m) = (
+            written.as_object().expect("obj"),
+            materialised.as_object().expect("obj"),
+        );
+        for key in w.keys().chain(m.keys()) {
+            assert_eq!(w.get(key), m.get(key), "field {key} differs");
+        }
+        written
+    }
+
     use super::*;
     use crate::protocol::Exception;
     use crate::testing::{with_captured_envelopes, TestTransport};
@@ -726,24 +749,7 @@ mod tests {
             });
             crate::capture_error(&Outer(Middle(Inner)));
         });
-        let payload = &envelopes[0].items[0].payload;
-        let written: serde_json::Value =
-            serde_json::from_slice(&payload.to_vec().expect("writes")).expect("json");
-        let lazy = payload
-            .as_lazy()
-            .and_then(|l| l.as_any().downcast_ref::<EventPayload>())
-            .expect("an event payload");
-        // both through bytes, so that float parsing treats them alike
-        let materialised: serde_json::Value =
-            serde_json::from_slice(&serde_json::to_vec(&lazy.to_event()).expect("writes"))
-                .expect("json");
-        let (w, m) = (
-            written.as_object().expect("obj"),
-            materialised.as_object().expect("obj"),
-        );
-        for key in w.keys().chain(m.keys()) {
-            assert_eq!(w.get(key), m.get(key), "field {key} differs");
-        }
+        let written = lazy_json_equals_materialised(&envelopes[0].items[0].payload);
         assert_eq!(written["tags"]["tenant"], "acme");
         assert_eq!(written["user"]["email"], "user@example.com");
         assert_eq!(
@@ -791,23 +797,7 @@ mod tests {
             });
             crate::capture_event(event);
         });
-        let payload = &envelopes[0].items[0].payload;
-        let written: serde_json::Value =
-            serde_json::from_slice(&payload.to_vec().expect("writes")).expect("json");
-        let lazy = payload
-            .as_lazy()
-            .and_then(|l| l.as_any().downcast_ref::<EventPayload>())
-            .expect("an event payload");
-        let materialised: serde_json::Value =
-            serde_json::from_slice(&serde_json::to_vec(&lazy.to_event()).expect("writes"))
-                .expect("json");
-        let (w, m) = (
-            written.as_object().expect("obj"),
-            materialised.as_object().expect("obj"),
-        );
-        for key in w.keys().chain(m.keys()) {
-            assert_eq!(w.get(key), m.get(key), "field {key} differs");
-        }
+        let written = lazy_json_equals_materialised(&envelopes[0].items[0].payload);
         // the event's own values win over the scope's; the rest of the scope still applies
         assert_eq!(written["tags"]["shared"], "event");
         assert_eq!(written["tags"]["scope-only"], "yes");
