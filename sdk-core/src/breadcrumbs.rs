@@ -21,6 +21,9 @@ struct Chunks<T> {
     skip: usize,
     /// Visible entries.
     len: usize,
+    /// A released chunk, emptied, kept for the next chunk this ring starts (so a full ring
+    /// allocates nothing). Never shared: clones start without one.
+    spare: Option<Arc<Vec<T>>>,
 }
 
 impl<T> Clone for Chunks<T> {
@@ -29,8 +32,39 @@ impl<T> Clone for Chunks<T> {
             chunks: self.chunks.clone(),
             skip: self.skip,
             len: self.len,
+            spare: None,
         }
     }
+}
+
+impl<T> Chunks<T> {
+    /// Hides the oldest entry; releases its chunk once all of the chunk's entries are hidden,
+    /// keeping the chunk's allocation as the spare when nobody else holds it.
+    #[inline]
+    fn evict_one(&mut self) {
+        self.len -= 1;
+        self.skip += 1;
+        if self
+            .chunks
+            .front()
+            .is_some_and(|first| self.skip >= first.len())
+        {
+            if let Some(mut first) = self.chunks.pop_front() {
+                if let Some(entries) = Arc::get_mut(&mut first) {
+                    entries.clear();
+                    self.spare = Some(first);
+                }
+            }
+            self.skip = 0;
+        }
+    }
+}
+
+/// A new chunk holding `value`.
+fn one<T>(value: T) -> Vec<T> {
+    let mut fresh = Vec::with_capacity(CHUNK);
+    fresh.push(value);
+    fresh
 }
 
 /// A bounded, copy-on-write ring of entries (breadcrumbs), oldest first.
@@ -93,6 +127,7 @@ impl<T> Ring<T> {
                 chunks: VecDeque::new(),
                 skip: 0,
                 len: 0,
+                spare: None,
             })
         });
         let chunks = Arc::make_mut(inner);
@@ -104,25 +139,24 @@ impl<T> Ring<T> {
         {
             Some(last) => last.push(value),
             None => {
-                let mut fresh = Vec::with_capacity(CHUNK);
-                fresh.push(value);
-                chunks.chunks.push_back(Arc::new(fresh));
+                let fresh = match chunks.spare.take() {
+                    Some(mut spare) => match Arc::get_mut(&mut spare) {
+                        Some(entries) => {
+                            entries.push(value);
+                            spare
+                        }
+                        None => Arc::new(one(value)),
+                    },
+                    None => Arc::new(one(value)),
+                };
+                chunks.chunks.push_back(fresh);
             }
         }
         chunks.len += 1;
         let mut evicted = 0;
         while chunks.len > max {
-            chunks.len -= 1;
-            chunks.skip += 1;
+            chunks.evict_one();
             evicted += 1;
-            if chunks
-                .chunks
-                .front()
-                .is_some_and(|first| chunks.skip >= first.len())
-            {
-                chunks.chunks.pop_front();
-                chunks.skip = 0;
-            }
         }
         evicted
     }
@@ -137,16 +171,7 @@ impl<T> Ring<T> {
         }
         let chunks = Arc::make_mut(inner);
         while chunks.len > max {
-            chunks.len -= 1;
-            chunks.skip += 1;
-            if chunks
-                .chunks
-                .front()
-                .is_some_and(|first| chunks.skip >= first.len())
-            {
-                chunks.chunks.pop_front();
-                chunks.skip = 0;
-            }
+            chunks.evict_one();
         }
     }
 
@@ -280,5 +305,59 @@ mod tests {
         }
         ring.truncate_front(5);
         assert_eq!(values(&ring), vec![45, 46, 47, 48, 49]);
+    }
+
+    #[test]
+    fn a_full_ring_reuses_released_chunks() {
+        let mut ring = Ring::new();
+        let spare = |ring: &Ring<u32>| {
+            ring.inner
+                .as_ref()
+                .and_then(|c| c.spare.as_ref().map(Arc::as_ptr))
+        };
+        // fill, then evict until the first chunk is released
+        for i in 0..(100 + CHUNK as u32) {
+            ring.push(i, 100);
+        }
+        let kept = spare(&ring).expect("the released chunk is kept");
+        // the next chunk the ring starts is that allocation, not a new one
+        while spare(&ring).is_some() {
+            ring.push(0, 100);
+        }
+        assert_eq!(ring.chunk_ptrs().last(), Some(&kept));
+        assert_eq!(ring.len(), 100);
+    }
+
+    #[test]
+    fn a_chunk_held_by_a_snapshot_is_not_reused() {
+        let mut ring = Ring::new();
+        for i in 0..100 {
+            ring.push(i, 100);
+        }
+        let snapshot = ring.clone();
+        for i in 100..400 {
+            ring.push(i, 100);
+        }
+        assert_eq!(values(&snapshot), (0..100).collect::<Vec<_>>());
+        assert_eq!(values(&ring), (300..400).collect::<Vec<_>>());
+        let mut fork = ring.clone();
+        fork.push(400, 100);
+        ring.push(1_000, 100);
+        assert_eq!(fork.last(), Some(&400));
+        assert_eq!(ring.last(), Some(&1_000));
+        assert_eq!(values(&fork)[..99], values(&ring)[..99]);
+    }
+
+    #[test]
+    fn evicted_entries_are_dropped_when_their_chunk_is_released() {
+        let alive = Arc::new(());
+        let mut ring = Ring::new();
+        for _ in 0..(10 * CHUNK) {
+            ring.push(alive.clone(), CHUNK);
+        }
+        // at most the visible chunk plus the one being filled hold entries
+        assert!(Arc::strong_count(&alive) <= 1 + 2 * CHUNK);
+        ring.clear();
+        assert_eq!(Arc::strong_count(&alive), 1);
     }
 }

@@ -92,7 +92,7 @@ fn scope_data_and_breadcrumbs_are_counted() {
         });
         for n in 0..100 {
             let mut crumb = Breadcrumb::new(kilobyte(n));
-            crumb.data.insert("n", kilobyte(n).into());
+            crumb.data.insert("n", kilobyte(n));
             sdk_core::add_breadcrumb(crumb);
         }
         sdk_core::capture_message("with a full scope", Level::Warning);

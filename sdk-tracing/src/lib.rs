@@ -48,7 +48,7 @@ use tracing_core::{Event as TracingEvent, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use fields::Fields;
+use fields::{CrumbFields, Fields};
 
 /// What the layer does with a `tracing` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -405,19 +405,19 @@ where
         match (self.event_filter)(metadata) {
             EventFilter::Ignore => {}
             EventFilter::Breadcrumb => {
-                let mut fields = Fields::default();
-                event.record(&mut fields);
-                sdk_core::add_breadcrumb(Breadcrumb {
+                // The fields are written straight into the breadcrumb: no intermediate map, no
+                // key copies, short strings inline.
+                let mut crumb = Breadcrumb {
                     ty: Some(Cow::Borrowed("log")),
                     category: Some(Cow::Borrowed(metadata.target())),
-                    message: fields.message.map(Cow::Owned),
-                    data: fields.data.into(),
                     level: match level_of(metadata.level()) {
                         Level::Info => None,
                         other => Some(other),
                     },
                     ..Breadcrumb::default()
-                });
+                };
+                event.record(&mut CrumbFields(&mut crumb));
+                sdk_core::add_breadcrumb(crumb);
             }
             EventFilter::Event => {
                 let mut fields = Fields::default();
