@@ -154,14 +154,11 @@ pub fn add_breadcrumb<B: IntoBreadcrumbs>(breadcrumb: B) {
     if !is_active() {
         return;
     }
-    // The closure borrows the value instead of owning it: a breadcrumb is ~150 bytes, and each
-    // move of an owning closure through `with_current` is a copy of it.
+    // The closure borrows the value instead of owning it: a breadcrumb is ~220 bytes, and each
+    // move of an owning closure through `with_current` is a copy of it. It leaves the slot only
+    // for its ring entry.
     let mut slot = Some(breadcrumb);
-    let _ = Hub::with_current(|hub| {
-        if let Some(breadcrumb) = slot.take() {
-            hub.add_breadcrumb(breadcrumb);
-        }
-    });
+    let _ = Hub::with_current(|hub| hub.add_breadcrumb_from(&mut slot));
 }
 
 /// Changes the current scope. The closure is not run when the SDK is disabled; concurrent

@@ -119,7 +119,14 @@ impl<T> Ring<T> {
     /// many entries were evicted. With `max == 0` nothing is kept.
     #[inline]
     pub fn push(&mut self, value: T, max: usize) -> usize {
-        if max == 0 {
+        self.push_from(&mut Some(value), max)
+    }
+
+    /// Moves the value out of `slot` (if any) into the ring, as [`Ring::push`] does. Taking it
+    /// from the caller's slot only where it is stored saves moves of large entries.
+    #[inline]
+    pub fn push_from(&mut self, slot: &mut Option<T>, max: usize) -> usize {
+        if max == 0 || slot.is_none() {
             return 0;
         }
         let inner = self.inner.get_or_insert_with(|| {
@@ -131,6 +138,16 @@ impl<T> Ring<T> {
             })
         });
         let chunks = Arc::make_mut(inner);
+        // Evict first: a full ring then releases its oldest chunk (keeping it as the spare)
+        // before it needs a new one.
+        let mut evicted = 0;
+        while chunks.len >= max {
+            chunks.evict_one();
+            evicted += 1;
+        }
+        let Some(value) = slot.take() else {
+            return evicted;
+        };
         match chunks
             .chunks
             .back_mut()
@@ -153,11 +170,6 @@ impl<T> Ring<T> {
             }
         }
         chunks.len += 1;
-        let mut evicted = 0;
-        while chunks.len > max {
-            chunks.evict_one();
-            evicted += 1;
-        }
         evicted
     }
 

@@ -255,8 +255,12 @@ impl Scope {
 
     /// Records a breadcrumb keeping at most `max`; returns how many were evicted.
     #[inline]
-    pub(crate) fn push_breadcrumb(&mut self, breadcrumb: Breadcrumb, max: usize) -> usize {
-        self.breadcrumbs.push(breadcrumb, max)
+    pub(crate) fn push_breadcrumb(
+        &mut self,
+        breadcrumb: &mut Option<Breadcrumb>,
+        max: usize,
+    ) -> usize {
+        self.breadcrumbs.push_from(breadcrumb, max)
     }
 
     /// Removes every breadcrumb.

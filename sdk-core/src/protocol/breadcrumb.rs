@@ -170,7 +170,7 @@ impl BreadcrumbData {
 
     /// Sets `key` to `value`. An existing entry with that key keeps its position and its old
     /// value is returned; otherwise the entry is appended.
-    #[inline]
+    #[inline(always)]
     pub fn insert(
         &mut self,
         key: impl Into<Cow<'static, str>>,
@@ -179,7 +179,8 @@ impl BreadcrumbData {
         self.insert_entry(key.into(), value.into())
     }
 
-    #[inline]
+    // Always inlined: with literal keys (the usual case) the search folds away.
+    #[inline(always)]
     fn insert_entry(&mut self, key: Cow<'static, str>, value: DataValue) -> Option<DataValue> {
         match self.entries.iter_mut().find(|(k, _)| *k == key) {
             Some((_, slot)) => Some(std::mem::replace(slot, value)),
