@@ -149,7 +149,8 @@ pub fn last_event_id() -> Option<Uuid> {
 /// add_breadcrumb(Breadcrumb::new("user clicked checkout").with_category("ui.click"));
 /// add_breadcrumb(|| Breadcrumb::new(format!("expensive {}", 42)));
 /// ```
-#[inline]
+// Always inlined: the value is then built in the slot the SDK takes it from.
+#[inline(always)]
 pub fn add_breadcrumb<B: IntoBreadcrumbs>(breadcrumb: B) {
     if !is_active() {
         return;

@@ -145,17 +145,24 @@ impl<T> Ring<T> {
             chunks.evict_one();
             evicted += 1;
         }
-        let Some(value) = slot.take() else {
-            return evicted;
-        };
         match chunks
             .chunks
             .back_mut()
             .and_then(Arc::get_mut)
-            .filter(|last| last.len() < CHUNK)
+            // (chunks never grow past their first allocation: telling the compiler so lets it
+            // copy the value from the slot straight into its entry)
+            .filter(|last| last.len() < CHUNK && last.len() < last.capacity())
         {
-            Some(last) => last.push(value),
+            // taken right where it is stored: one copy of the value, slot to entry
+            Some(last) => {
+                if let Some(value) = slot.take() {
+                    last.push(value);
+                }
+            }
             None => {
+                let Some(value) = slot.take() else {
+                    return evicted;
+                };
                 let fresh = match chunks.spare.take() {
                     Some(mut spare) => match Arc::get_mut(&mut spare) {
                         Some(entries) => {
