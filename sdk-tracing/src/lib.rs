@@ -405,19 +405,22 @@ where
         match (self.event_filter)(metadata) {
             EventFilter::Ignore => {}
             EventFilter::Breadcrumb => {
-                // The fields are written straight into the breadcrumb: no intermediate map, no
-                // key copies, short strings inline.
-                let mut crumb = Breadcrumb {
-                    ty: Some(Cow::Borrowed("log")),
-                    category: Some(Cow::Borrowed(metadata.target())),
-                    level: match level_of(metadata.level()) {
-                        Level::Info => None,
-                        other => Some(other),
-                    },
-                    ..Breadcrumb::default()
-                };
-                event.record(&mut CrumbFields(&mut crumb));
-                sdk_core::add_breadcrumb(crumb);
+                // Built by the SDK only once it knows a breadcrumb is wanted, in the slot it is
+                // moved from into the scope's ring; the fields are written straight into it (no
+                // intermediate map, no key copies, short strings inline).
+                sdk_core::add_breadcrumb(|| {
+                    let mut crumb = Breadcrumb {
+                        ty: Some(Cow::Borrowed("log")),
+                        category: Some(Cow::Borrowed(metadata.target())),
+                        level: match level_of(metadata.level()) {
+                            Level::Info => None,
+                            other => Some(other),
+                        },
+                        ..Breadcrumb::default()
+                    };
+                    event.record(&mut CrumbFields(&mut crumb));
+                    crumb
+                });
             }
             EventFilter::Event => {
                 let mut fields = Fields::default();
