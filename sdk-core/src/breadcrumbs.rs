@@ -1,12 +1,15 @@
 //! The breadcrumb buffer of a scope: a bounded ring that snapshots without copying entries.
 //!
-//! Breadcrumbs live in chunks of up to [`CHUNK`] entries, each behind an `Arc`, and the list of
-//! chunks is itself behind an `Arc`. So:
-//! - a snapshot (every capture, every scope fork) clones one `Arc`;
-//! - a push appends in place to the last chunk when nobody else holds it, and otherwise starts a
-//!   new chunk: entries are never deep-copied;
+//! Breadcrumbs live in chunks of up to [`CHUNK`] entries, each behind an `Arc`: the open chunk
+//! (`tail`, where pushes go) and the full ones before it (`sealed`, a list that is itself
+//! behind an `Arc`). So:
+//! - a snapshot (every capture, every scope fork) clones two `Arc`s;
+//! - a push appends in place to the open chunk when nobody else holds it (one uniqueness
+//!   check), and otherwise starts a new chunk: entries are never deep-copied; the sealed list
+//!   changes only once per chunk;
 //! - when the ring is full, the oldest entry is hidden and its chunk released once every entry
-//!   of it has been evicted, so memory stays bounded by `max + CHUNK` entries per ring.
+//!   of it has been evicted (the released chunk's allocation is reused for the next chunk when
+//!   nobody else holds it), so memory stays bounded by `max + 2 * CHUNK` entries per ring.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,49 +17,59 @@ use std::sync::Arc;
 /// How many entries one chunk holds at most.
 pub const CHUNK: usize = 16;
 
+type Chunk<T> = Arc<Vec<T>>;
+
 #[derive(Debug)]
-struct Chunks<T> {
-    chunks: VecDeque<Arc<Vec<T>>>,
-    /// Entries of the first chunk that were evicted but not yet released.
-    skip: usize,
-    /// Visible entries.
-    len: usize,
+struct Sealed<T> {
+    /// Full (or frozen) chunks, oldest first.
+    chunks: VecDeque<Chunk<T>>,
     /// A released chunk, emptied, kept for the next chunk this ring starts (so a full ring
     /// allocates nothing). Never shared: clones start without one.
-    spare: Option<Arc<Vec<T>>>,
+    spare: Option<Chunk<T>>,
 }
 
-impl<T> Clone for Chunks<T> {
+impl<T> Clone for Sealed<T> {
     fn clone(&self) -> Self {
-        Chunks {
+        Sealed {
             chunks: self.chunks.clone(),
-            skip: self.skip,
-            len: self.len,
             spare: None,
         }
     }
 }
 
-impl<T> Chunks<T> {
-    /// Hides the oldest entry; releases its chunk once all of the chunk's entries are hidden,
-    /// keeping the chunk's allocation as the spare when nobody else holds it.
-    #[inline]
-    fn evict_one(&mut self) {
-        self.len -= 1;
-        self.skip += 1;
-        if self
-            .chunks
-            .front()
-            .is_some_and(|first| self.skip >= first.len())
-        {
-            if let Some(mut first) = self.chunks.pop_front() {
-                if let Some(entries) = Arc::get_mut(&mut first) {
-                    entries.clear();
-                    self.spare = Some(first);
-                }
-            }
-            self.skip = 0;
+/// A bounded, copy-on-write ring of entries (breadcrumbs), oldest first.
+///
+/// Cloning is two `Arc` clones; pushing never copies existing entries.
+pub struct Ring<T> {
+    sealed: Option<Arc<Sealed<T>>>,
+    /// The open chunk, after every sealed one.
+    tail: Option<Chunk<T>>,
+    /// Evicted entries still stored at the front of the oldest chunk.
+    skip: u32,
+    /// Visible entries.
+    len: u32,
+}
+
+impl<T> Clone for Ring<T> {
+    fn clone(&self) -> Self {
+        Ring {
+            sealed: self.sealed.clone(),
+            tail: self.tail.clone(),
+            skip: self.skip,
+            len: self.len,
         }
+    }
+}
+
+impl<T> Default for Ring<T> {
+    fn default() -> Self {
+        Ring::new()
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Ring<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -67,52 +80,30 @@ fn one<T>(value: T) -> Vec<T> {
     fresh
 }
 
-/// A bounded, copy-on-write ring of entries (breadcrumbs), oldest first.
-///
-/// Cloning is one `Arc` clone; pushing never copies existing entries.
-pub struct Ring<T> {
-    inner: Option<Arc<Chunks<T>>>,
-}
-
-impl<T> Clone for Ring<T> {
-    fn clone(&self) -> Self {
-        Ring {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<T> Default for Ring<T> {
-    fn default() -> Self {
-        Ring { inner: None }
-    }
-}
-
-impl<T: std::fmt::Debug> std::fmt::Debug for Ring<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
 impl<T> Ring<T> {
     /// An empty ring.
-    pub fn new() -> Self {
-        Ring { inner: None }
+    pub const fn new() -> Self {
+        Ring {
+            sealed: None,
+            tail: None,
+            skip: 0,
+            len: 0,
+        }
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.inner.as_ref().map_or(0, |c| c.len)
+        self.len as usize
     }
 
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
     /// Removes every entry.
     pub fn clear(&mut self) {
-        self.inner = None;
+        *self = Ring::new();
     }
 
     /// Appends `value`, evicting the oldest entries so that at most `max` remain. Returns how
@@ -129,83 +120,132 @@ impl<T> Ring<T> {
         if max == 0 || slot.is_none() {
             return 0;
         }
-        let inner = self.inner.get_or_insert_with(|| {
-            Arc::new(Chunks {
-                chunks: VecDeque::new(),
-                skip: 0,
-                len: 0,
-                spare: None,
-            })
-        });
-        let chunks = Arc::make_mut(inner);
+        let max = u32::try_from(max).unwrap_or(u32::MAX);
         // Evict first: a full ring then releases its oldest chunk (keeping it as the spare)
-        // before it needs a new one.
+        // before it may need a new one.
         let mut evicted = 0;
-        while chunks.len >= max {
-            chunks.evict_one();
+        while self.len >= max {
+            self.evict_one();
             evicted += 1;
         }
-        match chunks
-            .chunks
-            .back_mut()
+        match self
+            .tail
+            .as_mut()
             .and_then(Arc::get_mut)
             // (chunks never grow past their first allocation: telling the compiler so lets it
             // copy the value from the slot straight into its entry)
-            .filter(|last| last.len() < CHUNK && last.len() < last.capacity())
+            .filter(|tail| tail.len() < CHUNK && tail.len() < tail.capacity())
         {
             // taken right where it is stored: one copy of the value, slot to entry
-            Some(last) => {
+            Some(tail) => {
                 if let Some(value) = slot.take() {
-                    last.push(value);
+                    tail.push(value);
+                    self.len += 1;
                 }
             }
             None => {
-                let Some(value) = slot.take() else {
-                    return evicted;
-                };
-                let fresh = match chunks.spare.take() {
-                    Some(mut spare) => match Arc::get_mut(&mut spare) {
-                        Some(entries) => {
-                            entries.push(value);
-                            spare
-                        }
-                        None => Arc::new(one(value)),
-                    },
-                    None => Arc::new(one(value)),
-                };
-                chunks.chunks.push_back(fresh);
+                if let Some(value) = slot.take() {
+                    self.start_chunk(value);
+                    self.len += 1;
+                }
             }
         }
-        chunks.len += 1;
         evicted
+    }
+
+    /// Seals the open chunk (full, or shared with a snapshot) and opens a new one with `value`.
+    #[cold]
+    fn start_chunk(&mut self, value: T) {
+        let sealed = Arc::make_mut(self.sealed.get_or_insert_with(|| {
+            Arc::new(Sealed {
+                chunks: VecDeque::new(),
+                spare: None,
+            })
+        }));
+        if let Some(full) = self.tail.take() {
+            if full.is_empty() {
+                // (a spare-less tail emptied by eviction: reuse it directly)
+                sealed.spare.get_or_insert(full);
+            } else {
+                sealed.chunks.push_back(full);
+            }
+        }
+        let fresh = match sealed.spare.take() {
+            Some(mut spare) => match Arc::get_mut(&mut spare) {
+                Some(entries) => {
+                    entries.clear();
+                    entries.push(value);
+                    spare
+                }
+                None => Arc::new(one(value)),
+            },
+            None => Arc::new(one(value)),
+        };
+        self.tail = Some(fresh);
+    }
+
+    /// Hides the oldest entry; releases its chunk once all of the chunk's entries are hidden,
+    /// keeping the chunk's allocation as the spare when nobody else holds it.
+    #[inline]
+    fn evict_one(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        self.len -= 1;
+        self.skip += 1;
+        let first = self.sealed.as_ref().and_then(|s| s.chunks.front());
+        match first {
+            Some(first) => {
+                if self.skip as usize >= first.len() {
+                    self.release_first_sealed();
+                }
+            }
+            None => {
+                if self.len == 0 {
+                    // every entry of the open chunk is evicted: empty it in place when it is
+                    // ours alone, else let it go
+                    self.skip = 0;
+                    match self.tail.as_mut().and_then(Arc::get_mut) {
+                        Some(entries) => entries.clear(),
+                        None => self.tail = None,
+                    }
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn release_first_sealed(&mut self) {
+        self.skip = 0;
+        let Some(sealed) = self.sealed.as_mut() else {
+            return;
+        };
+        let sealed = Arc::make_mut(sealed);
+        if let Some(mut first) = sealed.chunks.pop_front() {
+            if let Some(entries) = Arc::get_mut(&mut first) {
+                entries.clear();
+                sealed.spare = Some(first);
+            }
+        }
     }
 
     /// Keeps only the newest `max` entries.
     pub fn truncate_front(&mut self, max: usize) {
-        let Some(inner) = self.inner.as_mut() else {
-            return;
-        };
-        if inner.len <= max {
-            return;
-        }
-        let chunks = Arc::make_mut(inner);
-        while chunks.len > max {
-            chunks.evict_one();
+        let max = u32::try_from(max).unwrap_or(u32::MAX);
+        while self.len > max {
+            self.evict_one();
         }
     }
 
     /// The entries, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        let (chunks, skip, len) = match &self.inner {
-            Some(c) => (Some(&c.chunks), c.skip, c.len),
-            None => (None, 0, 0),
-        };
-        chunks
-            .into_iter()
-            .flat_map(|chunks| chunks.iter())
+        self.sealed
+            .iter()
+            .flat_map(|sealed| sealed.chunks.iter())
+            .chain(self.tail.iter())
             .flat_map(|chunk| chunk.iter())
-            .skip(skip)
-            .take(len)
+            .skip(self.skip as usize)
+            .take(self.len as usize)
     }
 
     /// The newest entry.
@@ -213,35 +253,32 @@ impl<T> Ring<T> {
         if self.is_empty() {
             return None;
         }
-        self.inner
-            .as_ref()
-            .and_then(|c| c.chunks.back())
-            .and_then(|chunk| chunk.last())
+        self.tail.as_ref().and_then(|tail| tail.last()).or_else(|| {
+            self.sealed
+                .as_ref()
+                .and_then(|s| s.chunks.back())
+                .and_then(|chunk| chunk.last())
+        })
     }
 
     /// Whether both rings share the same chunks (used to check that forks copy nothing).
     pub fn shares_chunks_with(&self, other: &Ring<T>) -> bool {
-        match (&self.inner, &other.inner) {
-            (Some(a), Some(b)) => {
-                Arc::ptr_eq(a, b)
-                    || (a.chunks.len() == b.chunks.len()
-                        && a.chunks
-                            .iter()
-                            .zip(&b.chunks)
-                            .all(|(x, y)| Arc::ptr_eq(x, y)))
-            }
-            (None, None) => true,
-            _ => false,
-        }
+        let mine: Vec<*const Vec<T>> = self.chunks().map(Arc::as_ptr).collect();
+        let theirs: Vec<*const Vec<T>> = other.chunks().map(Arc::as_ptr).collect();
+        mine == theirs
+    }
+
+    fn chunks(&self) -> impl Iterator<Item = &Chunk<T>> + '_ {
+        self.sealed
+            .iter()
+            .flat_map(|sealed| sealed.chunks.iter())
+            .chain(self.tail.iter())
     }
 
     /// The chunks, for tests that check sharing.
     #[cfg(test)]
     fn chunk_ptrs(&self) -> Vec<*const Vec<T>> {
-        self.inner
-            .as_ref()
-            .map(|c| c.chunks.iter().map(Arc::as_ptr).collect())
-            .unwrap_or_default()
+        self.chunks().map(Arc::as_ptr).collect()
     }
 }
 
@@ -330,7 +367,7 @@ mod tests {
     fn a_full_ring_reuses_released_chunks() {
         let mut ring = Ring::new();
         let spare = |ring: &Ring<u32>| {
-            ring.inner
+            ring.sealed
                 .as_ref()
                 .and_then(|c| c.spare.as_ref().map(Arc::as_ptr))
         };
@@ -378,5 +415,49 @@ mod tests {
         assert!(Arc::strong_count(&alive) <= 1 + 2 * CHUNK);
         ring.clear();
         assert_eq!(Arc::strong_count(&alive), 1);
+    }
+
+    #[test]
+    fn matches_a_simple_model_with_forks_at_every_size() {
+        use std::collections::VecDeque;
+        for max in [1usize, 2, 15, 16, 17, 33, 100] {
+            let mut ring = Ring::new();
+            let mut model = VecDeque::new();
+            let mut forks: Vec<(Ring<u32>, VecDeque<u32>)> = Vec::new();
+            for i in 0..400u32 {
+                ring.push(i, max);
+                model.push_back(i);
+                while model.len() > max {
+                    model.pop_front();
+                }
+                if i % 37 == 0 {
+                    forks.push((ring.clone(), model.clone()));
+                }
+                // forks live on independently: push into some of them too
+                for (n, (fork, fork_model)) in forks.iter_mut().enumerate() {
+                    if (i as usize + n) % 5 == 0 {
+                        fork.push(10_000 + i, max);
+                        fork_model.push_back(10_000 + i);
+                        while fork_model.len() > max {
+                            fork_model.pop_front();
+                        }
+                    }
+                }
+                assert_eq!(ring.len(), model.len());
+                assert_eq!(ring.last(), model.back());
+                assert!(ring.iter().eq(model.iter()), "max {max} at {i}");
+                // a fork freezes the open chunk, so chunks may be partly filled, but no chunk
+                // without a visible entry is kept (beyond the first and the open one)
+                assert!(
+                    ring.chunk_ptrs().len() <= ring.len() + 2,
+                    "max {max} at {i}"
+                );
+            }
+            for (fork, fork_model) in &forks {
+                assert!(fork.iter().eq(fork_model.iter()), "fork, max {max}");
+            }
+            ring.truncate_front(1);
+            assert_eq!(ring.iter().copied().collect::<Vec<_>>(), [399]);
+        }
     }
 }
