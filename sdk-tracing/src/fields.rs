@@ -90,24 +90,35 @@ impl Visit for Fields {
 pub(crate) struct CrumbFields<'a>(pub(crate) &'a mut Breadcrumb);
 
 impl CrumbFields<'_> {
-    // Always inlined into each `record_*`: the value's variant is then known and the entry is
-    // written straight into the data map (no stack copy to forward).
+    /// Where the value of `field` goes: the message, the data entry named after the field, or
+    /// nowhere (Sentry's special span fields).
     #[inline(always)]
-    fn put(&mut self, field: &Field, value: DataValue) {
+    fn target(&mut self, field: &Field) -> Target<'_> {
         match field.name() {
-            "message" => {
-                self.0.message = Some(match value {
-                    DataValue::Str(s) => s,
-                    // as `Fields` does: the value's JSON text
-                    other => CrumbStr::from(other.to_value().to_string()),
-                });
+            "message" => Target::Message(self.0.message.get_or_insert(CrumbStr::EMPTY)),
+            "sentry.op" | "sentry.name" | "otel.name" | "sentry.trace" | "sentry_trace" => {
+                Target::Nowhere
             }
-            "sentry.op" | "sentry.name" | "otel.name" | "sentry.trace" | "sentry_trace" => {}
-            name => {
-                self.0.data.insert(name, value);
-            }
+            name => Target::Data(self.0.data.value_mut(name)),
         }
     }
+
+    /// A scalar: into the data as is; as the message, its JSON text (as `Fields` does).
+    #[inline(always)]
+    fn put(&mut self, field: &Field, value: DataValue) {
+        match self.target(field) {
+            Target::Message(message) => *message = CrumbStr::from(value.to_value().to_string()),
+            Target::Data(slot) => *slot = value,
+            Target::Nowhere => {}
+        }
+    }
+}
+
+/// See [`CrumbFields::target`]. Values are written in place (no intermediate copy).
+enum Target<'a> {
+    Message(&'a mut CrumbStr),
+    Data(&'a mut DataValue),
+    Nowhere,
 }
 
 impl Visit for CrumbFields<'_> {
@@ -128,7 +139,11 @@ impl Visit for CrumbFields<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, DataValue::Str(CrumbStr::copied(value)));
+        match self.target(field) {
+            Target::Message(message) => message.set_copied(value),
+            Target::Data(slot) => slot.set_str_copied(value),
+            Target::Nowhere => {}
+        }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -140,9 +155,10 @@ impl Visit for CrumbFields<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         // A `Debug` that returns `Err` keeps what it wrote (no panic).
-        self.put(
-            field,
-            DataValue::Str(CrumbStr::from_fmt(format_args!("{value:?}"))),
-        );
+        match self.target(field) {
+            Target::Message(message) => message.set_fmt(format_args!("{value:?}")),
+            Target::Data(slot) => slot.set_fmt(format_args!("{value:?}")),
+            Target::Nowhere => {}
+        }
     }
 }

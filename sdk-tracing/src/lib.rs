@@ -409,14 +409,18 @@ where
                 // moved from into the scope's ring; the fields are written straight into it (no
                 // intermediate map, no key copies, short strings inline).
                 sdk_core::add_breadcrumb(|| {
+                    // every field spelled out (no `..Default::default()` copied over)
                     let mut crumb = Breadcrumb {
+                        timestamp: std::time::SystemTime::now(),
                         ty: Some(Cow::Borrowed("log")),
                         category: Some(Cow::Borrowed(metadata.target())),
+                        message: None,
+                        data: sdk_core::protocol::BreadcrumbData::new(),
                         level: match level_of(metadata.level()) {
                             Level::Info => None,
                             other => Some(other),
                         },
-                        ..Breadcrumb::default()
+                        origin: None,
                     };
                     event.record(&mut CrumbFields(&mut crumb));
                     crumb

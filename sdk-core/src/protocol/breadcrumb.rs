@@ -191,6 +191,29 @@ impl BreadcrumbData {
         }
     }
 
+    /// The value of `key`, mutably, inserting `null` first when the key is absent: lets a
+    /// caller write a value in place (e.g. [`DataValue::set_str_copied`]).
+    ///
+    /// ```
+    /// use sdk_core::protocol::BreadcrumbData;
+    /// let mut data = BreadcrumbData::new();
+    /// data.value_mut("path").set_str_copied("/api/items");
+    /// assert_eq!(data.get("path").and_then(|v| v.as_str()), Some("/api/items"));
+    /// ```
+    #[inline]
+    pub fn value_mut(&mut self, key: impl Into<Cow<'static, str>>) -> &mut DataValue {
+        let key = key.into();
+        let at = match self.entries.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                self.entries.push((key, DataValue::Null));
+                self.entries.len() - 1
+            }
+        };
+        // (always in bounds: found or just pushed)
+        &mut self.entries[at].1
+    }
+
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&DataValue> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)

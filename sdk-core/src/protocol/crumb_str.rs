@@ -70,6 +70,46 @@ impl CrumbStr {
         writer.finish()
     }
 
+    /// Replaces this string with a copy of `s`, written in place (inline when short): cheaper
+    /// than building a new value and moving it in.
+    #[inline]
+    pub fn set_copied(&mut self, s: &str) {
+        if s.len() <= CRUMB_STR_INLINE {
+            self.0 = Repr::Inline {
+                len: s.len() as u8,
+                bytes: [0; CRUMB_STR_INLINE],
+            };
+            if let Repr::Inline { bytes, .. } = &mut self.0 {
+                if let Some(room) = bytes.get_mut(..s.len()) {
+                    room.copy_from_slice(s.as_bytes());
+                }
+            }
+        } else {
+            self.0 = Repr::Heap(Box::from(s));
+        }
+    }
+
+    /// Replaces this string with the formatted `args`, written in place (inline when the result
+    /// is short). A `Debug` or `Display` implementation that fails leaves what it wrote.
+    pub fn set_fmt(&mut self, args: fmt::Arguments<'_>) {
+        if let Some(s) = args.as_str() {
+            self.0 = Repr::Static(s);
+            return;
+        }
+        self.0 = Repr::Inline {
+            len: 0,
+            bytes: [0; CRUMB_STR_INLINE],
+        };
+        let mut writer = InPlace {
+            target: self,
+            heap: None,
+        };
+        let _ = fmt::write(&mut writer, args);
+        if let Some(heap) = writer.heap {
+            self.0 = Repr::Heap(heap.into_boxed_str());
+        }
+    }
+
     /// The string.
     #[inline]
     pub fn as_str(&self) -> &str {
@@ -138,6 +178,38 @@ impl fmt::Write for InlineWriter {
                 self.heap = Some(heap);
             }
         }
+        Ok(())
+    }
+}
+
+/// Appends formatted output to an inline [`CrumbStr`] in place, moving to a `String` only when
+/// it outgrows the inline room.
+struct InPlace<'a> {
+    target: &'a mut CrumbStr,
+    heap: Option<String>,
+}
+
+impl fmt::Write for InPlace<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if let Some(heap) = &mut self.heap {
+            heap.push_str(s);
+            return Ok(());
+        }
+        if let Repr::Inline { len, bytes } = &mut self.target.0 {
+            let start = usize::from(*len);
+            let end = start + s.len();
+            if let Some(room) = bytes.get_mut(start..end) {
+                room.copy_from_slice(s.as_bytes());
+                // end <= CRUMB_STR_INLINE (22)
+                *len = end as u8;
+                return Ok(());
+            }
+        }
+        let mut heap =
+            String::with_capacity((self.target.len() + s.len()).max(2 * CRUMB_STR_INLINE));
+        heap.push_str(self.target.as_str());
+        heap.push_str(s);
+        self.heap = Some(heap);
         Ok(())
     }
 }
@@ -386,6 +458,31 @@ impl DataValue {
     /// The equivalent `serde_json::Value`.
     pub fn to_value(&self) -> Value {
         self.clone().into()
+    }
+
+    /// Replaces this value with a copy of the string `s`, written in place (inline when short).
+    #[inline]
+    pub fn set_str_copied(&mut self, s: &str) {
+        match self {
+            DataValue::Str(current) => current.set_copied(s),
+            other => {
+                *other = DataValue::Str(CrumbStr::EMPTY);
+                if let DataValue::Str(current) = other {
+                    current.set_copied(s);
+                }
+            }
+        }
+    }
+
+    /// Replaces this value with the formatted `args` as a string, written in place (inline
+    /// when short).
+    pub fn set_fmt(&mut self, args: fmt::Arguments<'_>) {
+        if !matches!(self, DataValue::Str(_)) {
+            *self = DataValue::Str(CrumbStr::EMPTY);
+        }
+        if let DataValue::Str(current) = self {
+            current.set_fmt(args);
+        }
     }
 
     /// Rough size of the JSON, for the transport queue's byte bound.
@@ -672,5 +769,32 @@ mod tests {
         assert_eq!(DataValue::from(false).as_bool(), Some(false));
         assert!(DataValue::Null.is_null());
         assert_eq!(DataValue::from("x").as_str(), Some("x"));
+    }
+
+    #[test]
+    fn in_place_setters_match_the_constructors() {
+        let mut s = CrumbStr::from("static");
+        s.set_copied("short");
+        assert_eq!(s, "short");
+        assert!(!s.is_allocated());
+        s.set_copied("a string longer than twenty-two bytes");
+        assert_eq!(s, "a string longer than twenty-two bytes");
+        assert!(s.is_allocated());
+        let n = 42;
+        s.set_fmt(format_args!("n = {n}"));
+        assert_eq!(s, "n = 42");
+        assert!(!s.is_allocated());
+        s.set_fmt(format_args!("{n} is more than {} bytes long, so heap", 22));
+        assert_eq!(s, "42 is more than 22 bytes long, so heap");
+        s.set_fmt(format_args!("literal"));
+        assert!(s.is_static());
+        let mut v = DataValue::from(7);
+        v.set_str_copied("/api/items");
+        assert_eq!(v, DataValue::from("/api/items"));
+        v.set_fmt(format_args!("{:?}", Some(n)));
+        assert_eq!(v.as_str(), Some("Some(42)"));
+        let mut w = DataValue::Null;
+        w.set_fmt(format_args!("{}", "x".repeat(30)));
+        assert_eq!(w.as_str().map(str::len), Some(30));
     }
 }
