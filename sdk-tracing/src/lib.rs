@@ -48,7 +48,8 @@ use tracing_core::{Event as TracingEvent, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use fields::{CrumbFields, Fields};
+use fields::CrumbFields;
+use fields::Fields;
 
 /// What the layer does with a `tracing` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
