@@ -200,13 +200,38 @@ impl BreadcrumbData {
     /// data.value_mut("path").set_str_copied("/api/items");
     /// assert_eq!(data.get("path").and_then(|v| v.as_str()), Some("/api/items"));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn value_mut(&mut self, key: impl Into<Cow<'static, str>>) -> &mut DataValue {
-        let key = key.into();
+        match key.into() {
+            Cow::Borrowed(key) => self.static_value_mut(key),
+            Cow::Owned(key) => self.owned_value_mut(key),
+        }
+    }
+
+    /// [`BreadcrumbData::value_mut`] for a literal key: the key stays in registers and a new
+    /// entry is written straight into place (no staging copy on the stack).
+    #[inline]
+    fn static_value_mut(&mut self, key: &'static str) -> &mut DataValue {
+        let at = match self.entries.iter().position(|(k, _)| k.as_ref() == key) {
+            Some(at) => at,
+            None => {
+                // built by the iterator after any growth: written straight into place, not
+                // staged on the stack across the growth call
+                self.entries.extend(std::iter::once_with(|| {
+                    (Cow::Borrowed(key), DataValue::Null)
+                }));
+                self.entries.len() - 1
+            }
+        };
+        // (always in bounds: found or just pushed)
+        &mut self.entries[at].1
+    }
+
+    fn owned_value_mut(&mut self, key: String) -> &mut DataValue {
         let at = match self.entries.iter().position(|(k, _)| *k == key) {
             Some(at) => at,
             None => {
-                self.entries.push((key, DataValue::Null));
+                self.entries.push((Cow::Owned(key), DataValue::Null));
                 self.entries.len() - 1
             }
         };
