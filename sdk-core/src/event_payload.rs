@@ -498,7 +498,10 @@ impl Serialize for ResolvedThreads<'_> {
     }
 }
 
-struct MergedMap<'a>(&'a BTreeMap<String, String>, Option<&'a VecMap<String>>);
+struct MergedMap<'a>(
+    &'a BTreeMap<String, String>,
+    Option<&'a VecMap<std::borrow::Cow<'static, str>>>,
+);
 
 impl Serialize for MergedMap<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -507,8 +510,13 @@ impl Serialize for MergedMap<'_> {
             .1
             .into_iter()
             .flat_map(|m| m.iter())
-            .filter(|(k, _)| !own.contains_key(*k));
-        serializer.collect_map(own.iter().map(|(k, v)| (k.as_str(), v)).chain(scope))
+            .filter(|(k, _)| !own.contains_key(*k))
+            .map(|(k, v)| (k, &**v));
+        serializer.collect_map(
+            own.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .chain(scope),
+        )
     }
 }
 

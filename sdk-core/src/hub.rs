@@ -990,7 +990,7 @@ mod tests {
                 let hub = hub.clone();
                 std::thread::spawn(move || {
                     for i in 0..250 {
-                        hub.configure_scope(|s| s.set_tag(&format!("t{t}-{i}"), i));
+                        hub.configure_scope(|s| s.set_tag(format!("t{t}-{i}"), i));
                     }
                 })
             })

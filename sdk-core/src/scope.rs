@@ -46,7 +46,7 @@ pub struct Scope {
     pub(crate) fingerprint: Option<Arc<[Cow<'static, str>]>>,
     pub(crate) transaction: Option<Arc<str>>,
     pub(crate) user: Option<Arc<User>>,
-    pub(crate) tags: Option<Arc<VecMap<String>>>,
+    pub(crate) tags: Option<Arc<VecMap<Cow<'static, str>>>>,
     pub(crate) extra: Option<Arc<VecMap<serde_json::Value>>>,
     pub(crate) contexts: Option<Arc<VecMap<Context>>>,
     pub(crate) breadcrumbs: Ring<Breadcrumb>,
@@ -178,18 +178,27 @@ impl Scope {
         self.user.as_deref()
     }
 
-    /// Sets a tag (overwrites the same key, reusing its buffer).
-    pub fn set_tag<V: fmt::Display>(&mut self, key: &str, value: V) {
-        use std::fmt::Write;
-        let tags = make_mut(&mut self.tags);
-        // one search: the found slot is rewritten in place, a miss inserts at the found spot
-        match tags.position(key) {
-            Ok(i) => {
-                let slot = &mut tags.as_mut_slice()[i].1;
-                slot.clear();
-                let _ = write!(slot, "{value}");
-            }
-            Err(at) => tags.insert_at(at, key.to_owned(), value.to_string()),
+    /// Sets a tag (overwrites the same key).
+    ///
+    /// Keys and values are `Cow<'static, str>`: literals are stored without allocating. A key
+    /// can be a `&'static str`, a `String` or a `Cow`; a value anything [`IntoTagValue`] lists
+    /// (strings, integers, floats, `bool`, `char`, `format_args!`).
+    ///
+    /// ```
+    /// let mut scope = sdk_core::Scope::new();
+    /// scope.set_tag("tenant", "acme");
+    /// scope.set_tag(format!("shard-{}", 3), 42u64);
+    /// assert_eq!(scope.tag("shard-3"), Some("42"));
+    /// ```
+    #[inline]
+    pub fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: impl IntoTagValue) {
+        self.set_tag_cow(key.into(), value.into_tag_value());
+    }
+
+    fn set_tag_cow(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
+        match &mut self.tags {
+            None => self.tags = Some(Arc::new(VecMap::one(key, value))),
+            Some(tags) => Arc::make_mut(tags).insert(key, value),
         }
     }
 
@@ -202,7 +211,7 @@ impl Scope {
 
     /// A tag's value.
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.as_ref()?.get(key).map(String::as_str)
+        self.tags.as_ref()?.get(key).map(|v| &**v)
     }
 
     /// All tags.
@@ -210,12 +219,12 @@ impl Scope {
         self.tags
             .iter()
             .flat_map(|t| t.iter())
-            .map(|(k, v)| (k, v.as_str()))
+            .map(|(k, v)| (k, &**v))
     }
 
     /// Sets an extra value.
     pub fn set_extra(&mut self, key: &str, value: serde_json::Value) {
-        make_mut(&mut self.extra).insert(key.to_owned(), value);
+        make_mut(&mut self.extra).insert(Cow::Owned(key.to_owned()), value);
     }
 
     /// Removes an extra value.
@@ -232,7 +241,7 @@ impl Scope {
 
     /// Sets a context (e.g. `"app"`, or any name with an object of fields).
     pub fn set_context<C: Into<Context>>(&mut self, key: &str, value: C) {
-        make_mut(&mut self.contexts).insert(key.to_owned(), value.into());
+        make_mut(&mut self.contexts).insert(Cow::Owned(key.to_owned()), value.into());
     }
 
     /// Removes a context.
@@ -372,7 +381,7 @@ impl Scope {
         if let Some(tags) = &self.tags {
             for (k, v) in tags.iter() {
                 if !event.tags.contains_key(k) {
-                    event.tags.insert(k.to_owned(), v.clone());
+                    event.tags.insert(k.to_owned(), v.to_string());
                 }
             }
         }
@@ -445,6 +454,73 @@ impl Scope {
     }
 }
 
+/// What [`Scope::set_tag`] accepts as a tag value: string types (a `&'static str` is kept
+/// without allocating, a `String` is moved in), integers, floats, `bool`, `char` and
+/// `format_args!(..)` (formatted once, as `Display` would). For any other `Display` type, pass
+/// `value.to_string()`.
+pub trait IntoTagValue {
+    /// The tag value.
+    fn into_tag_value(self) -> Cow<'static, str>;
+}
+
+impl IntoTagValue for &'static str {
+    #[inline]
+    fn into_tag_value(self) -> Cow<'static, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl IntoTagValue for String {
+    #[inline]
+    fn into_tag_value(self) -> Cow<'static, str> {
+        Cow::Owned(self)
+    }
+}
+
+impl IntoTagValue for &String {
+    #[inline]
+    fn into_tag_value(self) -> Cow<'static, str> {
+        Cow::Owned(self.clone())
+    }
+}
+
+impl IntoTagValue for Cow<'static, str> {
+    #[inline]
+    fn into_tag_value(self) -> Cow<'static, str> {
+        self
+    }
+}
+
+impl IntoTagValue for Box<str> {
+    #[inline]
+    fn into_tag_value(self) -> Cow<'static, str> {
+        Cow::Owned(self.into())
+    }
+}
+
+impl IntoTagValue for fmt::Arguments<'_> {
+    fn into_tag_value(self) -> Cow<'static, str> {
+        match self.as_str() {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(self.to_string()),
+        }
+    }
+}
+
+macro_rules! tag_value_via_display {
+    ($($t:ty),*) => {$(
+        impl IntoTagValue for $t {
+            fn into_tag_value(self) -> Cow<'static, str> {
+                Cow::Owned(self.to_string())
+            }
+        }
+    )*};
+}
+
+tag_value_via_display!(
+    bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64
+);
+
 fn merge_maps<V: Clone>(
     base: &Option<Arc<VecMap<V>>>,
     over: &Option<Arc<VecMap<V>>>,
@@ -454,7 +530,7 @@ fn merge_maps<V: Clone>(
         (Some(b), Some(o)) => {
             let mut m = (**b).clone();
             for (k, v) in o.iter() {
-                m.insert(k.to_owned(), v.clone());
+                m.insert(Cow::Owned(k.to_owned()), v.clone());
             }
             Some(Arc::new(m))
         }
@@ -472,8 +548,8 @@ pub(crate) struct VecMap<V> {
 #[derive(Clone, PartialEq)]
 enum Entries<V> {
     Empty,
-    One((String, V)),
-    Many(Vec<(String, V)>),
+    One((Cow<'static, str>, V)),
+    Many(Vec<(Cow<'static, str>, V)>),
 }
 
 impl<V> Default for VecMap<V> {
@@ -493,7 +569,7 @@ impl<V: fmt::Debug> fmt::Debug for VecMap<V> {
 }
 
 impl<V> VecMap<V> {
-    fn as_slice(&self) -> &[(String, V)] {
+    fn as_slice(&self) -> &[(Cow<'static, str>, V)] {
         match &self.entries {
             Entries::Empty => &[],
             Entries::One(pair) => std::slice::from_ref(pair),
@@ -501,7 +577,7 @@ impl<V> VecMap<V> {
         }
     }
 
-    fn as_mut_slice(&mut self) -> &mut [(String, V)] {
+    fn as_mut_slice(&mut self) -> &mut [(Cow<'static, str>, V)] {
         match &mut self.entries {
             Entries::Empty => &mut [],
             Entries::One(pair) => std::slice::from_mut(pair),
@@ -510,8 +586,7 @@ impl<V> VecMap<V> {
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.as_slice()
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.as_slice().binary_search_by(|(k, _)| (**k).cmp(key))
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&V> {
@@ -530,7 +605,14 @@ impl<V> VecMap<V> {
         self.position(key).is_ok()
     }
 
-    pub(crate) fn insert(&mut self, key: String, value: V) {
+    /// A map of one entry.
+    pub(crate) fn one(key: Cow<'static, str>, value: V) -> Self {
+        VecMap {
+            entries: Entries::One((key, value)),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: Cow<'static, str>, value: V) {
         match self.position(&key) {
             Ok(i) => self.as_mut_slice()[i].1 = value,
             Err(at) => self.insert_at(at, key, value),
@@ -538,7 +620,7 @@ impl<V> VecMap<V> {
     }
 
     /// Inserts a key known to be absent at `at`, the spot `position` returned for it.
-    fn insert_at(&mut self, at: usize, key: String, value: V) {
+    fn insert_at(&mut self, at: usize, key: Cow<'static, str>, value: V) {
         self.entries = match std::mem::replace(&mut self.entries, Entries::Empty) {
             Entries::Empty => Entries::One((key, value)),
             Entries::One(first) => {
@@ -572,7 +654,7 @@ impl<V> VecMap<V> {
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
-        self.as_slice().iter().map(|(k, v)| (k.as_str(), v))
+        self.as_slice().iter().map(|(k, v)| (&**k, v))
     }
 }
 
@@ -591,11 +673,11 @@ mod vecmap_tests {
     fn keeps_keys_sorted_and_unique_through_inline_and_vec_forms() {
         let mut m = VecMap::default();
         assert!(m.is_empty());
-        m.insert("b".to_owned(), 2);
+        m.insert("b".into(), 2);
         assert_eq!(m.get("b"), Some(&2));
-        m.insert("b".to_owned(), 3);
-        m.insert("a".to_owned(), 1);
-        m.insert("c".to_owned(), 4);
+        m.insert("b".into(), 3);
+        m.insert("a".into(), 1);
+        m.insert("c".into(), 4);
         let keys: Vec<_> = m.iter().map(|(k, v)| (k.to_owned(), *v)).collect();
         assert_eq!(
             keys,
@@ -608,8 +690,51 @@ mod vecmap_tests {
         assert_eq!(m.remove("zz"), None);
         assert!(m.contains_key("c"));
         let mut one = VecMap::default();
-        one.insert("only".to_owned(), 1);
+        one.insert("only".into(), 1);
         assert_eq!(one.remove("only"), Some(1));
         assert!(one.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::Scope;
+    use std::borrow::Cow;
+
+    #[test]
+    fn tag_values_read_back_as_display_would_write_them() {
+        let mut scope = Scope::new();
+        scope.set_tag("str", "acme");
+        scope.set_tag(String::from("string"), String::from("owned"));
+        scope.set_tag(Cow::Borrowed("int"), -42i64);
+        scope.set_tag("float", 1.5f64);
+        scope.set_tag("bool", true);
+        scope.set_tag("args", format_args!("{}-{}", "a", 1));
+        let name = String::from("by-ref");
+        scope.set_tag("ref", &name);
+        let tags: Vec<(&str, &str)> = scope.tags().collect();
+        assert_eq!(
+            tags,
+            vec![
+                ("args", "a-1"),
+                ("bool", "true"),
+                ("float", "1.5"),
+                ("int", "-42"),
+                ("ref", "by-ref"),
+                ("str", "acme"),
+                ("string", "owned"),
+            ]
+        );
+        scope.set_tag("str", "other");
+        assert_eq!(scope.tag("str"), Some("other"));
+        assert_eq!(scope.tags().count(), 7);
+    }
+
+    #[test]
+    fn a_static_tag_is_borrowed_not_copied() {
+        static VALUE: &str = "acme";
+        let mut scope = Scope::new();
+        scope.set_tag("tenant", VALUE);
+        assert_eq!(scope.tag("tenant").map(str::as_ptr), Some(VALUE.as_ptr()));
     }
 }
