@@ -560,8 +560,9 @@ impl Hub {
         let Some(mut stack) = self.lock_reentrant() else {
             return guard;
         };
-        let top = stack.top().clone();
-        stack.layers.push(top);
+        // cloned straight into the new slot (no move of the layer through the stack frame)
+        let top = stack.layers.len() - 1;
+        stack.layers.extend_from_within(top..);
         guard.depth = Some(stack.layers.len());
         run_configuring(self, &mut stack, scope_config);
         drop(stack);
@@ -598,11 +599,19 @@ impl Hub {
         }
         let keep = depth.saturating_sub(1).max(1);
         // the popped scopes are dropped after unlocking: dropping them may run user code (values
-        // captured by event processors), which must be free to call the SDK
+        // captured by event processors, a span's or client's last reference), which must be free
+        // to call the SDK
         if stack.layers.len() == keep + 1 {
-            let popped = stack.layers.pop();
+            // the common case: move out only the parts whose drop may run user code, and drop
+            // the plain data (tags, user, maps, breadcrumbs) in place, without moving the layer
+            let top = stack.top_mut();
+            let processors = top.scope.event_processors.take();
+            let attachments = top.scope.attachments.take();
+            let span = top.scope.span.take();
+            let client = std::mem::replace(&mut top.client, ClientSlot::Process);
+            stack.layers.truncate(keep);
             drop(stack);
-            drop(popped);
+            drop((processors, attachments, span, client));
         } else {
             let popped: Vec<Layer> = stack.layers.drain(keep.min(len)..).collect();
             drop(stack);

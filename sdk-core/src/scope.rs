@@ -46,7 +46,7 @@ pub struct Scope {
     pub(crate) fingerprint: Option<Arc<[Cow<'static, str>]>>,
     pub(crate) transaction: Option<Arc<str>>,
     pub(crate) user: Option<Arc<User>>,
-    pub(crate) tags: Option<Arc<VecMap<Cow<'static, str>>>>,
+    pub(crate) tags: TagMap,
     pub(crate) extra: Option<Arc<VecMap<serde_json::Value>>>,
     pub(crate) contexts: Option<Arc<VecMap<Context>>>,
     pub(crate) breadcrumbs: Ring<Breadcrumb>,
@@ -68,7 +68,7 @@ impl Default for Scope {
             fingerprint: None,
             transaction: None,
             user: None,
-            tags: None,
+            tags: TagMap::Empty,
             extra: None,
             contexts: None,
             breadcrumbs: Ring::new(),
@@ -169,6 +169,7 @@ impl Scope {
     }
 
     /// Sets the user.
+    #[inline]
     pub fn set_user(&mut self, user: Option<User>) {
         self.user = user.map(Arc::new);
     }
@@ -196,30 +197,22 @@ impl Scope {
     }
 
     fn set_tag_cow(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
-        match &mut self.tags {
-            None => self.tags = Some(Arc::new(VecMap::one(key, value))),
-            Some(tags) => Arc::make_mut(tags).insert(key, value),
-        }
+        self.tags.insert(key, value);
     }
 
     /// Removes a tag.
     pub fn remove_tag(&mut self, key: &str) {
-        if self.tags.as_ref().is_some_and(|t| t.contains_key(key)) {
-            make_mut(&mut self.tags).remove(key);
-        }
+        self.tags.remove(key);
     }
 
     /// A tag's value.
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.as_ref()?.get(key).map(|v| &**v)
+        self.tags.get(key)
     }
 
     /// All tags.
     pub fn tags(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.tags
-            .iter()
-            .flat_map(|t| t.iter())
-            .map(|(k, v)| (k, &**v))
+        self.tags.iter()
     }
 
     /// Sets an extra value.
@@ -346,7 +339,7 @@ impl Scope {
         if out.user.is_none() {
             out.user = self.user.clone();
         }
-        out.tags = merge_maps(&self.tags, &other.tags);
+        out.tags = TagMap::merged(&self.tags, &other.tags);
         out.extra = merge_maps(&self.extra, &other.extra);
         out.contexts = merge_maps(&self.contexts, &other.contexts);
         if !self.breadcrumbs.is_empty() {
@@ -378,11 +371,9 @@ impl Scope {
         if event.user.is_none() {
             event.user = self.user.as_deref().cloned();
         }
-        if let Some(tags) = &self.tags {
-            for (k, v) in tags.iter() {
-                if !event.tags.contains_key(k) {
-                    event.tags.insert(k.to_owned(), v.to_string());
-                }
+        for (k, v) in self.tags.iter() {
+            if !event.tags.contains_key(k) {
+                event.tags.insert(k.to_owned(), v.to_owned());
             }
         }
         if let Some(extra) = &self.extra {
@@ -445,7 +436,7 @@ impl Scope {
             && self.fingerprint.is_none()
             && self.transaction.is_none()
             && self.user.is_none()
-            && self.tags.as_ref().is_none_or(|t| t.is_empty())
+            && self.tags.is_empty()
             && self.extra.as_ref().is_none_or(|t| t.is_empty())
             && self.contexts.as_ref().is_none_or(|t| t.is_empty())
             && self.breadcrumbs.is_empty()
@@ -533,6 +524,123 @@ fn merge_maps<V: Clone>(
                 m.insert(Cow::Owned(k.to_owned()), v.clone());
             }
             Some(Arc::new(m))
+        }
+    }
+}
+
+/// A scope's tags: none, one tag whose key and value are both `&'static str` kept inline (a
+/// fork copies two references; nothing to allocate or free), or a shared copy-on-write map.
+#[derive(Clone, Default)]
+pub(crate) enum TagMap {
+    #[default]
+    Empty,
+    Static(&'static str, &'static str),
+    Shared(Arc<VecMap<Cow<'static, str>>>),
+}
+
+impl fmt::Debug for TagMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl TagMap {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        match self {
+            TagMap::Empty => None,
+            TagMap::Static(k, v) => (*k == key).then_some(*v),
+            TagMap::Shared(map) => map.get(key).map(|v| &**v),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            TagMap::Empty => true,
+            TagMap::Static(..) => false,
+            TagMap::Shared(map) => map.is_empty(),
+        }
+    }
+
+    /// `Some(self)` when it holds a tag: the shape of the `Option<Arc<map>>` it replaced.
+    pub(crate) fn as_deref(&self) -> Option<&TagMap> {
+        (!self.is_empty()).then_some(self)
+    }
+
+    /// Whether it holds a tag.
+    pub(crate) fn is_some(&self) -> bool {
+        !self.is_empty()
+    }
+
+    /// The tags, sorted by key.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let (one, many) = match self {
+            TagMap::Empty => (None, None),
+            TagMap::Static(k, v) => (Some((*k, *v)), None),
+            TagMap::Shared(map) => (None, Some(map)),
+        };
+        one.into_iter().chain(
+            many.into_iter()
+                .flat_map(|m| m.iter().map(|(k, v)| (k, &**v))),
+        )
+    }
+
+    #[inline]
+    pub(crate) fn insert(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
+        match (&mut *self, key, value) {
+            (TagMap::Empty, Cow::Borrowed(k), Cow::Borrowed(v)) => *self = TagMap::Static(k, v),
+            (TagMap::Static(k0, v0), Cow::Borrowed(k), Cow::Borrowed(v)) if *k0 == k => *v0 = v,
+            (TagMap::Shared(map), key, value) => Arc::make_mut(map).insert(key, value),
+            (_, key, value) => self.insert_slow(key, value),
+        }
+    }
+
+    /// Moves the tags into a shared map and inserts there.
+    fn insert_slow(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
+        let mut map = match std::mem::take(self) {
+            TagMap::Empty => VecMap::default(),
+            TagMap::Static(k, v) => VecMap::one(Cow::Borrowed(k), Cow::Borrowed(v)),
+            TagMap::Shared(map) => Arc::unwrap_or_clone(map),
+        };
+        map.insert(key, value);
+        *self = TagMap::Shared(Arc::new(map));
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) {
+        match self {
+            TagMap::Empty => {}
+            TagMap::Static(k, _) => {
+                if *k == key {
+                    *self = TagMap::Empty;
+                }
+            }
+            TagMap::Shared(map) => {
+                if map.contains_key(key) {
+                    Arc::make_mut(map).remove(key);
+                }
+            }
+        }
+    }
+
+    /// `over`'s tags layered over `base`'s.
+    fn merged(base: &TagMap, over: &TagMap) -> TagMap {
+        if base.is_empty() {
+            return over.clone();
+        }
+        if over.is_empty() {
+            return base.clone();
+        }
+        let mut map = base.to_vec_map();
+        for (k, v) in over.to_vec_map().entries() {
+            map.insert(k, v);
+        }
+        TagMap::Shared(Arc::new(map))
+    }
+
+    fn to_vec_map(&self) -> VecMap<Cow<'static, str>> {
+        match self {
+            TagMap::Empty => VecMap::default(),
+            TagMap::Static(k, v) => VecMap::one(Cow::Borrowed(k), Cow::Borrowed(v)),
+            TagMap::Shared(map) => (**map).clone(),
         }
     }
 }
@@ -653,6 +761,16 @@ impl<V> VecMap<V> {
         self.as_slice().is_empty()
     }
 
+    /// The entries, by value, sorted by key.
+    fn entries(self) -> impl Iterator<Item = (Cow<'static, str>, V)> {
+        let (one, many) = match self.entries {
+            Entries::Empty => (None, None),
+            Entries::One(pair) => (Some(pair), None),
+            Entries::Many(pairs) => (None, Some(pairs)),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
         self.as_slice().iter().map(|(k, v)| (&**k, v))
     }
@@ -728,6 +846,54 @@ mod tag_tests {
         scope.set_tag("str", "other");
         assert_eq!(scope.tag("str"), Some("other"));
         assert_eq!(scope.tags().count(), 7);
+    }
+
+    #[test]
+    fn tags_stay_sorted_and_unique_across_inline_and_shared_forms() {
+        let mut scope = Scope::new();
+        scope.set_tag("b", "1");
+        scope.set_tag("b", "2"); // inline, overwritten
+        assert_eq!(scope.tags().collect::<Vec<_>>(), vec![("b", "2")]);
+        scope.set_tag("b", String::from("3")); // an owned value: moves to the shared map
+        scope.set_tag("a", "0");
+        scope.set_tag(String::from("c"), "4");
+        assert_eq!(
+            scope.tags().collect::<Vec<_>>(),
+            vec![("a", "0"), ("b", "3"), ("c", "4")]
+        );
+        scope.remove_tag("b");
+        scope.remove_tag("missing");
+        assert_eq!(
+            scope.tags().collect::<Vec<_>>(),
+            vec![("a", "0"), ("c", "4")]
+        );
+
+        let mut inline = Scope::new();
+        inline.set_tag("only", "x");
+        let fork = inline.clone();
+        inline.set_tag("only", "y");
+        inline.set_tag("second", "z");
+        assert_eq!(fork.tags().collect::<Vec<_>>(), vec![("only", "x")]);
+        inline.remove_tag("second");
+        inline.remove_tag("only");
+        assert_eq!(inline.tags().count(), 0);
+        assert!(inline.is_empty());
+    }
+
+    #[test]
+    fn merged_tags_let_the_inner_scope_win() {
+        let mut outer = Scope::new();
+        outer.set_tag("shared", "outer");
+        outer.set_tag("outer-only", String::from("o"));
+        let mut inner = Scope::new();
+        inner.set_tag("shared", "inner");
+        let merged = outer.merged_with(&inner, 100);
+        assert_eq!(
+            merged.tags().collect::<Vec<_>>(),
+            vec![("outer-only", "o"), ("shared", "inner")]
+        );
+        let only_outer = outer.merged_with(&Scope::new(), 100);
+        assert_eq!(only_outer.tags().count(), 2);
     }
 
     #[test]
