@@ -255,10 +255,17 @@ thread_local! {
     static CONFIGURING: Cell<u32> = const { Cell::new(0) };
     /// The explicitly bound client of the hub whose scope is being configured on this thread.
     static CONFIGURING_CLIENT: RefCell<Option<Arc<Client>>> = const { RefCell::new(None) };
-    /// The hubs (by address) whose `configure_scope` closures run on this thread: their locks
-    /// are held by this thread.
-    static CONFIGURING_HUBS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// The hubs (by address) whose `configure_scope` closures run on this thread, outermost
+    /// first: their locks are held by this thread. Only the first `CONFIGURING` entries are
+    /// live. Fixed slots in plain cells: no allocation, no borrow flag, no destructor.
+    static CONFIGURING_HUBS: [Cell<usize>; MAX_NESTED_CONFIGURING] =
+        const { [const { Cell::new(0) }; MAX_NESTED_CONFIGURING] };
 }
+
+/// How many nested `configure_scope` closures (on this thread) are told apart; deeper ones make
+/// SDK calls inside them treat every hub as locked by this thread (they are skipped with a debug
+/// message rather than risk a deadlock).
+const MAX_NESTED_CONFIGURING: usize = 8;
 
 /// How long an SDK call inside a `configure_scope` closure waits for the lock of *another* hub
 /// that a different thread holds. Bounded, because that thread may itself be inside a
@@ -269,9 +276,11 @@ const OTHER_HUB_WAIT: std::time::Duration = std::time::Duration::from_millis(250
 /// Whether this thread is inside a `configure_scope` closure of `hub` (so holds its lock).
 fn configuring(hub: &Hub) -> bool {
     let addr = hub as *const Hub as usize;
-    CONFIGURING_HUBS
-        .try_with(|h| h.try_borrow().map_or(true, |h| h.contains(&addr)))
-        .unwrap_or(true)
+    let depth = CONFIGURING.with(Cell::get) as usize;
+    if depth > MAX_NESTED_CONFIGURING {
+        return true;
+    }
+    CONFIGURING_HUBS.with(|hubs| hubs[..depth].iter().any(|h| h.get() == addr))
 }
 
 fn process_hub() -> &'static (Arc<Hub>, ThreadId) {
@@ -335,10 +344,17 @@ impl Hub {
     /// where locking would deadlock: then `None`. Inside a closure of *another* hub, waits for
     /// this hub's lock at most [`OTHER_HUB_WAIT`] (then `None`), so that two threads
     /// configuring each other's hubs cannot deadlock.
+    #[inline]
     fn lock_reentrant(&self) -> Option<MutexGuard<'_, Stack>> {
         if CONFIGURING.with(Cell::get) == 0 {
             return Some(self.lock());
         }
+        self.lock_while_configuring()
+    }
+
+    /// [`Hub::lock_reentrant`] inside a `configure_scope` closure.
+    #[cold]
+    fn lock_while_configuring(&self) -> Option<MutexGuard<'_, Stack>> {
         if configuring(self) {
             return None;
         }
@@ -729,11 +745,6 @@ fn run_configuring<R>(hub: &Hub, stack: &mut Stack, f: impl FnOnce(&mut Scope) -
     impl Drop for Depth {
         fn drop(&mut self) {
             CONFIGURING.with(|c| c.set(c.get().saturating_sub(1)));
-            let _ = CONFIGURING_HUBS.try_with(|h| {
-                if let Ok(mut h) = h.try_borrow_mut() {
-                    h.pop();
-                }
-            });
             if let Some(previous) = self.0.take() {
                 let _ = CONFIGURING_CLIENT.try_with(|c| {
                     if let Ok(mut c) = c.try_borrow_mut() {
@@ -743,10 +754,14 @@ fn run_configuring<R>(hub: &Hub, stack: &mut Stack, f: impl FnOnce(&mut Scope) -
             }
         }
     }
-    CONFIGURING.with(|c| c.set(c.get() + 1));
-    let _ = CONFIGURING_HUBS.try_with(|h| {
-        if let Ok(mut h) = h.try_borrow_mut() {
-            h.push(hub as *const Hub as usize);
+    let depth = CONFIGURING.with(|c| {
+        let depth = c.get();
+        c.set(depth.saturating_add(1));
+        depth as usize
+    });
+    CONFIGURING_HUBS.with(|hubs| {
+        if let Some(slot) = hubs.get(depth) {
+            slot.set(hub as *const Hub as usize);
         }
     });
     let explicit = stack.top().client.explicit().flatten();
@@ -1021,6 +1036,49 @@ mod tests {
         });
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].message.as_deref(), Some("nested"));
+    }
+
+    #[test]
+    fn deeply_nested_configure_scope_on_many_hubs_never_deadlocks() {
+        let transport = TestTransport::new();
+        let shared: Arc<dyn sdk_transport::Transport> = transport.clone();
+        let client = Arc::new(Client::new(ClientOptions::new().transport(shared)));
+        let hubs: Vec<Arc<Hub>> = (0..12)
+            .map(|_| Arc::new(Hub::with_client(client.clone())))
+            .collect();
+        // configure hub i inside hub i-1's closure; at each level, try the outermost hub again
+        // (held by this thread: must be skipped, not deadlock)
+        fn nest(hubs: &[Arc<Hub>], level: usize, reached: &mut Vec<usize>) {
+            if level == hubs.len() {
+                return;
+            }
+            let ran = hubs[level].configure_scope(|scope| {
+                scope.set_tag("level", level as u64);
+                let again = hubs[0].configure_scope(|_| true);
+                assert!(
+                    !again,
+                    "the outermost hub's closure ran while it was locked"
+                );
+                reached.push(level);
+                nest(hubs, level + 1, reached);
+                true
+            });
+            if level <= MAX_NESTED_CONFIGURING {
+                assert!(ran, "level {level} was skipped");
+            }
+        }
+        let mut reached = Vec::new();
+        nest(&hubs, 0, &mut reached);
+        // distinct hubs are told apart up to MAX_NESTED_CONFIGURING levels deep
+        assert!(
+            reached.len() > MAX_NESTED_CONFIGURING,
+            "reached {reached:?}"
+        );
+        assert_eq!(hubs[3].scope_snapshot().tag("level"), Some("3"));
+        // and the marks are gone afterwards: every hub locks normally again
+        for hub in &hubs {
+            assert!(hub.configure_scope(|_| true));
+        }
     }
 
     #[test]
