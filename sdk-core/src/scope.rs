@@ -193,11 +193,11 @@ impl Scope {
     /// ```
     #[inline]
     pub fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: impl IntoTagValue) {
-        self.set_tag_cow(key.into(), value.into_tag_value());
-    }
-
-    fn set_tag_cow(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
-        self.tags.insert(key, value);
+        match (key.into(), value.into_tag_value()) {
+            // literals: four words in registers, no `Cow` built in memory
+            (Cow::Borrowed(key), Cow::Borrowed(value)) => self.tags.set_static(key, value),
+            (key, value) => self.tags.insert(key, value),
+        }
     }
 
     /// Removes a tag.
@@ -584,7 +584,15 @@ impl TagMap {
         )
     }
 
-    #[inline]
+    /// Sets a tag whose key and value are literals: inline when it is the only one.
+    pub(crate) fn set_static(&mut self, key: &'static str, value: &'static str) {
+        match self {
+            TagMap::Empty => *self = TagMap::Static(key, value),
+            TagMap::Static(k, v) if *k == key => *v = value,
+            _ => self.insert(Cow::Borrowed(key), Cow::Borrowed(value)),
+        }
+    }
+
     pub(crate) fn insert(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
         match (&mut *self, key, value) {
             (TagMap::Empty, Cow::Borrowed(k), Cow::Borrowed(v)) => *self = TagMap::Static(k, v),
