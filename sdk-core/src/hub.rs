@@ -19,7 +19,7 @@ use std::thread::ThreadId;
 use uuid::Uuid;
 
 use crate::client::Client;
-use crate::protocol::{Breadcrumb, Event, Level};
+use crate::protocol::{Breadcrumb, Event, Level, User};
 use crate::scope::Scope;
 
 /// Number of enabled clients bound anywhere (the global slot and explicit hub bindings). Zero
@@ -199,6 +199,21 @@ impl ClientSlot {
 struct Stack {
     layers: Vec<Layer>,
     last_event_id: Option<Uuid>,
+    /// A popped scope's uniquely owned user allocation, handed to the next fork so that its
+    /// `set_user` reuses it instead of allocating (see `Scope::set_user`).
+    spare_user: Option<Arc<User>>,
+}
+
+impl Stack {
+    /// Pushes a fork of the top layer (cloned straight into its new slot) and hands it the
+    /// spare user allocation.
+    fn push_fork(&mut self) -> usize {
+        let top = self.layers.len() - 1;
+        self.layers.extend_from_within(top..);
+        let spare = self.spare_user.take();
+        self.top_mut().scope.spare_user.set(spare);
+        self.layers.len()
+    }
 }
 
 impl Stack {
@@ -332,6 +347,7 @@ impl Hub {
             stack: Mutex::new(Stack {
                 layers: vec![layer],
                 last_event_id: None,
+                spare_user: None,
             }),
         }
     }
@@ -576,10 +592,7 @@ impl Hub {
         let Some(mut stack) = self.lock_reentrant() else {
             return guard;
         };
-        // cloned straight into the new slot (no move of the layer through the stack frame)
-        let top = stack.layers.len() - 1;
-        stack.layers.extend_from_within(top..);
-        guard.depth = Some(stack.layers.len());
+        guard.depth = Some(stack.push_fork());
         run_configuring(self, &mut stack, scope_config);
         drop(stack);
         guard
@@ -587,11 +600,7 @@ impl Hub {
 
     /// Pushes a fork of the current scope; the returned guard pops it when dropped.
     pub fn push_scope(self: &Arc<Self>) -> ScopeGuard {
-        let depth = self.lock_reentrant().map(|mut stack| {
-            let top = stack.top().clone();
-            stack.layers.push(top);
-            stack.layers.len()
-        });
+        let depth = self.lock_reentrant().map(|mut stack| stack.push_fork());
         ScopeGuard {
             hub: self.clone(),
             depth,
@@ -625,9 +634,17 @@ impl Hub {
             let attachments = top.scope.attachments.take();
             let span = top.scope.span.take();
             let client = std::mem::replace(&mut top.client, ClientSlot::Process);
+            // keep one uniquely owned user allocation for the next fork's `set_user`
+            let (spare, user) = match (top.scope.spare_user.take(), top.scope.user.take()) {
+                (None, Some(user)) if crate::scope::reusable_user(&user) => (Some(user), None),
+                (spare, user) => (spare, user),
+            };
             stack.layers.truncate(keep);
+            if stack.spare_user.is_none() {
+                stack.spare_user = spare;
+            }
             drop(stack);
-            drop((processors, attachments, span, client));
+            drop((processors, attachments, span, client, user));
         } else {
             let popped: Vec<Layer> = stack.layers.drain(keep.min(len)..).collect();
             drop(stack);
@@ -1079,6 +1096,59 @@ mod tests {
         for hub in &hubs {
             assert!(hub.configure_scope(|_| true));
         }
+    }
+
+    #[test]
+    fn with_scope_reuses_the_popped_scopes_user_allocation_only_when_unshared() {
+        let _ = with_captured_events(|| {
+            let current_user = || {
+                let scope = Hub::current().scope_snapshot();
+                scope.user().map(|u| {
+                    (
+                        u as *const User as usize,
+                        u.id.as_deref().map(str::to_owned),
+                    )
+                })
+            };
+            let user = |id: &'static str| {
+                Some(User {
+                    id: Some(id.into()),
+                    ..Default::default()
+                })
+            };
+            let reuses = || crate::scope::USER_REUSES.with(std::cell::Cell::get);
+            let before = reuses();
+            let mut seen = Vec::new();
+            for id in ["1", "2", "3"] {
+                crate::with_scope(|s| s.set_user(user(id)), || seen.push(current_user()));
+            }
+            let ids: Vec<_> = seen.iter().map(|u| u.clone().and_then(|u| u.1)).collect();
+            assert_eq!(ids, [Some("1".into()), Some("2".into()), Some("3".into())]);
+            let addresses: Vec<_> = seen.iter().map(|u| u.as_ref().map(|u| u.0)).collect();
+            assert!(
+                addresses.iter().all(|a| *a == addresses[0]),
+                "{addresses:?}"
+            );
+            // the first scope allocates, the next two reuse its allocation
+            assert_eq!(reuses() - before, 2);
+            assert_eq!(current_user(), None);
+
+            // a snapshot still holding the user keeps it: not reused, not overwritten
+            let mut kept = None;
+            crate::with_scope(
+                |s| s.set_user(user("held")),
+                || kept = Some(Hub::current().scope_snapshot()),
+            );
+            assert_eq!(reuses() - before, 3);
+            crate::with_scope(|s| s.set_user(user("next")), || ());
+            assert_eq!(
+                reuses() - before,
+                3,
+                "an allocation still shared was reused"
+            );
+            let kept = kept.expect("a snapshot");
+            assert_eq!(kept.user().and_then(|u| u.id.as_deref()), Some("held"));
+        });
     }
 
     #[test]

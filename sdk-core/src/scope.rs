@@ -59,6 +59,64 @@ pub struct Scope {
     /// The incoming trace's frozen DSC and decision, when the propagation context continues
     /// one (see `performance::binding`).
     pub(crate) incoming_trace: Option<crate::performance::binding::IncomingTrace>,
+    /// A uniquely owned user allocation that `set_user` may reuse (handed over by the hub when
+    /// it forks; a clone of the scope gets none).
+    pub(crate) spare_user: SpareUser,
+}
+
+/// A uniquely owned `Arc<User>` kept for reuse; cloning gives an empty one.
+#[derive(Default)]
+pub(crate) struct SpareUser(Option<Arc<User>>);
+
+impl Clone for SpareUser {
+    #[inline]
+    fn clone(&self) -> Self {
+        SpareUser(None)
+    }
+}
+
+impl SpareUser {
+    pub(crate) fn set(&mut self, spare: Option<Arc<User>>) {
+        self.0 = spare;
+    }
+
+    pub(crate) fn take(&mut self) -> Option<Arc<User>> {
+        self.0.take()
+    }
+
+    /// `user` in the spare allocation when it is still uniquely owned, else in a new one.
+    #[inline]
+    fn fill(&mut self, user: User) -> Arc<User> {
+        if let Some(mut spare) = self.0.take() {
+            if let Some(slot) = Arc::get_mut(&mut spare) {
+                *slot = user;
+                #[cfg(test)]
+                USER_REUSES.with(|n| n.set(n.get() + 1));
+                return spare;
+            }
+        }
+        Arc::new(user)
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many times `set_user` reused a spare allocation on this thread (tests only).
+    pub(crate) static USER_REUSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether a popped scope's user allocation is worth keeping for reuse: nobody else holds it,
+/// and what it still holds until reused is small (no extra fields, short strings).
+pub(crate) fn reusable_user(user: &Arc<User>) -> bool {
+    const SMALL: usize = 256;
+    let short = |s: &Option<Cow<'static, str>>| s.as_ref().is_none_or(|s| s.len() <= SMALL);
+    Arc::strong_count(user) == 1
+        && Arc::weak_count(user) == 0
+        && user.other.is_empty()
+        && short(&user.id)
+        && short(&user.email)
+        && short(&user.username)
+        && short(&user.name)
 }
 
 impl Default for Scope {
@@ -78,6 +136,7 @@ impl Default for Scope {
             span_id: SpanId::random(),
             span: None,
             incoming_trace: None,
+            spare_user: SpareUser::default(),
         }
     }
 }
@@ -171,7 +230,10 @@ impl Scope {
     /// Sets the user.
     #[inline]
     pub fn set_user(&mut self, user: Option<User>) {
-        self.user = user.map(Arc::new);
+        self.user = match user {
+            Some(user) => Some(self.spare_user.fill(user)),
+            None => None,
+        };
     }
 
     /// The user.
