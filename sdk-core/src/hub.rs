@@ -760,6 +760,7 @@ impl Hub {
 fn run_configuring<R>(hub: &Hub, stack: &mut Stack, f: impl FnOnce(&mut Scope) -> R) -> R {
     struct Depth(Option<Option<Arc<Client>>>);
     impl Drop for Depth {
+        #[inline]
         fn drop(&mut self) {
             CONFIGURING.with(|c| c.set(c.get().saturating_sub(1)));
             if let Some(previous) = self.0.take() {

@@ -650,7 +650,8 @@ impl TagMap {
     pub(crate) fn set_static(&mut self, key: &'static str, value: &'static str) {
         match self {
             TagMap::Empty => *self = TagMap::Static(key, value),
-            TagMap::Static(k, v) if *k == key => *v = value,
+            // the same literal (same call site) is the same pointer: skip comparing bytes
+            TagMap::Static(k, v) if std::ptr::eq(*k, key) || *k == key => *v = value,
             _ => self.insert(Cow::Borrowed(key), Cow::Borrowed(value)),
         }
     }
