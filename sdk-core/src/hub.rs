@@ -247,6 +247,9 @@ impl Stack {
 /// ```
 pub struct Hub {
     stack: Mutex<Stack>,
+    /// Unique per hub (never reused, unlike an address): tells a thread's current hub after a
+    /// callback from the one it was before.
+    id: u64,
     /// Whether a client was ever bound explicitly to this hub; when not, the client is the
     /// process's and can be read without locking the stack.
     has_explicit: AtomicBool,
@@ -342,7 +345,9 @@ impl Hub {
     }
 
     fn with_layer(layer: Layer) -> Hub {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Hub {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             has_explicit: AtomicBool::new(!matches!(layer.client, ClientSlot::Process)),
             stack: Mutex::new(Stack {
                 layers: vec![layer],
@@ -582,6 +587,7 @@ impl Hub {
         callback()
     }
 
+    #[inline]
     fn push_scope_configured<C: FnOnce(&mut Scope)>(&self, scope_config: C) -> ScopeGuardRef<'_> {
         // declared first so that it is dropped last: a panicking `scope_config` releases the
         // lock before the guard pops the scope again
@@ -608,6 +614,16 @@ impl Hub {
     }
 
     fn pop_to(&self, depth: usize) {
+        let mut deferred = Popped::Nothing;
+        self.take_to(depth, &mut deferred);
+        drop(deferred);
+    }
+
+    /// Pops the scopes from `depth` up and puts into `deferred` what must be dropped after
+    /// unlocking: dropping it may run user code (values captured by event processors, a span's
+    /// or client's last reference), which must be free to call the SDK. (An out-parameter, so
+    /// that the common case, nothing to defer, moves nothing.)
+    fn take_to(&self, depth: usize, deferred: &mut Popped) {
         let Some(mut stack) = self.lock_reentrant() else {
             return;
         };
@@ -623,9 +639,6 @@ impl Hub {
             );
         }
         let keep = depth.saturating_sub(1).max(1);
-        // the popped scopes are dropped after unlocking: dropping them may run user code (values
-        // captured by event processors, a span's or client's last reference), which must be free
-        // to call the SDK
         if stack.layers.len() == keep + 1 {
             // the common case: move out only the parts whose drop may run user code, and drop
             // the plain data (tags, user, maps, breadcrumbs) in place, without moving the layer
@@ -644,11 +657,24 @@ impl Hub {
                 stack.spare_user = spare;
             }
             drop(stack);
-            drop((processors, attachments, span, client, user));
+            let nothing_to_drop = processors.is_none()
+                && attachments.is_none()
+                && span.is_none()
+                && matches!(client, ClientSlot::Process)
+                && user.is_none();
+            if !nothing_to_drop {
+                *deferred = Popped::One {
+                    _processors: processors,
+                    _attachments: attachments,
+                    _span: span,
+                    _client: client,
+                    _user: user,
+                };
+            }
         } else {
             let popped: Vec<Layer> = stack.layers.drain(keep.min(len)..).collect();
             drop(stack);
-            drop(popped);
+            *deferred = Popped::Many { _layers: popped };
         }
     }
 
@@ -757,6 +783,7 @@ impl Hub {
 
 /// Runs `f` on the top scope of `hub`'s locked stack, marking this thread as configuring that
 /// hub (so that SDK calls from inside `f` do not deadlock on the same lock).
+#[inline]
 fn run_configuring<R>(hub: &Hub, stack: &mut Stack, f: impl FnOnce(&mut Scope) -> R) -> R {
     struct Depth(Option<Option<Arc<Client>>>);
     impl Drop for Depth {
@@ -791,6 +818,66 @@ fn run_configuring<R>(hub: &Hub, stack: &mut Stack, f: impl FnOnce(&mut Scope) -
     });
     let _depth = Depth(previous);
     f(&mut stack.top_mut().scope)
+}
+
+/// What popping scopes took out of the stack, to be dropped after unlocking (see
+/// [`Hub::take_to`]). Its fields are only held to be dropped.
+enum Popped {
+    Nothing,
+    One {
+        _processors: Option<Arc<Vec<crate::scope::EventProcessor>>>,
+        _attachments: Option<Arc<Vec<sdk_transport::EnvelopeItem>>>,
+        _span: Option<crate::performance::TransactionOrSpan>,
+        _client: ClientSlot,
+        _user: Option<Arc<User>>,
+    },
+    Many {
+        _layers: Vec<Layer>,
+    },
+}
+
+/// Runs `callback` in a fork of this thread's current hub's scope, configured by
+/// `scope_config`, without taking a reference count on the hub: the hub is looked up again to
+/// pop the fork (a thread's current hub is the same after a callback as before it; `Hub::run`
+/// restores it, also on panic). If it is not, the fork is left alone rather than popping
+/// another hub's scope.
+#[inline]
+pub(crate) fn with_scope_on_current<C, F, R>(scope_config: C, callback: F) -> R
+where
+    C: FnOnce(&mut Scope),
+    F: FnOnce() -> R,
+{
+    struct PopCurrent {
+        hub: u64,
+        depth: usize,
+    }
+    impl Drop for PopCurrent {
+        fn drop(&mut self) {
+            let (id, depth) = (self.hub, self.depth);
+            // dropped at the end of this function, outside `with_current`
+            let mut deferred = Popped::Nothing;
+            let found = Hub::with_current(|hub| {
+                let same = hub.id == id;
+                if same {
+                    hub.take_to(depth, &mut deferred);
+                }
+                same
+            });
+            if found != Some(true) {
+                sdk_transport::sdk_debug!(
+                    "with_scope: the thread's hub changed inside the callback; not popped"
+                );
+            }
+        }
+    }
+    let _pop = Hub::with_current(|hub| {
+        let mut guard = hub.push_scope_configured(scope_config);
+        guard
+            .depth
+            .take()
+            .map(|depth| PopCurrent { hub: hub.id, depth })
+    });
+    callback()
 }
 
 struct ScopeGuardRef<'a> {
@@ -1150,6 +1237,49 @@ mod tests {
             let kept = kept.expect("a snapshot");
             assert_eq!(kept.user().and_then(|u| u.id.as_deref()), Some("held"));
         });
+    }
+
+    #[test]
+    fn with_scope_takes_no_reference_on_the_current_hub() {
+        let _ = with_captured_events(|| {
+            let count = || Arc::strong_count(&Hub::current());
+            let outside = count();
+            let mut inside = 0;
+            crate::with_scope(|s| s.set_tag("k", "v"), || inside = count());
+            assert_eq!(inside, outside);
+        });
+    }
+
+    #[test]
+    fn hub_run_inside_with_scope_switches_and_the_fork_is_popped_from_the_outer_hub() {
+        let events = with_captured_events(|| {
+            let outer = Hub::current();
+            let base = outer.depth();
+            let other = Arc::new(Hub::new_from_top(&outer));
+            let other_base = other.depth();
+            crate::with_scope(
+                |s| s.set_tag("fork", "outer"),
+                || {
+                    assert_eq!(outer.depth(), base + 1);
+                    Hub::run(other.clone(), || {
+                        assert!(Arc::ptr_eq(&Hub::current(), &other));
+                        crate::with_scope(
+                            |s| s.set_tag("fork", "inner"),
+                            || crate::capture_message("in other", Level::Info),
+                        );
+                    });
+                    crate::capture_message("in outer", Level::Info);
+                },
+            );
+            assert_eq!(outer.depth(), base);
+            assert_eq!(other.depth(), other_base);
+            crate::capture_message("after", Level::Info);
+        });
+        let tag = |i: usize| events[i].tags.get("fork").cloned();
+        assert_eq!(events.len(), 3);
+        assert_eq!(tag(0).as_deref(), Some("inner"));
+        assert_eq!(tag(1).as_deref(), Some("outer"));
+        assert_eq!(tag(2), None);
     }
 
     #[test]
