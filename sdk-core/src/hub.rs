@@ -847,6 +847,7 @@ where
     C: FnOnce(&mut Scope),
     F: FnOnce() -> R,
 {
+    /// Pops `depth` on hub `hub` when dropped; depth 0: nothing was pushed.
     struct PopCurrent {
         hub: u64,
         depth: usize,
@@ -854,6 +855,9 @@ where
     impl Drop for PopCurrent {
         fn drop(&mut self) {
             let (id, depth) = (self.hub, self.depth);
+            if depth == 0 {
+                return;
+            }
             // dropped at the end of this function, outside `with_current`
             let mut deferred = Popped::Nothing;
             let found = Hub::with_current(|hub| {
@@ -870,12 +874,16 @@ where
             }
         }
     }
-    let _pop = Hub::with_current(|hub| {
+    // filled in place (word by word) and never moved: returning it through `with_current`'s
+    // `Option`, or moving it afterwards, reloads the two words as one 16-byte value, which
+    // stalls store forwarding. Dropped (popping) after the callback, also on panic.
+    let mut pop = PopCurrent { hub: 0, depth: 0 };
+    Hub::with_current(|hub| {
         let mut guard = hub.push_scope_configured(scope_config);
-        guard
-            .depth
-            .take()
-            .map(|depth| PopCurrent { hub: hub.id, depth })
+        if let Some(depth) = guard.depth.take() {
+            pop.hub = hub.id;
+            pop.depth = depth;
+        }
     });
     callback()
 }
