@@ -19,7 +19,7 @@ use std::thread::ThreadId;
 use uuid::Uuid;
 
 use crate::client::Client;
-use crate::protocol::{Breadcrumb, Event, Level, User};
+use crate::protocol::{Breadcrumb, Event, Level};
 use crate::scope::Scope;
 
 /// Number of enabled clients bound anywhere (the global slot and explicit hub bindings). Zero
@@ -201,7 +201,7 @@ struct Stack {
     last_event_id: Option<Uuid>,
     /// A popped scope's uniquely owned user allocation, handed to the next fork so that its
     /// `set_user` reuses it instead of allocating (see `Scope::set_user`).
-    spare_user: Option<Arc<User>>,
+    spare_user: Option<crate::scope::UserArc>,
 }
 
 impl Stack {
@@ -829,7 +829,7 @@ enum Popped {
         _attachments: Option<Arc<Vec<sdk_transport::EnvelopeItem>>>,
         _span: Option<crate::performance::TransactionOrSpan>,
         _client: ClientSlot,
-        _user: Option<Arc<User>>,
+        _user: Option<crate::scope::UserArc>,
     },
     Many {
         _layers: Vec<Layer>,
@@ -973,6 +973,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::User;
     use crate::testing::{with_captured_events, with_captured_events_options, TestTransport};
     use crate::ClientOptions;
 

@@ -45,7 +45,7 @@ pub struct Scope {
     pub(crate) level: Option<Level>,
     pub(crate) fingerprint: Option<Arc<[Cow<'static, str>]>>,
     pub(crate) transaction: Option<Arc<str>>,
-    pub(crate) user: Option<Arc<User>>,
+    pub(crate) user: Option<UserArc>,
     pub(crate) tags: TagMap,
     pub(crate) extra: Option<Arc<VecMap<serde_json::Value>>>,
     pub(crate) contexts: Option<Arc<VecMap<Context>>>,
@@ -64,9 +64,13 @@ pub struct Scope {
     pub(crate) spare_user: SpareUser,
 }
 
-/// A uniquely owned `Arc<User>` kept for reuse; cloning gives an empty one.
+/// The shared user of a scope: an `Arc` without weak counts (`triomphe`), so checking that it
+/// is uniquely owned (to reuse it) is a plain load, and dropping it one atomic decrement.
+pub(crate) type UserArc = triomphe::Arc<User>;
+
+/// A uniquely owned user allocation kept for reuse; cloning gives an empty one.
 #[derive(Default)]
-pub(crate) struct SpareUser(Option<Arc<User>>);
+pub(crate) struct SpareUser(Option<UserArc>);
 
 impl Clone for SpareUser {
     #[inline]
@@ -76,26 +80,41 @@ impl Clone for SpareUser {
 }
 
 impl SpareUser {
-    pub(crate) fn set(&mut self, spare: Option<Arc<User>>) {
+    pub(crate) fn set(&mut self, spare: Option<UserArc>) {
         self.0 = spare;
     }
 
-    pub(crate) fn take(&mut self) -> Option<Arc<User>> {
+    pub(crate) fn take(&mut self) -> Option<UserArc> {
         self.0.take()
     }
 
     /// `user` in the spare allocation when it is still uniquely owned, else in a new one.
     #[inline]
-    fn fill(&mut self, user: User) -> Arc<User> {
+    fn fill(&mut self, user: User) -> UserArc {
         if let Some(mut spare) = self.0.take() {
-            if let Some(slot) = Arc::get_mut(&mut spare) {
-                *slot = user;
+            if let Some(slot) = UserArc::get_mut(&mut spare) {
+                // field by field: no bulk copy of the caller's freshly written value (a
+                // 144-byte memcpy reading it back stalls on store forwarding)
+                let User {
+                    id,
+                    email,
+                    ip_address,
+                    username,
+                    name,
+                    other,
+                } = user;
+                slot.id = id;
+                slot.email = email;
+                slot.ip_address = ip_address;
+                slot.username = username;
+                slot.name = name;
+                slot.other = other;
                 #[cfg(test)]
                 USER_REUSES.with(|n| n.set(n.get() + 1));
                 return spare;
             }
         }
-        Arc::new(user)
+        UserArc::new(user)
     }
 }
 
@@ -107,11 +126,10 @@ thread_local! {
 
 /// Whether a popped scope's user allocation is worth keeping for reuse: nobody else holds it,
 /// and what it still holds until reused is small (no extra fields, short strings).
-pub(crate) fn reusable_user(user: &Arc<User>) -> bool {
+pub(crate) fn reusable_user(user: &UserArc) -> bool {
     const SMALL: usize = 256;
     let short = |s: &Option<Cow<'static, str>>| s.as_ref().is_none_or(|s| s.len() <= SMALL);
-    Arc::strong_count(user) == 1
-        && Arc::weak_count(user) == 0
+    user.is_unique()
         && user.other.is_empty()
         && short(&user.id)
         && short(&user.email)
