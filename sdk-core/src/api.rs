@@ -198,10 +198,7 @@ where
     if !is_active() {
         return callback();
     }
-    match Hub::with_current(|hub| hub.clone()) {
-        Some(hub) => hub.with_scope(scope_config, callback),
-        None => callback(),
-    }
+    crate::hub::with_scope_on_current(scope_config, callback)
 }
 
 /// Pushes a fork of the current scope; it is popped when the guard drops (dropping guards out
