@@ -64,7 +64,10 @@ pub struct Measurement {
 }
 
 /// A finished span as it is sent inside its transaction.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// While its span is open, the record is built in place in its transaction's state (the
+/// span's setters write into it), so finishing a span moves nothing.
+#[derive(Debug, Clone)]
 pub struct SpanRecord {
     /// The span's id.
     pub span_id: SpanId,
@@ -87,6 +90,26 @@ pub struct SpanRecord {
     /// Tags and data, absent when the span has none (see [`SpanRecord::tags`] and
     /// [`SpanRecord::data`]): a plain span carries and drops no empty maps.
     extras: Option<Box<SpanExtras>>,
+    /// 0 while the span is open, then its place in the transaction's finish order (from 1):
+    /// spans are sent in the order they finished.
+    seq: u32,
+}
+
+impl PartialEq for SpanRecord {
+    fn eq(&self, other: &Self) -> bool {
+        // `seq` is bookkeeping, not content.
+        self.span_id == other.span_id
+            && self.parent_span_id == other.parent_span_id
+            && self.op == other.op
+            && self.description == other.description
+            && self.status == other.status
+            && self.origin == other.origin
+            && self.code == other.code
+            && self.start_timestamp == other.start_timestamp
+            && self.timestamp == other.timestamp
+            && self.tags() == other.tags()
+            && self.data() == other.data()
+    }
 }
 
 impl SpanRecord {
@@ -114,33 +137,60 @@ impl SpanRecord {
     }
 }
 
-/// A recorded span's mutable state while it is open: a slot in its transaction's state (see
-/// `TxState::open`), so that starting a span allocates nothing of its own and each start and
-/// finish takes one lock (the transaction's).
-#[derive(Debug, Default)]
-pub(crate) struct SpanState {
-    /// Nanoseconds after the transaction's start (moved by [`Span::set_start_now`]).
-    start: i64,
-    op: Cow<'static, str>,
-    description: Option<Cow<'static, str>>,
-    status: Option<SpanStatus>,
-    code: Option<&'static CodeLocation>,
-    /// Origin, tags and data: boxed and absent until set, so that a plain span carries (and
-    /// drops) no empty maps.
-    extras: Option<Box<SpanExtras>>,
-}
-
 /// The parts of a span most spans never set.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct SpanExtras {
-    origin: Option<Cow<'static, str>>,
     tags: BTreeMap<String, String>,
     data: serde_json::Map<String, serde_json::Value>,
 }
 
-impl SpanState {
-    fn extras(&mut self) -> &mut SpanExtras {
-        self.extras.get_or_insert_with(Box::default)
+impl SpanRecord {
+    /// A new open record: a span started at `start_timestamp` (its end is set when it
+    /// finishes).
+    pub(crate) fn open(
+        span_id: SpanId,
+        parent_span_id: SpanId,
+        op: Cow<'static, str>,
+        description: Option<Cow<'static, str>>,
+        start_timestamp: SystemTime,
+    ) -> SpanRecord {
+        SpanRecord {
+            span_id,
+            parent_span_id,
+            op,
+            description,
+            status: None,
+            origin: None,
+            code: None,
+            start_timestamp,
+            timestamp: start_timestamp,
+            extras: None,
+            seq: 0,
+        }
+    }
+
+    /// Whether the span is still open.
+    pub(crate) fn is_open(&self) -> bool {
+        self.seq == 0
+    }
+
+    /// Its place in the finish order (0 while open).
+    pub(crate) fn finish_seq(&self) -> u32 {
+        self.seq
+    }
+
+    /// Closes the record: the span ended at `end` (never before its start), as the
+    /// transaction's `seq`-th finished span.
+    pub(crate) fn close(&mut self, end: SystemTime, seq: u32) {
+        self.timestamp = end.max(self.start_timestamp);
+        self.seq = seq.max(1);
+        if self
+            .extras
+            .as_ref()
+            .is_some_and(|e| e.tags.is_empty() && e.data.is_empty())
+        {
+            self.extras = None;
+        }
     }
 }
 
@@ -174,17 +224,7 @@ impl Span {
     ) -> Span {
         // One generator call, never zero (cheaper than filling bytes until non-zero).
         let span_id = SpanId::from_bytes(fastrand::u64(1..).to_le_bytes());
-        let slot = if tx.try_reserve_span() {
-            let start = tx.now_offset();
-            tx.open_span(SpanState {
-                start,
-                op,
-                description,
-                ..SpanState::default()
-            })
-        } else {
-            None
-        };
+        let slot = tx.open_span(span_id, parent_span_id, op, description);
         Span {
             repr: SpanRepr {
                 tx: tx.clone(),
@@ -199,8 +239,8 @@ impl Span {
         &self.repr.tx
     }
 
-    /// Runs `f` on the span's state while it is open (one lock).
-    fn with_state(&self, f: impl FnOnce(&mut SpanState)) {
+    /// Runs `f` on the span's record while it is open (one lock).
+    fn with_state(&self, f: impl FnOnce(&mut SpanRecord)) {
         if let Some(slot) = self.repr.slot {
             self.repr.tx.with_open_span(slot, f);
         }
@@ -281,26 +321,26 @@ impl Span {
 
     /// Sets the origin (`manual` when unset; integrations use `auto.<category>.<name>`).
     pub fn set_origin(&self, origin: impl Into<Cow<'static, str>>) {
-        self.with_state(|s| s.extras().origin = Some(origin.into()));
+        self.with_state(|s| s.origin = Some(origin.into()));
     }
 
     /// Sets a data attribute.
     pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
         self.with_state(|s| {
-            s.extras().data.insert(key.into(), value.into());
+            s.data_mut().insert(key.into(), value.into());
         });
     }
 
     /// Sets a tag.
     pub fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) {
         self.with_state(|s| {
-            s.extras().tags.insert(key.into(), value.into());
+            s.tags_mut().insert(key.into(), value.into());
         });
     }
 
     /// Sets several data attributes at once (one lock).
     pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
-        self.with_state(|s| s.extras().data.extend(data));
+        self.with_state(|s| s.data_mut().extend(data));
     }
 
     /// Sets where in the code the span was created.
@@ -312,11 +352,11 @@ impl Span {
     /// yet (no re-insertion).
     pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
         self.with_state(|s| {
-            let extras = s.extras();
-            if extras.data.is_empty() {
-                extras.data = data;
+            let current = s.data_mut();
+            if current.is_empty() {
+                *current = data;
             } else {
-                extras.data.extend(data);
+                current.extend(data);
             }
         });
     }
@@ -333,24 +373,21 @@ impl Span {
     /// span finished, or for a span that records nothing.
     pub fn set_start_now(&self) {
         if self.repr.slot.is_some() {
-            let now = self.repr.tx.now_offset();
-            self.with_state(|s| s.start = now);
+            let now = self.repr.tx.time_at(self.repr.tx.now_offset());
+            self.with_state(|s| s.start_timestamp = now);
         }
     }
 
     /// Sets the span's start time explicitly (see [`Span::finish_at`] for its end).
     pub fn set_start_timestamp(&self, timestamp: SystemTime) {
-        if self.repr.slot.is_some() {
-            let start = self.repr.tx.offset_of(timestamp);
-            self.with_state(|s| s.start = start);
-        }
+        self.with_state(|s| s.start_timestamp = timestamp);
     }
 
     /// Finishes the span now. Finishing twice, or after the transaction finished, does
     /// nothing (a span finished after its transaction is not sent).
     pub fn finish(self) {
         if let Some(slot) = self.repr.slot {
-            let end = self.repr.tx.now_offset();
+            let end = self.repr.tx.time_at(self.repr.tx.now_offset());
             self.finish_recording(slot, end);
         }
     }
@@ -358,8 +395,7 @@ impl Span {
     /// Finishes the span with an explicit end time.
     pub fn finish_at(self, timestamp: SystemTime) {
         if let Some(slot) = self.repr.slot {
-            let end = self.repr.tx.offset_of(timestamp);
-            self.finish_recording(slot, end);
+            self.finish_recording(slot, timestamp);
         }
     }
 
@@ -414,32 +450,13 @@ impl Span {
 }
 
 impl Span {
-    /// Closes the span's slot and adds its record to the transaction (one lock); nothing
-    /// when it already finished or its transaction did.
-    fn finish_recording(&self, slot: usize, end: i64) {
-        let repr = &self.repr;
-        let tx = &repr.tx;
-        let closed = tx.close_span(slot, |s| {
-            let mut extras = s.extras;
-            let origin = extras.as_mut().and_then(|e| e.origin.take());
-            let extras = extras.filter(|e| !e.tags.is_empty() || !e.data.is_empty());
-            SpanRecord {
-                span_id: repr.span_id,
-                parent_span_id: repr.parent_span_id,
-                op: s.op,
-                description: s.description,
-                status: s.status,
-                origin,
-                code: s.code,
-                start_timestamp: tx.time_at(s.start),
-                timestamp: tx.time_at(end.max(s.start)),
-                extras,
-            }
-        });
-        if !closed {
+    /// Closes the span's record in its transaction (one lock); nothing when it already
+    /// finished or its transaction did.
+    fn finish_recording(&self, slot: usize, end: SystemTime) {
+        if !self.repr.tx.close_span(slot, end) {
             sdk_transport::sdk_debug!(
                 "span {} finished twice or after its transaction; it is not sent again",
-                repr.span_id
+                self.repr.span_id
             );
         }
     }

@@ -456,3 +456,34 @@ fn spans_left_open_do_not_leak_into_the_next_transaction_on_the_thread() {
     assert_eq!(sent[1].spans[0].status, Some(SpanStatus::Ok));
     assert_eq!(sent[1].spans[1].status, None);
 }
+
+#[test]
+fn spans_arrive_in_finish_order_and_open_ones_are_left_out() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let first = tx.start_child("s", "first started");
+    let open = tx.start_child("s", "never finished");
+    let third = tx.start_child("s", "third started");
+    third.set_data("rows", 3);
+    third.finish();
+    first.set_status(SpanStatus::Ok);
+    first.finish();
+    open.set_description("renamed but still open");
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    let descriptions: Vec<_> = sent
+        .spans
+        .iter()
+        .map(|s| s.description.as_deref())
+        .collect();
+    assert_eq!(descriptions, [Some("third started"), Some("first started")]);
+    assert_eq!(sent.spans[0].data()["rows"], 3);
+    assert_eq!(sent.spans[1].status, Some(SpanStatus::Ok));
+    assert!(sent.spans[1].data().is_empty());
+    for span in &sent.spans {
+        assert!(span.timestamp >= span.start_timestamp);
+    }
+    // The open span's handle finishing later changes nothing that was sent.
+    open.finish();
+    assert_eq!(sink.transactions()[0].spans.len(), 2);
+}

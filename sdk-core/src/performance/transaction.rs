@@ -18,9 +18,7 @@ use super::propagation::{
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
-use super::span::{
-    lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord, SpanState,
-};
+use super::span::{lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord};
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::{SpanStatus, TraceContext};
 
@@ -290,10 +288,11 @@ pub(crate) struct TxState {
     tags: BTreeMap<String, String>,
     data: serde_json::Map<String, serde_json::Value>,
     measurements: BTreeMap<String, Measurement>,
+    /// Recorded spans in start order, open ones included (a span's slot is its index):
+    /// at most `max_spans` of them. A record is built in place and closed in place.
     spans: Vec<SpanRecord>,
-    /// Recorded spans not finished yet, by slot (`None` once finished). Slots are not reused:
-    /// at most `max_spans` of them, dropped with the transaction's state when it finishes.
-    open: Vec<Option<SpanState>>,
+    /// Spans finished so far (the last one's place in the finish order).
+    finished_spans: u32,
     finished: bool,
     /// Nanoseconds after `start_wall` where the transaction starts (0 unless moved by
     /// [`Transaction::set_start_now`] / [`Transaction::set_start_timestamp`]).
@@ -310,7 +309,8 @@ pub(crate) struct TxShared {
     pub(crate) sink: Arc<dyn TransactionSink>,
     start_wall: SystemTime,
     start_mono: super::clock::Start,
-    /// Spans started (recorded or not), for `max_spans` and client reports.
+    /// Spans started in an unsampled transaction, for client reports (a sampled one counts
+    /// its spans under its lock).
     children: AtomicUsize,
     max_spans: usize,
     dsc: OnceLock<Arc<DynamicSamplingContext>>,
@@ -354,54 +354,62 @@ impl TxShared {
         }
     }
 
-    /// Counts a new span; `false` when it must not be recorded (unsampled or over the limit,
-    /// the latter counted as a discard).
-    pub(crate) fn try_reserve_span(&self) -> bool {
-        let n = self.children.fetch_add(1, Ordering::Relaxed);
+    /// Starts recording a span now: its record's slot, or `None` when it must not be
+    /// recorded (unsampled, over `max_spans` (counted as a discard), or the transaction
+    /// already finished). One lock, no allocation but the transaction's first span's.
+    pub(crate) fn open_span(
+        &self,
+        span_id: SpanId,
+        parent_span_id: SpanId,
+        op: Cow<'static, str>,
+        description: Option<Cow<'static, str>>,
+    ) -> Option<usize> {
         if !self.sampled {
-            return false;
+            self.children.fetch_add(1, Ordering::Relaxed);
+            return None;
         }
-        if n >= self.max_spans {
-            record_span_overflow(self);
-            return false;
-        }
-        true
-    }
-
-    /// Opens a slot for a recorded span's state; `None` when the transaction already
-    /// finished (the span then records nothing).
-    pub(crate) fn open_span(&self, span: SpanState) -> Option<usize> {
+        let start = self.time_at(self.now_offset());
         let mut state = lock(&self.state);
         if state.finished {
             return None;
         }
-        if state.open.capacity() == 0 {
-            state.open = take_spare_slots();
+        let slot = state.spans.len();
+        if slot >= self.max_spans {
+            drop(state);
+            record_span_overflow(self);
+            return None;
         }
-        state.open.push(Some(span));
-        Some(state.open.len() - 1)
+        if state.spans.capacity() == 0 {
+            state.spans.reserve(16);
+        }
+        state.spans.push(SpanRecord::open(
+            span_id,
+            parent_span_id,
+            op,
+            description,
+            start,
+        ));
+        Some(slot)
     }
 
-    /// Runs `f` on an open span's state; nothing once it (or the transaction) finished.
-    pub(crate) fn with_open_span(&self, slot: usize, f: impl FnOnce(&mut SpanState)) {
+    /// Runs `f` on an open span's record; nothing once it (or the transaction) finished.
+    pub(crate) fn with_open_span(&self, slot: usize, f: impl FnOnce(&mut SpanRecord)) {
         let mut state = lock(&self.state);
-        if let Some(Some(span)) = state.open.get_mut(slot) {
+        if let Some(span) = state.spans.get_mut(slot).filter(|s| s.is_open()) {
             f(span);
         }
     }
 
-    /// Closes an open span and adds the record `f` makes of it; `false` when it already
-    /// finished or the transaction did.
-    pub(crate) fn close_span(&self, slot: usize, f: impl FnOnce(SpanState) -> SpanRecord) -> bool {
+    /// Closes an open span's record, ending it at `end`; `false` when it already finished
+    /// or the transaction did.
+    pub(crate) fn close_span(&self, slot: usize, end: SystemTime) -> bool {
         let mut state = lock(&self.state);
-        let Some(span) = state.open.get_mut(slot).and_then(Option::take) else {
+        let seq = state.finished_spans.saturating_add(1);
+        let Some(span) = state.spans.get_mut(slot).filter(|s| s.is_open()) else {
             return false;
         };
-        let record = f(span);
-        if state.spans.capacity() == 0 {
-            state.spans.reserve(16);
-        }
-        state.spans.push(record);
+        span.close(end, seq);
+        state.finished_spans = seq;
         true
     }
 
@@ -756,7 +764,7 @@ impl Transaction {
         let shared = &self.shared;
         // The parts that are sent are taken field by field (not the whole state swapped for a
         // default one): what is left behind is empty and dropped with the transaction.
-        let mut state = {
+        let state = {
             let mut guard = lock(&shared.state);
             if guard.finished {
                 return;
@@ -775,12 +783,8 @@ impl Transaction {
                 tags: std::mem::take(&mut g.tags),
                 data: std::mem::take(&mut g.data),
                 measurements: std::mem::take(&mut g.measurements),
-                open: std::mem::take(&mut g.open),
             }
         };
-        // Spans still open are dropped here (they are not sent); their slots serve the next
-        // transaction on this thread.
-        keep_spare_slots(std::mem::take(&mut state.open));
         if !shared.sampled {
             if shared.decision.source != DecisionSource::TracingDisabled {
                 let spans = shared.children.load(Ordering::Relaxed) as u64;
@@ -795,6 +799,7 @@ impl Transaction {
             }
             return;
         }
+        let spans = finished_in_order(state.spans);
         let dsc = shared.dsc_with(&state.name, state.source);
         let config = shared.sink.config();
         // Never before the start (offset 0 unless the start was moved).
@@ -814,7 +819,7 @@ impl Transaction {
             status: state.status,
             start_timestamp: shared.time_at(state.start_offset),
             timestamp: shared.time_at(end),
-            spans: state.spans,
+            spans,
             tags: state.tags,
             data: state.data,
             measurements: state.measurements,
@@ -843,38 +848,18 @@ struct TakenState {
     tags: BTreeMap<String, String>,
     data: serde_json::Map<String, serde_json::Value>,
     measurements: BTreeMap<String, Measurement>,
-    open: Vec<Option<SpanState>>,
 }
 
-/// Slots a thread keeps for its next transaction's open spans.
-const SPARE_SLOTS_MAX: usize = 64;
-
-thread_local! {
-    /// The open-span slots of the last transaction finished on this thread, emptied: a
-    /// transaction started next reuses them instead of allocating (at most
-    /// [`SPARE_SLOTS_MAX`] slots are kept, so memory stays bounded).
-    static SPARE_SLOTS: std::cell::Cell<Vec<Option<SpanState>>> =
-        const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// Empty slots for a transaction's open spans: this thread's spare ones, or new ones.
-fn take_spare_slots() -> Vec<Option<SpanState>> {
-    let mut slots = SPARE_SLOTS
-        .try_with(std::cell::Cell::take)
-        .unwrap_or_default();
-    if slots.capacity() == 0 {
-        slots.reserve(16);
+/// The finished spans in the order they finished; spans still open are dropped (not sent).
+/// Spans that finish in the order they started (the usual case) are not moved.
+fn finished_in_order(mut spans: Vec<SpanRecord>) -> Vec<SpanRecord> {
+    if spans.iter().any(SpanRecord::is_open) {
+        spans.retain(|s| !s.is_open());
     }
-    slots
-}
-
-/// Keeps a finished transaction's slots (emptied) for the next one on this thread.
-fn keep_spare_slots(mut slots: Vec<Option<SpanState>>) {
-    if slots.capacity() == 0 || slots.capacity() > SPARE_SLOTS_MAX {
-        return;
+    if !spans.is_sorted_by_key(SpanRecord::finish_seq) {
+        spans.sort_unstable_by_key(SpanRecord::finish_seq);
     }
-    slots.clear();
-    let _ = SPARE_SLOTS.try_with(|spare| spare.set(slots));
+    spans
 }
 
 pub(crate) use crate::ids::new_event_id;
