@@ -296,7 +296,7 @@ where
         // integration) is the parent, else this starts a transaction.
         let parent = parent
             .or_else(sdk_core::performance::entered_span)
-            .or_else(|| sdk_core::configure_scope(|s| s.get_span().cloned()));
+            .or_else(sdk_core::performance::scope_span);
         let span: TransactionOrSpan = match parent {
             Some(parent) => parent.start_child(op, description).into(),
             None => {

@@ -3,6 +3,7 @@
 //! inside it carry its trace, and outgoing requests get the trace headers.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use sdk_transport::{DataCategory, DiscardReason, Dsn, ItemPayload, Payload};
@@ -312,6 +313,9 @@ impl Scope {
     /// tx.finish();
     /// ```
     pub fn set_span(&mut self, span: Option<TransactionOrSpan>) {
+        if span.is_some() && !SCOPE_SPAN_EVER_SET.load(Ordering::Relaxed) {
+            SCOPE_SPAN_EVER_SET.store(true, Ordering::Relaxed);
+        }
         self.span = span;
     }
 
@@ -340,6 +344,29 @@ pub fn start_transaction(ctx: TransactionContext) -> Transaction {
 /// Headers for an outgoing request made now (see [`Hub::iter_trace_propagation_headers`]).
 pub fn iter_trace_propagation_headers() -> std::vec::IntoIter<(&'static str, String)> {
     Hub::current().iter_trace_propagation_headers()
+}
+
+/// Whether any scope ever had a span bound ([`Scope::set_span`]): until then
+/// [`scope_span`] need not look at the scope.
+static SCOPE_SPAN_EVER_SET: AtomicBool = AtomicBool::new(false);
+
+/// The span bound to the current scope ([`Scope::set_span`]), if any. Cheap (one atomic
+/// load) in programs that never bind a span to a scope, e.g. those traced through the
+/// `tracing` layer only.
+///
+/// ```
+/// // Instrumentation that starts spans under whatever the scope carries:
+/// let span = match sdk_core::performance::scope_span() {
+///     Some(parent) => Some(parent.start_child("db.query", "SELECT 1")),
+///     None => None, // nothing bound (and no client here): start a transaction instead
+/// };
+/// assert!(span.is_none());
+/// ```
+pub fn scope_span() -> Option<TransactionOrSpan> {
+    if !SCOPE_SPAN_EVER_SET.load(Ordering::Relaxed) {
+        return None;
+    }
+    crate::configure_scope(|scope| scope.get_span().cloned())
 }
 
 thread_local! {
@@ -487,6 +514,26 @@ mod tests {
             l[0]["trace"]["trace_id"],
             body["contexts"]["trace"]["trace_id"]
         );
+    }
+
+    #[test]
+    fn scope_span_is_the_span_bound_to_the_current_scope() {
+        let mut seen = None;
+        with_captured_envelopes_options(
+            || {
+                let tx = start_transaction(TransactionContext::new("job", "task"));
+                crate::configure_scope(|s| s.set_span(Some(tx.clone().into())));
+                let bound = super::scope_span().map(|s| s.span_id());
+                crate::configure_scope(|s| s.set_span(None));
+                let unbound = super::scope_span().map(|s| s.span_id());
+                seen = Some((bound, unbound, tx.span_id()));
+                tx.finish();
+            },
+            ClientOptions::new().dsn(DSN).traces_sample_rate(1.0),
+        );
+        let (bound, unbound, span_id) = seen.expect("ran");
+        assert_eq!(bound, Some(span_id));
+        assert_eq!(unbound, None);
     }
 
     #[test]

@@ -43,8 +43,8 @@ mod tests;
 pub use crate::protocol::{SpanStatus, TraceContext};
 pub use baggage::{merge_baggage, Baggage};
 pub use binding::{
-    enter_span, entered_span, exit_span, iter_trace_propagation_headers, start_transaction,
-    BeforeSendTransaction,
+    enter_span, entered_span, exit_span, iter_trace_propagation_headers, scope_span,
+    start_transaction, BeforeSendTransaction,
 };
 pub use dsc::DynamicSamplingContext;
 pub use propagation::{InvalidTraceHeader, PropagationContext, SentryTrace, TraceParent};

@@ -60,8 +60,10 @@ pub struct FinishedTransaction {
     pub environment: Option<Arc<str>>,
     /// The rate it was sampled with.
     pub sample_rate: Option<f64>,
-    /// The trace's frozen DSC (the envelope header `trace`).
-    pub dsc: Arc<DynamicSamplingContext>,
+    /// The transaction's shared state: the trace's DSC is frozen from it (see
+    /// [`FinishedTransaction::dsc`]) when the envelope is written, on the delivery worker,
+    /// unless an outgoing request or an incoming trace froze it before.
+    pub(crate) trace: Arc<super::transaction::TxShared>,
     /// More top-level event fields the client adds (`server_name`, `user`, `sdk`, `dist`,
     /// ...). A `contexts` object here is merged with `contexts.trace`; keys this type writes
     /// itself are ignored.
@@ -196,6 +198,13 @@ fn write_span(span: &SpanRecord, trace_id: TraceId, out: &mut Vec<u8>) -> Result
 }
 
 impl FinishedTransaction {
+    /// The trace's dynamic sampling context (the envelope header `trace`), frozen from now on:
+    /// the one an incoming trace or an outgoing request froze, else one made from this
+    /// transaction (its trace, sampling decision, name and the client's keys).
+    pub fn dsc(&self) -> Arc<DynamicSamplingContext> {
+        self.trace.dsc()
+    }
+
     fn write_trace_context(&self, out: &mut Vec<u8>) -> Result<(), PayloadError> {
         let mut w = JsonWriter::object(out);
         w.field("type", "trace")?;
@@ -241,7 +250,9 @@ impl FinishedTransaction {
     /// ```
     pub fn into_envelope(self: Arc<Self>) -> Envelope {
         let mut envelope = Envelope::with_event_id(self.event_id);
-        let trace: Arc<dyn ItemPayload> = self.dsc.clone();
+        // The DSC is frozen and written by the worker (the transaction's shared state writes
+        // it), not built on the finishing thread.
+        let trace: Arc<dyn ItemPayload> = self.trace.clone();
         envelope.headers.trace = Some(Payload::Lazy(trace));
         let span_count = u32::try_from(self.spans.len()).unwrap_or(u32::MAX);
         let payload: Arc<dyn ItemPayload> = self;

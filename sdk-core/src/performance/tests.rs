@@ -187,7 +187,7 @@ fn continued_trace_keeps_ids_and_forwards_the_incoming_dsc() {
     let sent = &sink.transactions()[0];
     let v = json(sent);
     assert_eq!(v["contexts"]["trace"]["parent_span_id"], "b0e6f15b45c36b12");
-    assert_eq!(sent.dsc.public_key.as_deref(), Some("upstream"));
+    assert_eq!(sent.dsc().public_key.as_deref(), Some("upstream"));
     let envelope = sent.clone().into_envelope();
     let text = String::from_utf8(envelope.to_vec().unwrap()).unwrap();
     let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
@@ -265,7 +265,7 @@ fn head_dsc_is_frozen_at_first_use() {
     tx.finish();
     let sent = &sink.transactions()[0];
     assert_eq!(sent.name, "renamed");
-    assert_eq!(sent.dsc.transaction.as_deref(), Some("first"));
+    assert_eq!(sent.dsc().transaction.as_deref(), Some("first"));
     let v = json(sent);
     assert_eq!(v["release"], "app@1.0");
     assert_eq!(v["environment"], "prod");
@@ -279,7 +279,7 @@ fn url_names_stay_out_of_the_dsc() {
     let tx = Transaction::start(ctx, sink.clone());
     tx.finish();
     let sent = &sink.transactions()[0];
-    assert_eq!(sent.dsc.transaction, None);
+    assert_eq!(sent.dsc().transaction, None);
     assert_eq!(json(sent)["transaction_info"]["source"], "url");
 }
 
@@ -486,4 +486,29 @@ fn spans_arrive_in_finish_order_and_open_ones_are_left_out() {
     // The open span's handle finishing later changes nothing that was sent.
     open.finish();
     assert_eq!(sink.transactions()[0].spans.len(), 2);
+}
+
+#[test]
+fn the_envelope_trace_header_is_the_dsc_frozen_when_it_is_written() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("checkout", "op"), sink.clone());
+    tx.start_child("s", "d").finish();
+    tx.finish();
+    let sent = sink.transactions()[0].clone();
+    let envelope = sent.clone().into_envelope();
+    let bytes = envelope.to_vec().expect("the envelope serialises");
+    let header_line = bytes.split(|b| *b == b'\n').next().expect("a header line");
+    let header: serde_json::Value = serde_json::from_slice(header_line).expect("header JSON");
+    let trace = &header["trace"];
+    assert_eq!(trace["trace_id"], sent.trace_id.to_string());
+    assert_eq!(trace["transaction"], "checkout");
+    assert_eq!(trace["sampled"], "true");
+    assert_eq!(trace["sample_rate"], "1");
+    // Frozen by the write: the transaction's own view is the same DSC.
+    let dsc = sent.dsc();
+    assert_eq!(dsc.transaction.as_deref(), Some("checkout"));
+    assert_eq!(
+        trace["sample_rand"],
+        dsc.sample_rand.clone().expect("sample_rand")
+    );
 }

@@ -87,14 +87,15 @@ pub struct TransactionContext {
 impl TransactionContext {
     /// A context for a new trace.
     pub fn new(name: impl Into<Cow<'static, str>>, op: impl Into<Cow<'static, str>>) -> Self {
-        let trace_id = TraceId::random();
+        // One generator call per id, never zero (cheaper than filling bytes until non-zero).
+        let trace_id = TraceId::from_bytes(fastrand::u128(1..).to_le_bytes());
         TransactionContext {
             name: name.into(),
             op: op.into(),
             source: TransactionSource::Custom,
             origin: None,
             trace_id,
-            span_id: SpanId::random(),
+            span_id: SpanId::from_bytes(fastrand::u64(1..).to_le_bytes()),
             parent_span_id: None,
             parent_sampled: None,
             sampled: None,
@@ -449,7 +450,7 @@ impl TxShared {
             .clone()
     }
 
-    fn dsc(&self) -> Arc<DynamicSamplingContext> {
+    pub(crate) fn dsc(&self) -> Arc<DynamicSamplingContext> {
         if let Some(dsc) = self.dsc.get() {
             return dsc.clone();
         }
@@ -463,6 +464,22 @@ impl TxShared {
     /// Sentry's `baggage` members for outgoing requests (freezes the DSC).
     pub(crate) fn dsc_baggage(&self) -> Option<String> {
         merge_baggage(None, &self.dsc().to_baggage())
+    }
+}
+
+/// A finished transaction's state writes the trace's DSC as its envelope's `trace` header
+/// (freezing it first), on the delivery worker.
+impl sdk_transport::ItemPayload for TxShared {
+    fn write_to(&self, out: &mut Vec<u8>) -> Result<(), sdk_transport::PayloadError> {
+        self.dsc().write_to(out)
+    }
+
+    fn size_hint(&self) -> usize {
+        256
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -761,7 +778,7 @@ impl Transaction {
     }
 
     fn finish_with(self, end: Option<i64>) {
-        let shared = &self.shared;
+        let Transaction { shared } = self;
         // The parts that are sent are taken field by field (not the whole state swapped for a
         // default one): what is left behind is empty and dropped with the transaction.
         let state = {
@@ -772,7 +789,9 @@ impl Transaction {
             guard.finished = true;
             let g = &mut *guard;
             TakenState {
-                name: std::mem::take(&mut g.name),
+                // Kept in the state too: the DSC, frozen later from the state, names the
+                // transaction (a static name costs nothing to clone).
+                name: g.name.clone(),
                 op: std::mem::take(&mut g.op),
                 source: g.source,
                 origin: g.origin.take(),
@@ -800,7 +819,6 @@ impl Transaction {
             return;
         }
         let spans = finished_in_order(state.spans);
-        let dsc = shared.dsc_with(&state.name, state.source);
         let config = shared.sink.config();
         // Never before the start (offset 0 unless the start was moved).
         let end = end
@@ -826,10 +844,10 @@ impl Transaction {
             release: config.release.clone(),
             environment: config.environment.clone(),
             sample_rate: shared.decision.sample_rate,
-            dsc,
             extra: serde_json::Map::new(),
             shared_fields: None,
             scope: None,
+            trace: shared.clone(),
         };
         shared.sink.send(Arc::new(finished));
     }
