@@ -33,6 +33,7 @@
 
 mod fields;
 mod logs;
+mod span_fields;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -49,6 +50,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use fields::Fields;
+use span_fields::SpanFields;
 
 /// What the layer does with a `tracing` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +278,7 @@ where
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
-        let mut fields = Fields::default();
+        let mut fields = SpanFields::default();
         attrs.record(&mut fields);
         let site = callsite(metadata);
         let op: Cow<'static, str> = match (fields.op.take(), site) {
@@ -331,7 +333,7 @@ where
         let Some(data) = extensions.get::<SentrySpan>() else {
             return;
         };
-        let mut fields = Fields::default();
+        let mut fields = SpanFields::default();
         values.record(&mut fields);
         if let Some(name) = fields.name.take() {
             if let TransactionOrSpan::Transaction(tx) = &data.span {

@@ -29,6 +29,7 @@
 pub mod baggage;
 pub mod binding;
 mod clock;
+pub mod data;
 pub mod dsc;
 pub mod propagation;
 pub mod protocol;
@@ -46,6 +47,7 @@ pub use binding::{
     enter_span, entered_span, exit_span, iter_trace_propagation_headers, scope_span,
     start_transaction, BeforeSendTransaction,
 };
+pub use data::SpanData;
 pub use dsc::DynamicSamplingContext;
 pub use propagation::{InvalidTraceHeader, PropagationContext, SentryTrace, TraceParent};
 pub use protocol::FinishedTransaction;

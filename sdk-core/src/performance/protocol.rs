@@ -12,6 +12,7 @@ use sdk_transport::{Envelope, EnvelopeItem, ItemPayload, ItemType, Payload, Payl
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::data::SpanData;
 use super::dsc::DynamicSamplingContext;
 use super::span::{CodeLocation, Measurement, SpanRecord};
 use super::transaction::TransactionSource;
@@ -51,7 +52,7 @@ pub struct FinishedTransaction {
     /// Tags.
     pub tags: BTreeMap<String, String>,
     /// Root span data (`contexts.trace.data`).
-    pub data: serde_json::Map<String, serde_json::Value>,
+    pub data: SpanData,
     /// Measurements.
     pub measurements: BTreeMap<String, Measurement>,
     /// The release.
@@ -154,11 +155,11 @@ fn write_entry<T: Serialize + ?Sized>(
 /// attributes do not override.
 fn write_data(
     out: &mut Vec<u8>,
-    data: &serde_json::Map<String, serde_json::Value>,
+    data: &SpanData,
     code: Option<&CodeLocation>,
 ) -> Result<(), PayloadError> {
     let mut w = JsonWriter::object(out);
-    for (key, value) in data {
+    for (key, value) in data.sorted() {
         w.field(key, value)?;
     }
     if let Some(code) = code {

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use sdk_transport::{DataCategory, DiscardReason};
 use serde::Serialize;
 
+use super::data::SpanData;
 use super::propagation::{
     SentryTrace, TraceParent, BAGGAGE_HEADER, SENTRY_TRACE_HEADER, TRACEPARENT_HEADER,
 };
@@ -120,10 +121,9 @@ impl SpanRecord {
     }
 
     /// Span data (attributes).
-    pub fn data(&self) -> &serde_json::Map<String, serde_json::Value> {
-        static EMPTY: std::sync::LazyLock<serde_json::Map<String, serde_json::Value>> =
-            std::sync::LazyLock::new(serde_json::Map::new);
-        self.extras.as_ref().map_or(&*EMPTY, |e| &e.data)
+    pub fn data(&self) -> &SpanData {
+        static EMPTY: SpanData = SpanData::new();
+        self.extras.as_ref().map_or(&EMPTY, |e| &e.data)
     }
 
     /// The tags, to change them (e.g. in `before_send_transaction`).
@@ -132,7 +132,7 @@ impl SpanRecord {
     }
 
     /// The data, to change it (e.g. in `before_send_transaction`).
-    pub fn data_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
+    pub fn data_mut(&mut self) -> &mut SpanData {
         &mut self.extras.get_or_insert_with(Box::default).data
     }
 }
@@ -141,7 +141,7 @@ impl SpanRecord {
 #[derive(Debug, Clone, Default, PartialEq)]
 struct SpanExtras {
     tags: BTreeMap<String, String>,
-    data: serde_json::Map<String, serde_json::Value>,
+    data: SpanData,
 }
 
 impl SpanRecord {
@@ -325,7 +325,7 @@ impl Span {
     }
 
     /// Sets a data attribute.
-    pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
+    pub fn set_data(&self, key: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) {
         self.with_state(|s| {
             s.data_mut().insert(key.into(), value.into());
         });
@@ -339,7 +339,11 @@ impl Span {
     }
 
     /// Sets several data attributes at once (one lock).
-    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
+    pub fn extend_data<K, V>(&self, data: impl IntoIterator<Item = (K, V)>)
+    where
+        K: Into<Cow<'static, str>>,
+        V: Into<serde_json::Value>,
+    {
         self.with_state(|s| s.data_mut().extend(data));
     }
 
@@ -350,7 +354,8 @@ impl Span {
 
     /// Sets several data attributes at once, taking the map as it is when the span has none
     /// yet (no re-insertion).
-    pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
+    pub fn set_data_map(&self, data: impl Into<SpanData>) {
+        let data = data.into();
         self.with_state(|s| {
             let current = s.data_mut();
             if current.is_empty() {
@@ -537,7 +542,7 @@ impl TransactionOrSpan {
     }
 
     /// Sets a data attribute.
-    pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
+    pub fn set_data(&self, key: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.set_data(key, value),
             TransactionOrSpan::Span(span) => span.set_data(key, value),
@@ -553,7 +558,11 @@ impl TransactionOrSpan {
     }
 
     /// Sets several data attributes at once.
-    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
+    pub fn extend_data<K, V>(&self, data: impl IntoIterator<Item = (K, V)>)
+    where
+        K: Into<Cow<'static, str>>,
+        V: Into<serde_json::Value>,
+    {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.extend_data(data),
             TransactionOrSpan::Span(span) => span.extend_data(data),
@@ -569,7 +578,7 @@ impl TransactionOrSpan {
     }
 
     /// Sets several data attributes at once, taking the map as it is when there is none yet.
-    pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
+    pub fn set_data_map(&self, data: impl Into<SpanData>) {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.set_data_map(data),
             TransactionOrSpan::Span(span) => span.set_data_map(data),

@@ -418,9 +418,7 @@ fn span_records_expose_and_edit_their_tags_and_data() {
     assert!(sent.spans[0].tags().is_empty() && sent.spans[0].data().is_empty());
     assert_eq!(sent.spans[1].tags()["k"], "v");
     assert_eq!(sent.spans[1].data()["n"], 1);
-    sent.spans[0]
-        .data_mut()
-        .insert("added".into(), "later".into());
+    sent.spans[0].data_mut().insert("added", "later");
     sent.spans[1].tags_mut().remove("k");
     let v = json(&sent);
     assert_eq!(v["spans"][0]["data"]["added"], "later");

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use sdk_transport::{DataCategory, DiscardReason};
 
 use super::baggage::merge_baggage;
+use super::data::SpanData;
 use super::dsc::{format_rand, format_rate, DynamicSamplingContext};
 use super::propagation::{
     PropagationContext, SentryTrace, TraceParent, BAGGAGE_HEADER, SENTRY_TRACE_HEADER,
@@ -287,7 +288,7 @@ pub(crate) struct TxState {
     code: Option<&'static CodeLocation>,
     status: Option<SpanStatus>,
     tags: BTreeMap<String, String>,
-    data: serde_json::Map<String, serde_json::Value>,
+    data: SpanData,
     measurements: BTreeMap<String, Measurement>,
     /// Recorded spans in start order, open ones included (a span's slot is its index):
     /// at most `max_spans` of them. A record is built in place and closed in place.
@@ -653,14 +654,18 @@ impl Transaction {
     }
 
     /// Sets a data attribute (`contexts.trace.data`).
-    pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
+    pub fn set_data(&self, key: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) {
         self.with_state(|s| {
             s.data.insert(key.into(), value.into());
         });
     }
 
     /// Sets several data attributes at once (one lock).
-    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
+    pub fn extend_data<K, V>(&self, data: impl IntoIterator<Item = (K, V)>)
+    where
+        K: Into<Cow<'static, str>>,
+        V: Into<serde_json::Value>,
+    {
         self.with_state(|s| s.data.extend(data));
     }
 
@@ -670,7 +675,8 @@ impl Transaction {
     }
 
     /// Sets several data attributes at once, taking the map as it is when there is none yet.
-    pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
+    pub fn set_data_map(&self, data: impl Into<SpanData>) {
+        let data = data.into();
         self.with_state(|s| {
             if s.data.is_empty() {
                 s.data = data;
@@ -864,7 +870,7 @@ struct TakenState {
     start_offset: i64,
     spans: Vec<SpanRecord>,
     tags: BTreeMap<String, String>,
-    data: serde_json::Map<String, serde_json::Value>,
+    data: SpanData,
     measurements: BTreeMap<String, Measurement>,
 }
 
