@@ -152,18 +152,23 @@ impl TransactionSink for Client {
 }
 
 /// The scope a transaction finishes in (the current hub's, under the global scope), when it
-/// holds anything a transaction carries (tags, user, extra, contexts).
+/// holds anything a transaction carries (tags, user, extra, contexts). Without a global scope
+/// the current scope is only looked at, and copied only when it carries something.
 fn finishing_scope(client: &Client) -> Option<Scope> {
-    let scope = Hub::with_current(|hub| hub.scope_snapshot())?;
-    let scope = match crate::hub::global_scope() {
-        Some(global) => global.merged_with(&scope, client.options().max_breadcrumbs),
-        None => scope,
-    };
-    let carries = scope.tags.is_some()
-        || scope.user.is_some()
-        || scope.extra.is_some()
-        || scope.contexts.is_some();
-    carries.then_some(scope)
+    fn carries(scope: &Scope) -> bool {
+        scope.tags.is_some()
+            || scope.user.is_some()
+            || scope.extra.is_some()
+            || scope.contexts.is_some()
+    }
+    if let Some(global) = crate::hub::global_scope() {
+        let scope = Hub::with_current(|hub| hub.scope_snapshot())?;
+        let scope = global.merged_with(&scope, client.options().max_breadcrumbs);
+        return carries(&scope).then_some(scope);
+    }
+    Hub::with_current(|hub| hub.peek_scope(|s| carries(s).then(|| s.clone())))
+        .flatten()
+        .flatten()
 }
 
 /// The sink of transactions started with no client: tracing off, nothing sent.

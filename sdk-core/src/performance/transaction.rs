@@ -526,7 +526,7 @@ impl Transaction {
         let max_spans = config.max_spans;
         // An unsampled transaction never reports a time: it reads no clock.
         let (start_wall, start_mono) = if decision.sampled {
-            (SystemTime::now(), super::clock::Start::now())
+            super::clock::now_with_wall()
         } else {
             (SystemTime::UNIX_EPOCH, super::clock::Start::unused())
         };
