@@ -299,8 +299,11 @@ where
         let parent = parent
             .or_else(sdk_core::performance::entered_span)
             .or_else(sdk_core::performance::scope_span);
+        // The code location and the fields go in with the start (no lock per setter).
+        let code = site.map(|site| &site.code);
+        let data = std::mem::take(&mut fields.data);
         let span: TransactionOrSpan = match parent {
-            Some(parent) => parent.start_child(op, description).into(),
+            Some(parent) => parent.start_child_with(op, description, code, data).into(),
             None => {
                 let ctx = match fields.trace.take() {
                     Some(header) => TransactionContext::continue_from_headers(
@@ -310,15 +313,13 @@ where
                     ),
                     None => TransactionContext::new(description, op),
                 };
-                sdk_core::start_transaction(ctx).into()
+                let ctx = match code {
+                    Some(code) => ctx.with_code_location(code),
+                    None => ctx,
+                };
+                sdk_core::start_transaction(ctx.with_data(data)).into()
             }
         };
-        if !fields.data.is_empty() {
-            span.set_data_map(std::mem::take(&mut fields.data));
-        }
-        if let Some(site) = site {
-            span.set_code_location(&site.code);
-        }
         span_ref.extensions_mut().insert(SentrySpan {
             span,
             entered: AtomicBool::new(false),

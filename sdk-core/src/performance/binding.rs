@@ -153,7 +153,7 @@ impl TransactionSink for Client {
 
 /// The scope a transaction finishes in (the current hub's, under the global scope), when it
 /// holds anything a transaction carries (tags, user, extra, contexts). Without a global scope
-/// the current scope is only looked at, and copied only when it carries something.
+/// the current scope is looked at first, and copied only when it carries something.
 fn finishing_scope(client: &Client) -> Option<Scope> {
     fn carries(scope: &Scope) -> bool {
         scope.tags.is_some()
@@ -166,9 +166,13 @@ fn finishing_scope(client: &Client) -> Option<Scope> {
         let scope = global.merged_with(&scope, client.options().max_breadcrumbs);
         return carries(&scope).then_some(scope);
     }
-    Hub::with_current(|hub| hub.peek_scope(|s| carries(s).then(|| s.clone())))
-        .flatten()
-        .flatten()
+    // Looked at first (no copy of the scope moves through the `Option`s when it carries
+    // nothing), then snapshot.
+    let carried = Hub::with_current(|hub| hub.peek_scope(carries)).flatten()?;
+    if !carried {
+        return None;
+    }
+    Hub::with_current(|hub| hub.scope_snapshot()).filter(carries)
 }
 
 /// The sink of transactions started with no client: tracing off, nothing sent.

@@ -137,6 +137,16 @@ impl SpanRecord {
     }
 }
 
+/// What a span starts with.
+pub(crate) struct SpanStart {
+    pub(crate) span_id: SpanId,
+    pub(crate) parent_span_id: SpanId,
+    pub(crate) op: Cow<'static, str>,
+    pub(crate) description: Option<Cow<'static, str>>,
+    pub(crate) code: Option<&'static CodeLocation>,
+    pub(crate) data: SpanData,
+}
+
 /// The parts of a span most spans never set.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct SpanExtras {
@@ -147,24 +157,25 @@ struct SpanExtras {
 impl SpanRecord {
     /// A new open record: a span started at `start_timestamp` (its end is set when it
     /// finishes).
-    pub(crate) fn open(
-        span_id: SpanId,
-        parent_span_id: SpanId,
-        op: Cow<'static, str>,
-        description: Option<Cow<'static, str>>,
-        start_timestamp: SystemTime,
-    ) -> SpanRecord {
+    #[inline]
+    pub(crate) fn open(start: SpanStart, start_timestamp: SystemTime) -> SpanRecord {
+        let extras = (!start.data.is_empty()).then(|| {
+            Box::new(SpanExtras {
+                tags: BTreeMap::new(),
+                data: start.data,
+            })
+        });
         SpanRecord {
-            span_id,
-            parent_span_id,
-            op,
-            description,
+            span_id: start.span_id,
+            parent_span_id: start.parent_span_id,
+            op: start.op,
+            description: start.description,
             status: None,
             origin: None,
-            code: None,
+            code: start.code,
             start_timestamp,
             timestamp: start_timestamp,
-            extras: None,
+            extras,
             seq: 0,
         }
     }
@@ -222,9 +233,29 @@ impl Span {
         op: Cow<'static, str>,
         description: Option<Cow<'static, str>>,
     ) -> Span {
+        Span::start_with(tx, parent_span_id, op, description, None, SpanData::new())
+    }
+
+    /// Starts a child span with its code location and data set from the start (one lock).
+    #[inline]
+    pub(crate) fn start_with(
+        tx: &Arc<TxShared>,
+        parent_span_id: SpanId,
+        op: Cow<'static, str>,
+        description: Option<Cow<'static, str>>,
+        code: Option<&'static CodeLocation>,
+        data: SpanData,
+    ) -> Span {
         // One generator call, never zero (cheaper than filling bytes until non-zero).
         let span_id = SpanId::from_bytes(fastrand::u64(1..).to_le_bytes());
-        let slot = tx.open_span(span_id, parent_span_id, op, description);
+        let slot = tx.open_span(SpanStart {
+            span_id,
+            parent_span_id,
+            op,
+            description,
+            code,
+            data,
+        });
         Span {
             repr: SpanRepr {
                 tx: tx.clone(),
@@ -271,6 +302,25 @@ impl Span {
             self.span_id(),
             op.into(),
             Some(description.into()),
+        )
+    }
+
+    /// Starts a span nested under this one with its code location and data set from the start
+    /// (for instrumentation: one lock instead of one per setter).
+    pub fn start_child_with(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+        code: Option<&'static CodeLocation>,
+        data: impl Into<SpanData>,
+    ) -> Span {
+        Span::start_with(
+            self.tx(),
+            self.span_id(),
+            op.into(),
+            Some(description.into()),
+            code,
+            data.into(),
         )
     }
 
@@ -498,6 +548,21 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.start_child(op, description),
             TransactionOrSpan::Span(span) => span.start_child(op, description),
+        }
+    }
+
+    /// Starts a child span with its code location and data set from the start (see
+    /// [`Span::start_child_with`]).
+    pub fn start_child_with(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+        code: Option<&'static CodeLocation>,
+        data: impl Into<SpanData>,
+    ) -> Span {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.start_child_with(op, description, code, data),
+            TransactionOrSpan::Span(span) => span.start_child_with(op, description, code, data),
         }
     }
 

@@ -510,3 +510,38 @@ fn the_envelope_trace_header_is_the_dsc_frozen_when_it_is_written() {
         dsc.sample_rand.clone().expect("sample_rand")
     );
 }
+
+#[test]
+fn code_location_and_data_given_at_the_start_arrive() {
+    static CODE: CodeLocation = CodeLocation {
+        file: Some("src/jobs.rs"),
+        line: Some(7),
+        module: Some("app::jobs"),
+        target: Some("app"),
+    };
+    let sink = sink(1.0);
+    let root: SpanData = [("route", "/items")].into_iter().collect();
+    let tx = Transaction::start(
+        TransactionContext::new("t", "op")
+            .with_code_location(&CODE)
+            .with_data(root),
+        sink.clone(),
+    );
+    let child: SpanData = [("rows", 3)].into_iter().collect();
+    let span = tx.start_child_with("db.query", "SELECT 1", Some(&CODE), child);
+    span.set_data("cached", false);
+    span.finish();
+    tx.start_child_with("plain", "no data", None, SpanData::new())
+        .finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    assert_eq!(sent.data["route"], "/items");
+    assert_eq!(sent.code, Some(&CODE));
+    assert_eq!(sent.spans[0].data()["rows"], 3);
+    assert_eq!(sent.spans[0].data()["cached"], false);
+    assert_eq!(sent.spans[0].code, Some(&CODE));
+    assert!(sent.spans[1].data().is_empty() && sent.spans[1].code.is_none());
+    let json = sent.to_json().expect("serialises");
+    assert_eq!(json["contexts"]["trace"]["data"]["code.line.number"], 7);
+    assert_eq!(json["spans"][0]["data"]["code.file.path"], "src/jobs.rs");
+}

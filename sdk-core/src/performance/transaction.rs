@@ -19,7 +19,9 @@ use super::propagation::{
 use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
-use super::span::{lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord};
+use super::span::{
+    lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord, SpanStart,
+};
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::{SpanStatus, TraceContext};
 
@@ -83,6 +85,8 @@ pub struct TransactionContext {
     sampled: Option<bool>,
     sample_rand: f64,
     dsc: Option<Arc<DynamicSamplingContext>>,
+    code: Option<&'static CodeLocation>,
+    data: SpanData,
 }
 
 impl TransactionContext {
@@ -102,6 +106,8 @@ impl TransactionContext {
             sampled: None,
             sample_rand: sample_rand_from_trace_id(trace_id),
             dsc: None,
+            code: None,
+            data: SpanData::new(),
         }
     }
 
@@ -185,6 +191,27 @@ impl TransactionContext {
     /// Sets the origin (`manual` when unset).
     pub fn with_origin(mut self, origin: impl Into<Cow<'static, str>>) -> Self {
         self.origin = Some(origin.into());
+        self
+    }
+
+    /// Sets where in the code the transaction is started (see
+    /// [`Transaction::set_code_location`]).
+    pub fn with_code_location(mut self, code: &'static CodeLocation) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// Sets the transaction's data (`contexts.trace.data`) from the start (see
+    /// [`Transaction::set_data`]).
+    ///
+    /// ```
+    /// use sdk_core::performance::{SpanData, TransactionContext};
+    /// let data: SpanData = [("route", "/items")].into_iter().collect();
+    /// let ctx = TransactionContext::new("GET /items", "http.server").with_data(data);
+    /// # drop(ctx);
+    /// ```
+    pub fn with_data(mut self, data: impl Into<SpanData>) -> Self {
+        self.data = data.into();
         self
     }
 
@@ -359,13 +386,7 @@ impl TxShared {
     /// Starts recording a span now: its record's slot, or `None` when it must not be
     /// recorded (unsampled, over `max_spans` (counted as a discard), or the transaction
     /// already finished). One lock, no allocation but the transaction's first span's.
-    pub(crate) fn open_span(
-        &self,
-        span_id: SpanId,
-        parent_span_id: SpanId,
-        op: Cow<'static, str>,
-        description: Option<Cow<'static, str>>,
-    ) -> Option<usize> {
+    pub(crate) fn open_span(&self, span: SpanStart) -> Option<usize> {
         if !self.sampled {
             self.children.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -384,13 +405,7 @@ impl TxShared {
         if state.spans.capacity() == 0 {
             state.spans.reserve(16);
         }
-        state.spans.push(SpanRecord::open(
-            span_id,
-            parent_span_id,
-            op,
-            description,
-            start,
-        ));
+        state.spans.push(SpanRecord::open(span, start));
         Some(slot)
     }
 
@@ -551,6 +566,8 @@ impl Transaction {
                 op: ctx.op,
                 source: ctx.source,
                 origin: ctx.origin,
+                code: ctx.code,
+                data: ctx.data,
                 ..TxState::default()
             }),
         };
@@ -590,6 +607,25 @@ impl Transaction {
             self.shared.span_id,
             op.into(),
             Some(description.into()),
+        )
+    }
+
+    /// Starts a child span with its code location and data set from the start (for
+    /// instrumentation: one lock instead of one per setter).
+    pub fn start_child_with(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+        code: Option<&'static CodeLocation>,
+        data: impl Into<SpanData>,
+    ) -> Span {
+        Span::start_with(
+            &self.shared,
+            self.shared.span_id,
+            op.into(),
+            Some(description.into()),
+            code,
+            data.into(),
         )
     }
 
