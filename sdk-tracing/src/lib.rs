@@ -360,22 +360,18 @@ where
                 data.span.set_start_now();
             }
             if self.bind_spans {
-                sdk_core::performance::enter_span(data.span.clone());
+                sdk_core::performance::enter_span_keyed(id.into_u64(), data.span.clone());
             }
         }
     }
 
-    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
         if !self.bind_spans {
             return;
         }
-        let Some(span_ref) = ctx.span(id) else {
-            return;
-        };
-        let extensions = span_ref.extensions();
-        if let Some(data) = extensions.get::<SentrySpan>() {
-            sdk_core::performance::exit_span(data.span.span_id());
-        }
+        // Keyed by the `tracing` id at enter: no registry lookup (a span that has no Sentry
+        // span was never entered here, and this does nothing).
+        sdk_core::performance::exit_span_keyed(id.into_u64());
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
@@ -461,3 +457,6 @@ mod tests;
 
 #[cfg(test)]
 mod fixperf_tests;
+
+#[cfg(test)]
+mod span_tests;

@@ -379,8 +379,9 @@ pub fn scope_span() -> Option<TransactionOrSpan> {
 }
 
 thread_local! {
-    /// Spans entered on this thread (innermost last), see [`enter_span`].
-    static ENTERED: RefCell<Vec<TransactionOrSpan>> = const { RefCell::new(Vec::new()) };
+    /// Spans entered on this thread (innermost last), each with the key it was entered with
+    /// (0 for [`enter_span`]), see [`enter_span`] and [`enter_span_keyed`].
+    static ENTERED: RefCell<Vec<(u64, TransactionOrSpan)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Makes `span` the active span of this thread until [`exit_span`]: errors captured on this
@@ -398,9 +399,26 @@ thread_local! {
 /// tx.finish();
 /// ```
 pub fn enter_span(span: TransactionOrSpan) {
+    enter_span_keyed(0, span);
+}
+
+/// [`enter_span`] under a key of the caller's (e.g. a `tracing` span id, not 0), so that
+/// [`exit_span_keyed`] can end it knowing only the key.
+///
+/// ```
+/// use sdk_core::performance::{enter_span_keyed, entered_span, exit_span_keyed};
+/// use sdk_core::TransactionContext;
+/// let tx = sdk_core::start_transaction(TransactionContext::new("job", "task"));
+/// enter_span_keyed(7, tx.clone().into());
+/// assert_eq!(entered_span().map(|s| s.span_id()), Some(tx.span_id()));
+/// exit_span_keyed(7);
+/// assert!(entered_span().is_none());
+/// tx.finish();
+/// ```
+pub fn enter_span_keyed(key: u64, span: TransactionOrSpan) {
     let _ = ENTERED.try_with(|stack| {
         if let Ok(mut stack) = stack.try_borrow_mut() {
-            stack.push(span);
+            stack.push((key, span));
         }
     });
 }
@@ -408,19 +426,32 @@ pub fn enter_span(span: TransactionOrSpan) {
 /// Ends the [`enter_span`] of the span with `span_id` on this thread (the innermost such
 /// entry; exits out of order are tolerated).
 pub fn exit_span(span_id: crate::ids::SpanId) {
-    let _ = ENTERED.try_with(|stack| {
-        if let Ok(mut stack) = stack.try_borrow_mut() {
-            if let Some(pos) = stack.iter().rposition(|s| s.span_id() == span_id) {
-                stack.remove(pos);
-            }
-        }
-    });
+    exit_where(|(_, s)| s.span_id() == span_id);
+}
+
+/// Ends the [`enter_span_keyed`] with `key` on this thread (the innermost such entry); does
+/// nothing when there is none (e.g. a span that had no Sentry span to enter).
+pub fn exit_span_keyed(key: u64) {
+    exit_where(|(k, _)| *k == key);
+}
+
+fn exit_where(matches: impl Fn(&(u64, TransactionOrSpan)) -> bool) {
+    // The entry dropped after the borrow ends (a span's drop never re-enters this stack).
+    let removed = ENTERED
+        .try_with(|stack| {
+            let mut stack = stack.try_borrow_mut().ok()?;
+            let pos = stack.iter().rposition(&matches)?;
+            Some(stack.remove(pos))
+        })
+        .ok()
+        .flatten();
+    drop(removed);
 }
 
 /// The innermost span entered on this thread.
 pub fn entered_span() -> Option<TransactionOrSpan> {
     ENTERED
-        .try_with(|stack| stack.try_borrow().ok()?.last().cloned())
+        .try_with(|stack| stack.try_borrow().ok()?.last().map(|(_, s)| s.clone()))
         .ok()
         .flatten()
 }

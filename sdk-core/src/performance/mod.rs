@@ -44,8 +44,8 @@ mod tests;
 pub use crate::protocol::{SpanStatus, TraceContext};
 pub use baggage::{merge_baggage, Baggage};
 pub use binding::{
-    enter_span, entered_span, exit_span, iter_trace_propagation_headers, scope_span,
-    start_transaction, BeforeSendTransaction,
+    enter_span, enter_span_keyed, entered_span, exit_span, exit_span_keyed,
+    iter_trace_propagation_headers, scope_span, start_transaction, BeforeSendTransaction,
 };
 pub use data::SpanData;
 pub use dsc::DynamicSamplingContext;
