@@ -354,9 +354,10 @@ where
         if let Some(data) = extensions.get::<SentrySpan>() {
             // The work starts at the first enter (a span may be created well before, e.g. an
             // `.instrument()`ed future that waits to be polled).
-            // A plain load first: later enters (every poll of a future) skip the atomic write.
-            if !data.entered.load(Ordering::Relaxed) && !data.entered.swap(true, Ordering::Relaxed)
-            {
+            // A plain load and store, no locked swap: two threads entering a new span at once
+            // may both move its start, to about the same time.
+            if !data.entered.load(Ordering::Relaxed) {
+                data.entered.store(true, Ordering::Relaxed);
                 data.span.set_start_now();
             }
             if self.bind_spans {

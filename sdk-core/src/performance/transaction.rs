@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -323,9 +323,6 @@ pub(crate) struct TxState {
     /// Spans finished so far (the last one's place in the finish order).
     finished_spans: u32,
     finished: bool,
-    /// Nanoseconds after `start_wall` where the transaction starts (0 unless moved by
-    /// [`Transaction::set_start_now`] / [`Transaction::set_start_timestamp`]).
-    start_offset: i64,
 }
 
 /// What a transaction and all its spans share.
@@ -341,6 +338,10 @@ pub(crate) struct TxShared {
     /// Spans started in an unsampled transaction, for client reports (a sampled one counts
     /// its spans under its lock).
     children: AtomicUsize,
+    /// Nanoseconds after `start_wall` where the transaction starts (0 unless moved by
+    /// [`Transaction::set_start_now`] / [`Transaction::set_start_timestamp`]): an atomic, so
+    /// that moving it (the `tracing` layer does at a span's first enter) takes no lock.
+    start_offset: AtomicI64,
     max_spans: usize,
     dsc: OnceLock<Arc<DynamicSamplingContext>>,
     state: Mutex<TxState>,
@@ -559,6 +560,7 @@ impl Transaction {
             start_wall,
             start_mono,
             children: AtomicUsize::new(0),
+            start_offset: AtomicI64::new(0),
             max_spans,
             dsc,
             state: Mutex::new(TxState {
@@ -797,13 +799,19 @@ impl Transaction {
     /// before its work begins (the `tracing` layer times a span from its first enter). Spans
     /// already started keep their times. Does nothing once finished or when not sampled.
     pub fn set_start_now(&self) {
-        self.with_state(|state| state.start_offset = self.shared.now_offset());
+        if self.shared.sampled {
+            let offset = self.shared.now_offset();
+            self.shared.start_offset.store(offset, Ordering::Relaxed);
+        }
     }
 
     /// Sets the transaction's start time explicitly (see [`Transaction::finish_at`] for its
     /// end).
     pub fn set_start_timestamp(&self, timestamp: SystemTime) {
-        self.with_state(|state| state.start_offset = self.shared.offset_of(timestamp));
+        if self.shared.sampled {
+            let offset = self.shared.offset_of(timestamp);
+            self.shared.start_offset.store(offset, Ordering::Relaxed);
+        }
     }
 
     /// Finishes the transaction now and hands it to the sink when sampled. Spans finished
@@ -839,7 +847,7 @@ impl Transaction {
                 origin: g.origin.take(),
                 code: g.code,
                 status: g.status,
-                start_offset: g.start_offset,
+                start_offset: shared.start_offset.load(Ordering::Relaxed),
                 spans: std::mem::take(&mut g.spans),
                 tags: std::mem::take(&mut g.tags),
                 data: std::mem::take(&mut g.data),
