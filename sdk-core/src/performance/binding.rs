@@ -199,7 +199,13 @@ impl Hub {
     /// The transaction is not bound to the scope: bind it with
     /// [`Scope::set_span`] so that errors and child spans see it.
     pub fn start_transaction(&self, ctx: TransactionContext) -> Transaction {
-        let sink: Arc<dyn TransactionSink> = match self.client().filter(|_| is_active()) {
+        // The process's client is read without locking the hub when none is bound to it.
+        let client = if is_active() {
+            self.using_client(Arc::clone)
+        } else {
+            None
+        };
+        let sink: Arc<dyn TransactionSink> = match client {
             Some(client) => client,
             None => noop_sink(),
         };
@@ -347,7 +353,14 @@ pub fn start_transaction(ctx: TransactionContext) -> Transaction {
     if !is_active() {
         return Transaction::start(ctx, noop_sink());
     }
-    Hub::current().start_transaction(ctx)
+    // The current hub borrowed, not counted.
+    let mut ctx = Some(ctx);
+    let started = Hub::with_current(|hub| ctx.take().map(|ctx| hub.start_transaction(ctx)));
+    match (started.flatten(), ctx) {
+        (Some(tx), _) => tx,
+        (None, Some(ctx)) => Hub::current().start_transaction(ctx),
+        (None, None) => Transaction::start(TransactionContext::new("", ""), noop_sink()),
+    }
 }
 
 /// Headers for an outgoing request made now (see [`Hub::iter_trace_propagation_headers`]).
