@@ -404,7 +404,8 @@ impl TxShared {
             return None;
         }
         if state.spans.capacity() == 0 {
-            state.spans.reserve(16);
+            // A direct allocation (not `reserve`'s growth path) for the first span.
+            state.spans = Vec::with_capacity(16);
         }
         state.spans.push(SpanRecord::open(span, start));
         Some(slot)
