@@ -253,6 +253,28 @@ fn interned_callsite(
     Some(site)
 }
 
+thread_local! {
+    /// The Sentry span of the last span this thread created, with its `tracing` id, until that
+    /// span is first entered here: the usual create-then-enter needs no registry lookup on
+    /// enter.
+    static PENDING_ENTER: std::cell::Cell<Option<(u64, TransactionOrSpan)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Takes this thread's pending Sentry span when it is the one of the `tracing` span `key`.
+fn take_pending(key: u64) -> Option<TransactionOrSpan> {
+    PENDING_ENTER
+        .try_with(|pending| match pending.take() {
+            Some((k, span)) if k == key => Some(span),
+            other => {
+                pending.set(other);
+                None
+            }
+        })
+        .ok()
+        .flatten()
+}
+
 /// The Sentry span of the nearest ancestor-or-self of the span `id` that has one.
 fn sentry_span_of<S>(ctx: &Context<'_, S>, id: &Id) -> Option<TransactionOrSpan>
 where
@@ -268,6 +290,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        // Whatever happens next, an older pending span is not this thread's last one.
+        drop(PENDING_ENTER.try_with(std::cell::Cell::take));
         if !sdk_core::hub::is_active() {
             return;
         }
@@ -320,10 +344,12 @@ where
                 sdk_core::start_transaction(ctx.with_data(data)).into()
             }
         };
+        let pending = span.clone();
         span_ref.extensions_mut().insert(SentrySpan {
             span,
             entered: AtomicBool::new(false),
         });
+        let _ = PENDING_ENTER.try_with(|p| p.set(Some((id.into_u64(), pending))));
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -347,21 +373,31 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        // The work starts at the first enter (a span may be created well before, e.g. an
+        // `.instrument()`ed future that waits to be polled); `set_start_once` moves the start
+        // only the first time, whichever path sees that enter.
+        let key = id.into_u64();
+        if let Some(span) = take_pending(key) {
+            // Entered on the thread that created it, before it created another span.
+            span.set_start_once();
+            if self.bind_spans {
+                sdk_core::performance::enter_span_keyed(key, span);
+            }
+            return;
+        }
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
         let extensions = span_ref.extensions();
         if let Some(data) = extensions.get::<SentrySpan>() {
-            // The work starts at the first enter (a span may be created well before, e.g. an
-            // `.instrument()`ed future that waits to be polled).
-            // A plain load and store, no locked swap: two threads entering a new span at once
-            // may both move its start, to about the same time.
+            // A plain load and store, no locked swap: later enters (every poll of a future)
+            // skip the start.
             if !data.entered.load(Ordering::Relaxed) {
                 data.entered.store(true, Ordering::Relaxed);
-                data.span.set_start_now();
+                data.span.set_start_once();
             }
             if self.bind_spans {
-                sdk_core::performance::enter_span_keyed(id.into_u64(), data.span.clone());
+                sdk_core::performance::enter_span_keyed(key, data.span.clone());
             }
         }
     }
@@ -376,6 +412,8 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        // Closed without an enter on this thread: it is no longer pending.
+        drop(take_pending(id.into_u64()));
         let Some(span_ref) = ctx.span(&id) else {
             return;
         };

@@ -94,6 +94,8 @@ pub struct SpanRecord {
     /// 0 while the span is open, then its place in the transaction's finish order (from 1):
     /// spans are sent in the order they finished.
     seq: u32,
+    /// Whether [`Span::set_start_once`] moved the start.
+    start_moved: bool,
 }
 
 impl PartialEq for SpanRecord {
@@ -177,6 +179,7 @@ impl SpanRecord {
             timestamp: start_timestamp,
             extras,
             seq: 0,
+            start_moved: false,
         }
     }
 
@@ -430,6 +433,21 @@ impl Span {
         if self.repr.slot.is_some() {
             let now = self.repr.tx.time_at(self.repr.tx.now_offset());
             self.with_state(|s| s.start_timestamp = now);
+        }
+    }
+
+    /// Moves the span's start to now the first time it is called; later calls do nothing
+    /// (instrumentation that may see the first enter of a span more than once, e.g. on
+    /// several threads).
+    pub fn set_start_once(&self) {
+        if self.repr.slot.is_some() {
+            let now = self.repr.tx.time_at(self.repr.tx.now_offset());
+            self.with_state(|s| {
+                if !s.start_moved {
+                    s.start_moved = true;
+                    s.start_timestamp = now;
+                }
+            });
         }
     }
 
@@ -687,6 +705,15 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.set_start_now(),
             TransactionOrSpan::Span(span) => span.set_start_now(),
+        }
+    }
+
+    /// Moves the start to now the first time it is called (see [`Span::set_start_once`],
+    /// [`Transaction::set_start_once`]).
+    pub fn set_start_once(&self) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.set_start_once(),
+            TransactionOrSpan::Span(span) => span.set_start_once(),
         }
     }
 

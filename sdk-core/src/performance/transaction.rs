@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -342,6 +342,8 @@ pub(crate) struct TxShared {
     /// [`Transaction::set_start_now`] / [`Transaction::set_start_timestamp`]): an atomic, so
     /// that moving it (the `tracing` layer does at a span's first enter) takes no lock.
     start_offset: AtomicI64,
+    /// Whether [`Transaction::set_start_once`] moved the start.
+    start_moved: AtomicBool,
     max_spans: usize,
     dsc: OnceLock<Arc<DynamicSamplingContext>>,
     state: Mutex<TxState>,
@@ -562,6 +564,7 @@ impl Transaction {
             start_mono,
             children: AtomicUsize::new(0),
             start_offset: AtomicI64::new(0),
+            start_moved: AtomicBool::new(false),
             max_spans,
             dsc,
             state: Mutex::new(TxState {
@@ -803,6 +806,16 @@ impl Transaction {
         if self.shared.sampled {
             let offset = self.shared.now_offset();
             self.shared.start_offset.store(offset, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves the transaction's start to now the first time it is called; later calls do
+    /// nothing (a plain load and store, no lock: two threads calling it at once both move the
+    /// start, to about the same time).
+    pub fn set_start_once(&self) {
+        if self.shared.sampled && !self.shared.start_moved.load(Ordering::Relaxed) {
+            self.shared.start_moved.store(true, Ordering::Relaxed);
+            self.set_start_now();
         }
     }
 
