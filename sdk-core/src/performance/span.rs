@@ -251,14 +251,20 @@ impl Span {
     ) -> Span {
         // One generator call, never zero (cheaper than filling bytes until non-zero).
         let span_id = SpanId::from_bytes(fastrand::u64(1..).to_le_bytes());
-        let slot = tx.open_span(SpanStart {
-            span_id,
-            parent_span_id,
-            op,
-            description,
-            code,
-            data,
-        });
+        let slot = if tx.sampled {
+            tx.open_span(SpanStart {
+                span_id,
+                parent_span_id,
+                op,
+                description,
+                code,
+                data,
+            })
+        } else {
+            // Records nothing: only counted for the client report.
+            tx.count_unsampled_span();
+            None
+        };
         Span {
             repr: SpanRepr {
                 tx: tx.clone(),

@@ -391,7 +391,7 @@ impl TxShared {
     /// already finished). One lock, no allocation but the transaction's first span's.
     pub(crate) fn open_span(&self, span: SpanStart) -> Option<usize> {
         if !self.sampled {
-            self.children.fetch_add(1, Ordering::Relaxed);
+            self.count_unsampled_span();
             return None;
         }
         let start = self.time_at(self.now_offset());
@@ -411,6 +411,11 @@ impl TxShared {
         }
         state.spans.push(SpanRecord::open(span, start));
         Some(slot)
+    }
+
+    /// Counts a span of an unsampled transaction (for its client report).
+    pub(crate) fn count_unsampled_span(&self) {
+        self.children.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Runs `f` on an open span's record; nothing once it (or the transaction) finished.
