@@ -314,9 +314,11 @@ pub(crate) struct TxState {
     origin: Option<Cow<'static, str>>,
     code: Option<&'static CodeLocation>,
     status: Option<SpanStatus>,
-    tags: BTreeMap<String, String>,
+    /// Absent until a tag is set: a transaction without tags drops no empty map.
+    tags: Option<BTreeMap<String, String>>,
     data: SpanData,
-    measurements: BTreeMap<String, Measurement>,
+    /// Absent until a measurement is set.
+    measurements: Option<BTreeMap<String, Measurement>>,
     /// Recorded spans in start order, open ones included (a span's slot is its index):
     /// at most `max_spans` of them. A record is built in place and closed in place.
     spans: Vec<SpanRecord>,
@@ -736,7 +738,9 @@ impl Transaction {
     /// Sets a tag.
     pub fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) {
         self.with_state(|s| {
-            s.tags.insert(key.into(), value.into());
+            s.tags
+                .get_or_insert_with(BTreeMap::new)
+                .insert(key.into(), value.into());
         });
     }
 
@@ -748,7 +752,7 @@ impl Transaction {
         unit: impl Into<Cow<'static, str>>,
     ) {
         self.with_state(|s| {
-            s.measurements.insert(
+            s.measurements.get_or_insert_with(BTreeMap::new).insert(
                 name.into(),
                 Measurement {
                     value,
@@ -868,9 +872,9 @@ impl Transaction {
                 status: g.status,
                 start_offset: shared.start_offset.load(Ordering::Relaxed),
                 spans: std::mem::take(&mut g.spans),
-                tags: std::mem::take(&mut g.tags),
+                tags: g.tags.take().unwrap_or_default(),
                 data: std::mem::take(&mut g.data),
-                measurements: std::mem::take(&mut g.measurements),
+                measurements: g.measurements.take().unwrap_or_default(),
             }
         };
         if !shared.sampled {
