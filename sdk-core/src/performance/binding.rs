@@ -198,6 +198,7 @@ impl Hub {
     ///
     /// The transaction is not bound to the scope: bind it with
     /// [`Scope::set_span`] so that errors and child spans see it.
+    #[inline]
     pub fn start_transaction(&self, ctx: TransactionContext) -> Transaction {
         // The process's client is read without locking the hub when none is bound to it.
         let client = if is_active() {
@@ -349,6 +350,7 @@ impl Scope {
 /// span.finish();
 /// tx.finish();
 /// ```
+#[inline]
 pub fn start_transaction(ctx: TransactionContext) -> Transaction {
     if !is_active() {
         return Transaction::start(ctx, noop_sink());

@@ -196,6 +196,7 @@ impl TransactionContext {
 
     /// Sets where in the code the transaction is started (see
     /// [`Transaction::set_code_location`]).
+    #[inline]
     pub fn with_code_location(mut self, code: &'static CodeLocation) -> Self {
         self.code = Some(code);
         self
@@ -210,6 +211,7 @@ impl TransactionContext {
     /// let ctx = TransactionContext::new("GET /items", "http.server").with_data(data);
     /// # drop(ctx);
     /// ```
+    #[inline]
     pub fn with_data(mut self, data: impl Into<SpanData>) -> Self {
         self.data = data.into();
         self
