@@ -149,19 +149,17 @@ pub fn last_event_id() -> Option<Uuid> {
 /// add_breadcrumb(Breadcrumb::new("user clicked checkout").with_category("ui.click"));
 /// add_breadcrumb(|| Breadcrumb::new(format!("expensive {}", 42)));
 /// ```
-#[inline]
+// Always inlined: the value is then built in the slot the SDK takes it from.
+#[inline(always)]
 pub fn add_breadcrumb<B: IntoBreadcrumbs>(breadcrumb: B) {
     if !is_active() {
         return;
     }
-    // The closure borrows the value instead of owning it: a breadcrumb is ~150 bytes, and each
-    // move of an owning closure through `with_current` is a copy of it.
+    // The closure borrows the value instead of owning it: a breadcrumb is ~220 bytes, and each
+    // move of an owning closure through `with_current` is a copy of it. It leaves the slot only
+    // for its ring entry.
     let mut slot = Some(breadcrumb);
-    let _ = Hub::with_current(|hub| {
-        if let Some(breadcrumb) = slot.take() {
-            hub.add_breadcrumb(breadcrumb);
-        }
-    });
+    let _ = Hub::with_current(|hub| hub.add_breadcrumb_from(&mut slot));
 }
 
 /// Changes the current scope. The closure is not run when the SDK is disabled; concurrent
@@ -200,10 +198,7 @@ where
     if !is_active() {
         return callback();
     }
-    match Hub::with_current(|hub| hub.clone()) {
-        Some(hub) => hub.with_scope(scope_config, callback),
-        None => callback(),
-    }
+    crate::hub::with_scope_on_current(scope_config, callback)
 }
 
 /// Pushes a fork of the current scope; it is popped when the guard drops (dropping guards out

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::client::ClientConstants;
 use crate::protocol::{Breadcrumb, Context, Event, Exception, Level, Thread, TraceContext, Values};
-use crate::scope::{Scope, VecMap};
+use crate::scope::{Scope, TagMap, VecMap};
 use crate::stacktrace::RawStacktrace;
 use uuid::Uuid;
 
@@ -498,7 +498,7 @@ impl Serialize for ResolvedThreads<'_> {
     }
 }
 
-struct MergedMap<'a>(&'a BTreeMap<String, String>, Option<&'a VecMap<String>>);
+struct MergedMap<'a>(&'a BTreeMap<String, String>, Option<&'a TagMap>);
 
 impl Serialize for MergedMap<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -508,7 +508,11 @@ impl Serialize for MergedMap<'_> {
             .into_iter()
             .flat_map(|m| m.iter())
             .filter(|(k, _)| !own.contains_key(*k));
-        serializer.collect_map(own.iter().map(|(k, v)| (k.as_str(), v)).chain(scope))
+        serializer.collect_map(
+            own.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .chain(scope),
+        )
     }
 }
 

@@ -52,7 +52,14 @@ pub(crate) fn breadcrumb(b: &Breadcrumb) -> usize {
             FIELD
                 + b.data
                     .iter()
-                    .map(|(k, v)| k.len() + 4 + value(v))
+                    .map(|(k, v)| {
+                        k.len()
+                            + 4
+                            + match v {
+                                crate::protocol::DataValue::Json(json) => value(json),
+                                other => other.json_size_hint().unwrap_or(8),
+                            }
+                    })
                     .sum::<usize>()
         }
 }

@@ -199,6 +199,21 @@ impl ClientSlot {
 struct Stack {
     layers: Vec<Layer>,
     last_event_id: Option<Uuid>,
+    /// A popped scope's uniquely owned user allocation, handed to the next fork so that its
+    /// `set_user` reuses it instead of allocating (see `Scope::set_user`).
+    spare_user: Option<crate::scope::UserArc>,
+}
+
+impl Stack {
+    /// Pushes a fork of the top layer (cloned straight into its new slot) and hands it the
+    /// spare user allocation.
+    fn push_fork(&mut self) -> usize {
+        let top = self.layers.len() - 1;
+        self.layers.extend_from_within(top..);
+        let spare = self.spare_user.take();
+        self.top_mut().scope.spare_user.set(spare);
+        self.layers.len()
+    }
 }
 
 impl Stack {
@@ -232,6 +247,9 @@ impl Stack {
 /// ```
 pub struct Hub {
     stack: Mutex<Stack>,
+    /// Unique per hub (never reused, unlike an address): tells a thread's current hub after a
+    /// callback from the one it was before.
+    id: u64,
     /// Whether a client was ever bound explicitly to this hub; when not, the client is the
     /// process's and can be read without locking the stack.
     has_explicit: AtomicBool,
@@ -255,10 +273,17 @@ thread_local! {
     static CONFIGURING: Cell<u32> = const { Cell::new(0) };
     /// The explicitly bound client of the hub whose scope is being configured on this thread.
     static CONFIGURING_CLIENT: RefCell<Option<Arc<Client>>> = const { RefCell::new(None) };
-    /// The hubs (by address) whose `configure_scope` closures run on this thread: their locks
-    /// are held by this thread.
-    static CONFIGURING_HUBS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// The hubs (by address) whose `configure_scope` closures run on this thread, outermost
+    /// first: their locks are held by this thread. Only the first `CONFIGURING` entries are
+    /// live. Fixed slots in plain cells: no allocation, no borrow flag, no destructor.
+    static CONFIGURING_HUBS: [Cell<usize>; MAX_NESTED_CONFIGURING] =
+        const { [const { Cell::new(0) }; MAX_NESTED_CONFIGURING] };
 }
+
+/// How many nested `configure_scope` closures (on this thread) are told apart; deeper ones make
+/// SDK calls inside them treat every hub as locked by this thread (they are skipped with a debug
+/// message rather than risk a deadlock).
+const MAX_NESTED_CONFIGURING: usize = 8;
 
 /// How long an SDK call inside a `configure_scope` closure waits for the lock of *another* hub
 /// that a different thread holds. Bounded, because that thread may itself be inside a
@@ -269,9 +294,11 @@ const OTHER_HUB_WAIT: std::time::Duration = std::time::Duration::from_millis(250
 /// Whether this thread is inside a `configure_scope` closure of `hub` (so holds its lock).
 fn configuring(hub: &Hub) -> bool {
     let addr = hub as *const Hub as usize;
-    CONFIGURING_HUBS
-        .try_with(|h| h.try_borrow().map_or(true, |h| h.contains(&addr)))
-        .unwrap_or(true)
+    let depth = CONFIGURING.with(Cell::get) as usize;
+    if depth > MAX_NESTED_CONFIGURING {
+        return true;
+    }
+    CONFIGURING_HUBS.with(|hubs| hubs[..depth].iter().any(|h| h.get() == addr))
 }
 
 fn process_hub() -> &'static (Arc<Hub>, ThreadId) {
@@ -318,11 +345,14 @@ impl Hub {
     }
 
     fn with_layer(layer: Layer) -> Hub {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Hub {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             has_explicit: AtomicBool::new(!matches!(layer.client, ClientSlot::Process)),
             stack: Mutex::new(Stack {
                 layers: vec![layer],
                 last_event_id: None,
+                spare_user: None,
             }),
         }
     }
@@ -335,10 +365,17 @@ impl Hub {
     /// where locking would deadlock: then `None`. Inside a closure of *another* hub, waits for
     /// this hub's lock at most [`OTHER_HUB_WAIT`] (then `None`), so that two threads
     /// configuring each other's hubs cannot deadlock.
+    #[inline]
     fn lock_reentrant(&self) -> Option<MutexGuard<'_, Stack>> {
         if CONFIGURING.with(Cell::get) == 0 {
             return Some(self.lock());
         }
+        self.lock_while_configuring()
+    }
+
+    /// [`Hub::lock_reentrant`] inside a `configure_scope` closure.
+    #[cold]
+    fn lock_while_configuring(&self) -> Option<MutexGuard<'_, Stack>> {
         if configuring(self) {
             return None;
         }
@@ -550,6 +587,7 @@ impl Hub {
         callback()
     }
 
+    #[inline]
     fn push_scope_configured<C: FnOnce(&mut Scope)>(&self, scope_config: C) -> ScopeGuardRef<'_> {
         // declared first so that it is dropped last: a panicking `scope_config` releases the
         // lock before the guard pops the scope again
@@ -560,9 +598,7 @@ impl Hub {
         let Some(mut stack) = self.lock_reentrant() else {
             return guard;
         };
-        let top = stack.top().clone();
-        stack.layers.push(top);
-        guard.depth = Some(stack.layers.len());
+        guard.depth = Some(stack.push_fork());
         run_configuring(self, &mut stack, scope_config);
         drop(stack);
         guard
@@ -570,11 +606,7 @@ impl Hub {
 
     /// Pushes a fork of the current scope; the returned guard pops it when dropped.
     pub fn push_scope(self: &Arc<Self>) -> ScopeGuard {
-        let depth = self.lock_reentrant().map(|mut stack| {
-            let top = stack.top().clone();
-            stack.layers.push(top);
-            stack.layers.len()
-        });
+        let depth = self.lock_reentrant().map(|mut stack| stack.push_fork());
         ScopeGuard {
             hub: self.clone(),
             depth,
@@ -582,6 +614,16 @@ impl Hub {
     }
 
     fn pop_to(&self, depth: usize) {
+        let mut deferred = Popped::Nothing;
+        self.take_to(depth, &mut deferred);
+        drop(deferred);
+    }
+
+    /// Pops the scopes from `depth` up and puts into `deferred` what must be dropped after
+    /// unlocking: dropping it may run user code (values captured by event processors, a span's
+    /// or client's last reference), which must be free to call the SDK. (An out-parameter, so
+    /// that the common case, nothing to defer, moves nothing.)
+    fn take_to(&self, depth: usize, deferred: &mut Popped) {
         let Some(mut stack) = self.lock_reentrant() else {
             return;
         };
@@ -597,16 +639,42 @@ impl Hub {
             );
         }
         let keep = depth.saturating_sub(1).max(1);
-        // the popped scopes are dropped after unlocking: dropping them may run user code (values
-        // captured by event processors), which must be free to call the SDK
         if stack.layers.len() == keep + 1 {
-            let popped = stack.layers.pop();
+            // the common case: move out only the parts whose drop may run user code, and drop
+            // the plain data (tags, user, maps, breadcrumbs) in place, without moving the layer
+            let top = stack.top_mut();
+            let processors = top.scope.event_processors.take();
+            let attachments = top.scope.attachments.take();
+            let span = top.scope.span.take();
+            let client = std::mem::replace(&mut top.client, ClientSlot::Process);
+            // keep one uniquely owned user allocation for the next fork's `set_user`
+            let (spare, user) = match (top.scope.spare_user.take(), top.scope.user.take()) {
+                (None, Some(user)) if crate::scope::reusable_user(&user) => (Some(user), None),
+                (spare, user) => (spare, user),
+            };
+            stack.layers.truncate(keep);
+            if stack.spare_user.is_none() {
+                stack.spare_user = spare;
+            }
             drop(stack);
-            drop(popped);
+            let nothing_to_drop = processors.is_none()
+                && attachments.is_none()
+                && span.is_none()
+                && matches!(client, ClientSlot::Process)
+                && user.is_none();
+            if !nothing_to_drop {
+                *deferred = Popped::One {
+                    _processors: processors,
+                    _attachments: attachments,
+                    _span: span,
+                    _client: client,
+                    _user: user,
+                };
+            }
         } else {
             let popped: Vec<Layer> = stack.layers.drain(keep.min(len)..).collect();
             drop(stack);
-            drop(popped);
+            *deferred = Popped::Many { _layers: popped };
         }
     }
 
@@ -614,6 +682,13 @@ impl Hub {
     /// client's `max_breadcrumbs`. Not run when no client is bound.
     #[inline]
     pub fn add_breadcrumb<B: IntoBreadcrumbs>(&self, breadcrumb: B) {
+        self.add_breadcrumb_from(&mut Some(breadcrumb));
+    }
+
+    /// [`Hub::add_breadcrumb`] with the value in the caller's slot: a breadcrumb (~220 bytes)
+    /// moves once, from the slot into its ring entry.
+    #[inline]
+    pub(crate) fn add_breadcrumb_from<B: IntoBreadcrumbs>(&self, slot: &mut Option<B>) {
         if !is_active() {
             return;
         }
@@ -625,27 +700,29 @@ impl Hub {
         };
         let Some(before) = before else {
             // no before_breadcrumb: each value moves straight into its ring slot
-            for crumb in breadcrumb.into_breadcrumbs() {
-                self.push_breadcrumb_now(crumb, max);
-            }
+            B::drain_slot(slot, |crumb| self.push_breadcrumb_now(crumb, max));
             return;
         };
-        for crumb in breadcrumb.into_breadcrumbs() {
+        B::drain_slot(slot, |crumb| {
+            let Some(crumb) = crumb.take() else {
+                return;
+            };
             let callback = before.clone();
             let crumb = match crate::callback::call(move || callback(crumb)) {
                 Ok(Some(crumb)) => crumb,
-                Ok(None) => continue,
+                Ok(None) => return,
                 Err(_) => {
                     eprintln!("[sentry] before_breadcrumb panicked; the breadcrumb was dropped");
-                    continue;
+                    return;
                 }
             };
-            self.push_breadcrumb_now(crumb, max);
-        }
+            self.push_breadcrumb_now(&mut Some(crumb), max);
+        });
     }
 
+    /// Moves the breadcrumb out of `crumb` into the current scope's ring, under one lock.
     #[inline]
-    fn push_breadcrumb_now(&self, crumb: Breadcrumb, max: usize) {
+    fn push_breadcrumb_now(&self, crumb: &mut Option<Breadcrumb>, max: usize) {
         match self.lock_reentrant() {
             Some(mut stack) => {
                 stack.top_mut().scope.push_breadcrumb(crumb, max);
@@ -721,16 +798,13 @@ impl Hub {
 
 /// Runs `f` on the top scope of `hub`'s locked stack, marking this thread as configuring that
 /// hub (so that SDK calls from inside `f` do not deadlock on the same lock).
+#[inline]
 fn run_configuring<R>(hub: &Hub, stack: &mut Stack, f: impl FnOnce(&mut Scope) -> R) -> R {
     struct Depth(Option<Option<Arc<Client>>>);
     impl Drop for Depth {
+        #[inline]
         fn drop(&mut self) {
             CONFIGURING.with(|c| c.set(c.get().saturating_sub(1)));
-            let _ = CONFIGURING_HUBS.try_with(|h| {
-                if let Ok(mut h) = h.try_borrow_mut() {
-                    h.pop();
-                }
-            });
             if let Some(previous) = self.0.take() {
                 let _ = CONFIGURING_CLIENT.try_with(|c| {
                     if let Ok(mut c) = c.try_borrow_mut() {
@@ -740,10 +814,14 @@ fn run_configuring<R>(hub: &Hub, stack: &mut Stack, f: impl FnOnce(&mut Scope) -
             }
         }
     }
-    CONFIGURING.with(|c| c.set(c.get() + 1));
-    let _ = CONFIGURING_HUBS.try_with(|h| {
-        if let Ok(mut h) = h.try_borrow_mut() {
-            h.push(hub as *const Hub as usize);
+    let depth = CONFIGURING.with(|c| {
+        let depth = c.get();
+        c.set(depth.saturating_add(1));
+        depth as usize
+    });
+    CONFIGURING_HUBS.with(|hubs| {
+        if let Some(slot) = hubs.get(depth) {
+            slot.set(hub as *const Hub as usize);
         }
     });
     let explicit = stack.top().client.explicit().flatten();
@@ -755,6 +833,74 @@ fn run_configuring<R>(hub: &Hub, stack: &mut Stack, f: impl FnOnce(&mut Scope) -
     });
     let _depth = Depth(previous);
     f(&mut stack.top_mut().scope)
+}
+
+/// What popping scopes took out of the stack, to be dropped after unlocking (see
+/// [`Hub::take_to`]). Its fields are only held to be dropped.
+enum Popped {
+    Nothing,
+    One {
+        _processors: Option<Arc<Vec<crate::scope::EventProcessor>>>,
+        _attachments: Option<Arc<Vec<sdk_transport::EnvelopeItem>>>,
+        _span: Option<crate::performance::TransactionOrSpan>,
+        _client: ClientSlot,
+        _user: Option<crate::scope::UserArc>,
+    },
+    Many {
+        _layers: Vec<Layer>,
+    },
+}
+
+/// Runs `callback` in a fork of this thread's current hub's scope, configured by
+/// `scope_config`, without taking a reference count on the hub: the hub is looked up again to
+/// pop the fork (a thread's current hub is the same after a callback as before it; `Hub::run`
+/// restores it, also on panic). If it is not, the fork is left alone rather than popping
+/// another hub's scope.
+#[inline]
+pub(crate) fn with_scope_on_current<C, F, R>(scope_config: C, callback: F) -> R
+where
+    C: FnOnce(&mut Scope),
+    F: FnOnce() -> R,
+{
+    /// Pops `depth` on hub `hub` when dropped; depth 0: nothing was pushed.
+    struct PopCurrent {
+        hub: u64,
+        depth: usize,
+    }
+    impl Drop for PopCurrent {
+        fn drop(&mut self) {
+            let (id, depth) = (self.hub, self.depth);
+            if depth == 0 {
+                return;
+            }
+            // dropped at the end of this function, outside `with_current`
+            let mut deferred = Popped::Nothing;
+            let found = Hub::with_current(|hub| {
+                let same = hub.id == id;
+                if same {
+                    hub.take_to(depth, &mut deferred);
+                }
+                same
+            });
+            if found != Some(true) {
+                sdk_transport::sdk_debug!(
+                    "with_scope: the thread's hub changed inside the callback; not popped"
+                );
+            }
+        }
+    }
+    // filled in place (word by word) and never moved: returning it through `with_current`'s
+    // `Option`, or moving it afterwards, reloads the two words as one 16-byte value, which
+    // stalls store forwarding. Dropped (popping) after the callback, also on panic.
+    let mut pop = PopCurrent { hub: 0, depth: 0 };
+    Hub::with_current(|hub| {
+        let mut guard = hub.push_scope_configured(scope_config);
+        if let Some(depth) = guard.depth.take() {
+            pop.hub = hub.id;
+            pop.depth = depth;
+        }
+    });
+    callback()
 }
 
 struct ScopeGuardRef<'a> {
@@ -803,6 +949,21 @@ pub trait IntoBreadcrumbs {
     type Output: IntoIterator<Item = Breadcrumb>;
     /// Converts into breadcrumbs.
     fn into_breadcrumbs(self) -> Self::Output;
+
+    /// Hands each breadcrumb in `slot` to `f` in a slot of its own, from which `f` moves it
+    /// where it is stored. A single [`Breadcrumb`] is handed over in place, without a move.
+    #[doc(hidden)]
+    #[inline]
+    fn drain_slot(slot: &mut Option<Self>, mut f: impl FnMut(&mut Option<Breadcrumb>))
+    where
+        Self: Sized,
+    {
+        if let Some(this) = slot.take() {
+            for crumb in this.into_breadcrumbs() {
+                f(&mut Some(crumb));
+            }
+        }
+    }
 }
 
 impl IntoBreadcrumbs for Breadcrumb {
@@ -810,6 +971,11 @@ impl IntoBreadcrumbs for Breadcrumb {
     #[inline]
     fn into_breadcrumbs(self) -> Self::Output {
         std::iter::once(self)
+    }
+
+    #[inline]
+    fn drain_slot(slot: &mut Option<Breadcrumb>, mut f: impl FnMut(&mut Option<Breadcrumb>)) {
+        f(slot);
     }
 }
 
@@ -837,11 +1003,19 @@ where
     fn into_breadcrumbs(self) -> Self::Output {
         self().into_breadcrumbs()
     }
+
+    #[inline]
+    fn drain_slot(slot: &mut Option<F>, f: impl FnMut(&mut Option<Breadcrumb>)) {
+        if let Some(make) = slot.take() {
+            I::drain_slot(&mut Some(make()), f);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::User;
     use crate::testing::{with_captured_events, with_captured_events_options, TestTransport};
     use crate::ClientOptions;
 
@@ -996,7 +1170,7 @@ mod tests {
                 let hub = hub.clone();
                 std::thread::spawn(move || {
                     for i in 0..250 {
-                        hub.configure_scope(|s| s.set_tag(&format!("t{t}-{i}"), i));
+                        hub.configure_scope(|s| s.set_tag(format!("t{t}-{i}"), i));
                     }
                 })
             })
@@ -1018,6 +1192,145 @@ mod tests {
         });
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].message.as_deref(), Some("nested"));
+    }
+
+    #[test]
+    fn deeply_nested_configure_scope_on_many_hubs_never_deadlocks() {
+        let transport = TestTransport::new();
+        let shared: Arc<dyn sdk_transport::Transport> = transport.clone();
+        let client = Arc::new(Client::new(ClientOptions::new().transport(shared)));
+        let hubs: Vec<Arc<Hub>> = (0..12)
+            .map(|_| Arc::new(Hub::with_client(client.clone())))
+            .collect();
+        // configure hub i inside hub i-1's closure; at each level, try the outermost hub again
+        // (held by this thread: must be skipped, not deadlock)
+        fn nest(hubs: &[Arc<Hub>], level: usize, reached: &mut Vec<usize>) {
+            if level == hubs.len() {
+                return;
+            }
+            let ran = hubs[level].configure_scope(|scope| {
+                scope.set_tag("level", level as u64);
+                let again = hubs[0].configure_scope(|_| true);
+                assert!(
+                    !again,
+                    "the outermost hub's closure ran while it was locked"
+                );
+                reached.push(level);
+                nest(hubs, level + 1, reached);
+                true
+            });
+            if level <= MAX_NESTED_CONFIGURING {
+                assert!(ran, "level {level} was skipped");
+            }
+        }
+        let mut reached = Vec::new();
+        nest(&hubs, 0, &mut reached);
+        // distinct hubs are told apart up to MAX_NESTED_CONFIGURING levels deep
+        assert!(
+            reached.len() > MAX_NESTED_CONFIGURING,
+            "reached {reached:?}"
+        );
+        assert_eq!(hubs[3].scope_snapshot().tag("level"), Some("3"));
+        // and the marks are gone afterwards: every hub locks normally again
+        for hub in &hubs {
+            assert!(hub.configure_scope(|_| true));
+        }
+    }
+
+    #[test]
+    fn with_scope_reuses_the_popped_scopes_user_allocation_only_when_unshared() {
+        let _ = with_captured_events(|| {
+            let current_user = || {
+                let scope = Hub::current().scope_snapshot();
+                scope.user().map(|u| {
+                    (
+                        u as *const User as usize,
+                        u.id.as_deref().map(str::to_owned),
+                    )
+                })
+            };
+            let user = |id: &'static str| {
+                Some(User {
+                    id: Some(id.into()),
+                    ..Default::default()
+                })
+            };
+            let reuses = || crate::scope::USER_REUSES.with(std::cell::Cell::get);
+            let before = reuses();
+            let mut seen = Vec::new();
+            for id in ["1", "2", "3"] {
+                crate::with_scope(|s| s.set_user(user(id)), || seen.push(current_user()));
+            }
+            let ids: Vec<_> = seen.iter().map(|u| u.clone().and_then(|u| u.1)).collect();
+            assert_eq!(ids, [Some("1".into()), Some("2".into()), Some("3".into())]);
+            let addresses: Vec<_> = seen.iter().map(|u| u.as_ref().map(|u| u.0)).collect();
+            assert!(
+                addresses.iter().all(|a| *a == addresses[0]),
+                "{addresses:?}"
+            );
+            // the first scope allocates, the next two reuse its allocation
+            assert_eq!(reuses() - before, 2);
+            assert_eq!(current_user(), None);
+
+            // a snapshot still holding the user keeps it: not reused, not overwritten
+            let mut kept = None;
+            crate::with_scope(
+                |s| s.set_user(user("held")),
+                || kept = Some(Hub::current().scope_snapshot()),
+            );
+            assert_eq!(reuses() - before, 3);
+            crate::with_scope(|s| s.set_user(user("next")), || ());
+            assert_eq!(
+                reuses() - before,
+                3,
+                "an allocation still shared was reused"
+            );
+            let kept = kept.expect("a snapshot");
+            assert_eq!(kept.user().and_then(|u| u.id.as_deref()), Some("held"));
+        });
+    }
+
+    #[test]
+    fn with_scope_takes_no_reference_on_the_current_hub() {
+        let _ = with_captured_events(|| {
+            let count = || Arc::strong_count(&Hub::current());
+            let outside = count();
+            let mut inside = 0;
+            crate::with_scope(|s| s.set_tag("k", "v"), || inside = count());
+            assert_eq!(inside, outside);
+        });
+    }
+
+    #[test]
+    fn hub_run_inside_with_scope_switches_and_the_fork_is_popped_from_the_outer_hub() {
+        let events = with_captured_events(|| {
+            let outer = Hub::current();
+            let base = outer.depth();
+            let other = Arc::new(Hub::new_from_top(&outer));
+            let other_base = other.depth();
+            crate::with_scope(
+                |s| s.set_tag("fork", "outer"),
+                || {
+                    assert_eq!(outer.depth(), base + 1);
+                    Hub::run(other.clone(), || {
+                        assert!(Arc::ptr_eq(&Hub::current(), &other));
+                        crate::with_scope(
+                            |s| s.set_tag("fork", "inner"),
+                            || crate::capture_message("in other", Level::Info),
+                        );
+                    });
+                    crate::capture_message("in outer", Level::Info);
+                },
+            );
+            assert_eq!(outer.depth(), base);
+            assert_eq!(other.depth(), other_base);
+            crate::capture_message("after", Level::Info);
+        });
+        let tag = |i: usize| events[i].tags.get("fork").cloned();
+        assert_eq!(events.len(), 3);
+        assert_eq!(tag(0).as_deref(), Some("inner"));
+        assert_eq!(tag(1).as_deref(), Some("outer"));
+        assert_eq!(tag(2), None);
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub use performance::{
     Transaction, TransactionContext, TransactionOrSpan,
 };
 pub use protocol::{Breadcrumb, Event, Level, User};
-pub use scope::{EventProcessor, Scope};
+pub use scope::{EventProcessor, IntoTagValue, Scope};
 pub use sdk_transport as transport;
 pub use stacktrace::{InAppRules, RawStacktrace};
 pub use uuid::Uuid;

@@ -45,8 +45,8 @@ pub struct Scope {
     pub(crate) level: Option<Level>,
     pub(crate) fingerprint: Option<Arc<[Cow<'static, str>]>>,
     pub(crate) transaction: Option<Arc<str>>,
-    pub(crate) user: Option<Arc<User>>,
-    pub(crate) tags: Option<Arc<VecMap<String>>>,
+    pub(crate) user: Option<UserArc>,
+    pub(crate) tags: TagMap,
     pub(crate) extra: Option<Arc<VecMap<serde_json::Value>>>,
     pub(crate) contexts: Option<Arc<VecMap<Context>>>,
     pub(crate) breadcrumbs: Ring<Breadcrumb>,
@@ -59,6 +59,82 @@ pub struct Scope {
     /// The incoming trace's frozen DSC and decision, when the propagation context continues
     /// one (see `performance::binding`).
     pub(crate) incoming_trace: Option<crate::performance::binding::IncomingTrace>,
+    /// A uniquely owned user allocation that `set_user` may reuse (handed over by the hub when
+    /// it forks; a clone of the scope gets none).
+    pub(crate) spare_user: SpareUser,
+}
+
+/// The shared user of a scope: an `Arc` without weak counts (`triomphe`), so checking that it
+/// is uniquely owned (to reuse it) is a plain load, and dropping it one atomic decrement.
+pub(crate) type UserArc = triomphe::Arc<User>;
+
+/// A uniquely owned user allocation kept for reuse; cloning gives an empty one.
+#[derive(Default)]
+pub(crate) struct SpareUser(Option<UserArc>);
+
+impl Clone for SpareUser {
+    #[inline]
+    fn clone(&self) -> Self {
+        SpareUser(None)
+    }
+}
+
+impl SpareUser {
+    pub(crate) fn set(&mut self, spare: Option<UserArc>) {
+        self.0 = spare;
+    }
+
+    pub(crate) fn take(&mut self) -> Option<UserArc> {
+        self.0.take()
+    }
+
+    /// `user` in the spare allocation when it is still uniquely owned, else in a new one.
+    #[inline]
+    fn fill(&mut self, user: User) -> UserArc {
+        if let Some(mut spare) = self.0.take() {
+            if let Some(slot) = UserArc::get_mut(&mut spare) {
+                // field by field: no bulk copy of the caller's freshly written value (a
+                // 144-byte memcpy reading it back stalls on store forwarding)
+                let User {
+                    id,
+                    email,
+                    ip_address,
+                    username,
+                    name,
+                    other,
+                } = user;
+                slot.id = id;
+                slot.email = email;
+                slot.ip_address = ip_address;
+                slot.username = username;
+                slot.name = name;
+                slot.other = other;
+                #[cfg(test)]
+                USER_REUSES.with(|n| n.set(n.get() + 1));
+                return spare;
+            }
+        }
+        UserArc::new(user)
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many times `set_user` reused a spare allocation on this thread (tests only).
+    pub(crate) static USER_REUSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether a popped scope's user allocation is worth keeping for reuse: nobody else holds it,
+/// and what it still holds until reused is small (no extra fields, short strings).
+pub(crate) fn reusable_user(user: &UserArc) -> bool {
+    const SMALL: usize = 256;
+    let short = |s: &Option<Cow<'static, str>>| s.as_ref().is_none_or(|s| s.len() <= SMALL);
+    user.is_unique()
+        && user.other.is_empty()
+        && short(&user.id)
+        && short(&user.email)
+        && short(&user.username)
+        && short(&user.name)
 }
 
 impl Default for Scope {
@@ -68,7 +144,7 @@ impl Default for Scope {
             fingerprint: None,
             transaction: None,
             user: None,
-            tags: None,
+            tags: TagMap::Empty,
             extra: None,
             contexts: None,
             breadcrumbs: Ring::new(),
@@ -78,6 +154,7 @@ impl Default for Scope {
             span_id: SpanId::random(),
             span: None,
             incoming_trace: None,
+            spare_user: SpareUser::default(),
         }
     }
 }
@@ -169,8 +246,12 @@ impl Scope {
     }
 
     /// Sets the user.
+    #[inline]
     pub fn set_user(&mut self, user: Option<User>) {
-        self.user = user.map(Arc::new);
+        self.user = match user {
+            Some(user) => Some(self.spare_user.fill(user)),
+            None => None,
+        };
     }
 
     /// The user.
@@ -178,44 +259,45 @@ impl Scope {
         self.user.as_deref()
     }
 
-    /// Sets a tag (overwrites the same key, reusing its buffer).
-    pub fn set_tag<V: fmt::Display>(&mut self, key: &str, value: V) {
-        use std::fmt::Write;
-        let tags = make_mut(&mut self.tags);
-        // one search: the found slot is rewritten in place, a miss inserts at the found spot
-        match tags.position(key) {
-            Ok(i) => {
-                let slot = &mut tags.as_mut_slice()[i].1;
-                slot.clear();
-                let _ = write!(slot, "{value}");
-            }
-            Err(at) => tags.insert_at(at, key.to_owned(), value.to_string()),
+    /// Sets a tag (overwrites the same key).
+    ///
+    /// Keys and values are `Cow<'static, str>`: literals are stored without allocating. A key
+    /// can be a `&'static str`, a `String` or a `Cow`; a value anything [`IntoTagValue`] lists
+    /// (strings, integers, floats, `bool`, `char`, `format_args!`).
+    ///
+    /// ```
+    /// let mut scope = sdk_core::Scope::new();
+    /// scope.set_tag("tenant", "acme");
+    /// scope.set_tag(format!("shard-{}", 3), 42u64);
+    /// assert_eq!(scope.tag("shard-3"), Some("42"));
+    /// ```
+    #[inline]
+    pub fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: impl IntoTagValue) {
+        match (key.into(), value.into_tag_value()) {
+            // literals: four words in registers, no `Cow` built in memory
+            (Cow::Borrowed(key), Cow::Borrowed(value)) => self.tags.set_static(key, value),
+            (key, value) => self.tags.insert(key, value),
         }
     }
 
     /// Removes a tag.
     pub fn remove_tag(&mut self, key: &str) {
-        if self.tags.as_ref().is_some_and(|t| t.contains_key(key)) {
-            make_mut(&mut self.tags).remove(key);
-        }
+        self.tags.remove(key);
     }
 
     /// A tag's value.
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.as_ref()?.get(key).map(String::as_str)
+        self.tags.get(key)
     }
 
     /// All tags.
     pub fn tags(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.tags
-            .iter()
-            .flat_map(|t| t.iter())
-            .map(|(k, v)| (k, v.as_str()))
+        self.tags.iter()
     }
 
     /// Sets an extra value.
     pub fn set_extra(&mut self, key: &str, value: serde_json::Value) {
-        make_mut(&mut self.extra).insert(key.to_owned(), value);
+        make_mut(&mut self.extra).insert(Cow::Owned(key.to_owned()), value);
     }
 
     /// Removes an extra value.
@@ -232,7 +314,7 @@ impl Scope {
 
     /// Sets a context (e.g. `"app"`, or any name with an object of fields).
     pub fn set_context<C: Into<Context>>(&mut self, key: &str, value: C) {
-        make_mut(&mut self.contexts).insert(key.to_owned(), value.into());
+        make_mut(&mut self.contexts).insert(Cow::Owned(key.to_owned()), value.into());
     }
 
     /// Removes a context.
@@ -255,8 +337,12 @@ impl Scope {
 
     /// Records a breadcrumb keeping at most `max`; returns how many were evicted.
     #[inline]
-    pub(crate) fn push_breadcrumb(&mut self, breadcrumb: Breadcrumb, max: usize) -> usize {
-        self.breadcrumbs.push(breadcrumb, max)
+    pub(crate) fn push_breadcrumb(
+        &mut self,
+        breadcrumb: &mut Option<Breadcrumb>,
+        max: usize,
+    ) -> usize {
+        self.breadcrumbs.push_from(breadcrumb, max)
     }
 
     /// Removes every breadcrumb.
@@ -337,7 +423,7 @@ impl Scope {
         if out.user.is_none() {
             out.user = self.user.clone();
         }
-        out.tags = merge_maps(&self.tags, &other.tags);
+        out.tags = TagMap::merged(&self.tags, &other.tags);
         out.extra = merge_maps(&self.extra, &other.extra);
         out.contexts = merge_maps(&self.contexts, &other.contexts);
         if !self.breadcrumbs.is_empty() {
@@ -369,11 +455,9 @@ impl Scope {
         if event.user.is_none() {
             event.user = self.user.as_deref().cloned();
         }
-        if let Some(tags) = &self.tags {
-            for (k, v) in tags.iter() {
-                if !event.tags.contains_key(k) {
-                    event.tags.insert(k.to_owned(), v.clone());
-                }
+        for (k, v) in self.tags.iter() {
+            if !event.tags.contains_key(k) {
+                event.tags.insert(k.to_owned(), v.to_owned());
             }
         }
         if let Some(extra) = &self.extra {
@@ -436,7 +520,7 @@ impl Scope {
             && self.fingerprint.is_none()
             && self.transaction.is_none()
             && self.user.is_none()
-            && self.tags.as_ref().is_none_or(|t| t.is_empty())
+            && self.tags.is_empty()
             && self.extra.as_ref().is_none_or(|t| t.is_empty())
             && self.contexts.as_ref().is_none_or(|t| t.is_empty())
             && self.breadcrumbs.is_empty()
@@ -444,6 +528,73 @@ impl Scope {
             && self.attachments.as_ref().is_none_or(|a| a.is_empty())
     }
 }
+
+/// What [`Scope::set_tag`] accepts as a tag value: string types (a `&'static str` is kept
+/// without allocating, a `String` is moved in), integers, floats, `bool`, `char` and
+/// `format_args!(..)` (formatted once, as `Display` would). For any other `Display` type, pass
+/// `value.to_string()`.
+pub trait IntoTagValue {
+    /// The tag value.
+    fn into_tag_value(self) -> Cow<'static, str>;
+}
+
+impl IntoTagValue for &'static str {
+    #[inline]
+    fn into_tag_value(self) -> Cow<'static, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl IntoTagValue for String {
+    #[inline]
+    fn into_tag_value(self) -> Cow<'static, str> {
+        Cow::Owned(self)
+    }
+}
+
+impl IntoTagValue for &String {
+    #[inline]
+    fn into_tag_value(self) -> Cow<'static, str> {
+        Cow::Owned(self.clone())
+    }
+}
+
+impl IntoTagValue for Cow<'static, str> {
+    #[inline]
+    fn into_tag_value(self) -> Cow<'static, str> {
+        self
+    }
+}
+
+impl IntoTagValue for Box<str> {
+    #[inline]
+    fn into_tag_value(self) -> Cow<'static, str> {
+        Cow::Owned(self.into())
+    }
+}
+
+impl IntoTagValue for fmt::Arguments<'_> {
+    fn into_tag_value(self) -> Cow<'static, str> {
+        match self.as_str() {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(self.to_string()),
+        }
+    }
+}
+
+macro_rules! tag_value_via_display {
+    ($($t:ty),*) => {$(
+        impl IntoTagValue for $t {
+            fn into_tag_value(self) -> Cow<'static, str> {
+                Cow::Owned(self.to_string())
+            }
+        }
+    )*};
+}
+
+tag_value_via_display!(
+    bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64
+);
 
 fn merge_maps<V: Clone>(
     base: &Option<Arc<VecMap<V>>>,
@@ -454,9 +605,135 @@ fn merge_maps<V: Clone>(
         (Some(b), Some(o)) => {
             let mut m = (**b).clone();
             for (k, v) in o.iter() {
-                m.insert(k.to_owned(), v.clone());
+                m.insert(Cow::Owned(k.to_owned()), v.clone());
             }
             Some(Arc::new(m))
+        }
+    }
+}
+
+/// A scope's tags: none, one tag whose key and value are both `&'static str` kept inline (a
+/// fork copies two references; nothing to allocate or free), or a shared copy-on-write map.
+#[derive(Clone, Default)]
+pub(crate) enum TagMap {
+    #[default]
+    Empty,
+    Static(&'static str, &'static str),
+    Shared(Arc<VecMap<Cow<'static, str>>>),
+}
+
+impl fmt::Debug for TagMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl TagMap {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        match self {
+            TagMap::Empty => None,
+            TagMap::Static(k, v) => (*k == key).then_some(*v),
+            TagMap::Shared(map) => map.get(key).map(|v| &**v),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            TagMap::Empty => true,
+            TagMap::Static(..) => false,
+            TagMap::Shared(map) => map.is_empty(),
+        }
+    }
+
+    /// `Some(self)` when it holds a tag: the shape of the `Option<Arc<map>>` it replaced.
+    pub(crate) fn as_deref(&self) -> Option<&TagMap> {
+        (!self.is_empty()).then_some(self)
+    }
+
+    /// Whether it holds a tag.
+    pub(crate) fn is_some(&self) -> bool {
+        !self.is_empty()
+    }
+
+    /// The tags, sorted by key.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let (one, many) = match self {
+            TagMap::Empty => (None, None),
+            TagMap::Static(k, v) => (Some((*k, *v)), None),
+            TagMap::Shared(map) => (None, Some(map)),
+        };
+        one.into_iter().chain(
+            many.into_iter()
+                .flat_map(|m| m.iter().map(|(k, v)| (k, &**v))),
+        )
+    }
+
+    /// Sets a tag whose key and value are literals: inline when it is the only one.
+    pub(crate) fn set_static(&mut self, key: &'static str, value: &'static str) {
+        match self {
+            TagMap::Empty => *self = TagMap::Static(key, value),
+            // the same literal (same call site) is the same pointer: skip comparing bytes
+            TagMap::Static(k, v) if std::ptr::eq(*k, key) || *k == key => *v = value,
+            _ => self.insert(Cow::Borrowed(key), Cow::Borrowed(value)),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
+        match (&mut *self, key, value) {
+            (TagMap::Empty, Cow::Borrowed(k), Cow::Borrowed(v)) => *self = TagMap::Static(k, v),
+            (TagMap::Static(k0, v0), Cow::Borrowed(k), Cow::Borrowed(v)) if *k0 == k => *v0 = v,
+            (TagMap::Shared(map), key, value) => Arc::make_mut(map).insert(key, value),
+            (_, key, value) => self.insert_slow(key, value),
+        }
+    }
+
+    /// Moves the tags into a shared map and inserts there.
+    fn insert_slow(&mut self, key: Cow<'static, str>, value: Cow<'static, str>) {
+        let mut map = match std::mem::take(self) {
+            TagMap::Empty => VecMap::default(),
+            TagMap::Static(k, v) => VecMap::one(Cow::Borrowed(k), Cow::Borrowed(v)),
+            TagMap::Shared(map) => Arc::unwrap_or_clone(map),
+        };
+        map.insert(key, value);
+        *self = TagMap::Shared(Arc::new(map));
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) {
+        match self {
+            TagMap::Empty => {}
+            TagMap::Static(k, _) => {
+                if *k == key {
+                    *self = TagMap::Empty;
+                }
+            }
+            TagMap::Shared(map) => {
+                if map.contains_key(key) {
+                    Arc::make_mut(map).remove(key);
+                }
+            }
+        }
+    }
+
+    /// `over`'s tags layered over `base`'s.
+    fn merged(base: &TagMap, over: &TagMap) -> TagMap {
+        if base.is_empty() {
+            return over.clone();
+        }
+        if over.is_empty() {
+            return base.clone();
+        }
+        let mut map = base.to_vec_map();
+        for (k, v) in over.to_vec_map().entries() {
+            map.insert(k, v);
+        }
+        TagMap::Shared(Arc::new(map))
+    }
+
+    fn to_vec_map(&self) -> VecMap<Cow<'static, str>> {
+        match self {
+            TagMap::Empty => VecMap::default(),
+            TagMap::Static(k, v) => VecMap::one(Cow::Borrowed(k), Cow::Borrowed(v)),
+            TagMap::Shared(map) => (**map).clone(),
         }
     }
 }
@@ -472,8 +749,8 @@ pub(crate) struct VecMap<V> {
 #[derive(Clone, PartialEq)]
 enum Entries<V> {
     Empty,
-    One((String, V)),
-    Many(Vec<(String, V)>),
+    One((Cow<'static, str>, V)),
+    Many(Vec<(Cow<'static, str>, V)>),
 }
 
 impl<V> Default for VecMap<V> {
@@ -493,7 +770,7 @@ impl<V: fmt::Debug> fmt::Debug for VecMap<V> {
 }
 
 impl<V> VecMap<V> {
-    fn as_slice(&self) -> &[(String, V)] {
+    fn as_slice(&self) -> &[(Cow<'static, str>, V)] {
         match &self.entries {
             Entries::Empty => &[],
             Entries::One(pair) => std::slice::from_ref(pair),
@@ -501,7 +778,7 @@ impl<V> VecMap<V> {
         }
     }
 
-    fn as_mut_slice(&mut self) -> &mut [(String, V)] {
+    fn as_mut_slice(&mut self) -> &mut [(Cow<'static, str>, V)] {
         match &mut self.entries {
             Entries::Empty => &mut [],
             Entries::One(pair) => std::slice::from_mut(pair),
@@ -510,8 +787,7 @@ impl<V> VecMap<V> {
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.as_slice()
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.as_slice().binary_search_by(|(k, _)| (**k).cmp(key))
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&V> {
@@ -530,7 +806,14 @@ impl<V> VecMap<V> {
         self.position(key).is_ok()
     }
 
-    pub(crate) fn insert(&mut self, key: String, value: V) {
+    /// A map of one entry.
+    pub(crate) fn one(key: Cow<'static, str>, value: V) -> Self {
+        VecMap {
+            entries: Entries::One((key, value)),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: Cow<'static, str>, value: V) {
         match self.position(&key) {
             Ok(i) => self.as_mut_slice()[i].1 = value,
             Err(at) => self.insert_at(at, key, value),
@@ -538,7 +821,7 @@ impl<V> VecMap<V> {
     }
 
     /// Inserts a key known to be absent at `at`, the spot `position` returned for it.
-    fn insert_at(&mut self, at: usize, key: String, value: V) {
+    fn insert_at(&mut self, at: usize, key: Cow<'static, str>, value: V) {
         self.entries = match std::mem::replace(&mut self.entries, Entries::Empty) {
             Entries::Empty => Entries::One((key, value)),
             Entries::One(first) => {
@@ -571,8 +854,18 @@ impl<V> VecMap<V> {
         self.as_slice().is_empty()
     }
 
+    /// The entries, by value, sorted by key.
+    fn entries(self) -> impl Iterator<Item = (Cow<'static, str>, V)> {
+        let (one, many) = match self.entries {
+            Entries::Empty => (None, None),
+            Entries::One(pair) => (Some(pair), None),
+            Entries::Many(pairs) => (None, Some(pairs)),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
-        self.as_slice().iter().map(|(k, v)| (k.as_str(), v))
+        self.as_slice().iter().map(|(k, v)| (&**k, v))
     }
 }
 
@@ -591,11 +884,11 @@ mod vecmap_tests {
     fn keeps_keys_sorted_and_unique_through_inline_and_vec_forms() {
         let mut m = VecMap::default();
         assert!(m.is_empty());
-        m.insert("b".to_owned(), 2);
+        m.insert("b".into(), 2);
         assert_eq!(m.get("b"), Some(&2));
-        m.insert("b".to_owned(), 3);
-        m.insert("a".to_owned(), 1);
-        m.insert("c".to_owned(), 4);
+        m.insert("b".into(), 3);
+        m.insert("a".into(), 1);
+        m.insert("c".into(), 4);
         let keys: Vec<_> = m.iter().map(|(k, v)| (k.to_owned(), *v)).collect();
         assert_eq!(
             keys,
@@ -608,8 +901,99 @@ mod vecmap_tests {
         assert_eq!(m.remove("zz"), None);
         assert!(m.contains_key("c"));
         let mut one = VecMap::default();
-        one.insert("only".to_owned(), 1);
+        one.insert("only".into(), 1);
         assert_eq!(one.remove("only"), Some(1));
         assert!(one.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::Scope;
+    use std::borrow::Cow;
+
+    #[test]
+    fn tag_values_read_back_as_display_would_write_them() {
+        let mut scope = Scope::new();
+        scope.set_tag("str", "acme");
+        scope.set_tag(String::from("string"), String::from("owned"));
+        scope.set_tag(Cow::Borrowed("int"), -42i64);
+        scope.set_tag("float", 1.5f64);
+        scope.set_tag("bool", true);
+        scope.set_tag("args", format_args!("{}-{}", "a", 1));
+        let name = String::from("by-ref");
+        scope.set_tag("ref", &name);
+        let tags: Vec<(&str, &str)> = scope.tags().collect();
+        assert_eq!(
+            tags,
+            vec![
+                ("args", "a-1"),
+                ("bool", "true"),
+                ("float", "1.5"),
+                ("int", "-42"),
+                ("ref", "by-ref"),
+                ("str", "acme"),
+                ("string", "owned"),
+            ]
+        );
+        scope.set_tag("str", "other");
+        assert_eq!(scope.tag("str"), Some("other"));
+        assert_eq!(scope.tags().count(), 7);
+    }
+
+    #[test]
+    fn tags_stay_sorted_and_unique_across_inline_and_shared_forms() {
+        let mut scope = Scope::new();
+        scope.set_tag("b", "1");
+        scope.set_tag("b", "2"); // inline, overwritten
+        assert_eq!(scope.tags().collect::<Vec<_>>(), vec![("b", "2")]);
+        scope.set_tag("b", String::from("3")); // an owned value: moves to the shared map
+        scope.set_tag("a", "0");
+        scope.set_tag(String::from("c"), "4");
+        assert_eq!(
+            scope.tags().collect::<Vec<_>>(),
+            vec![("a", "0"), ("b", "3"), ("c", "4")]
+        );
+        scope.remove_tag("b");
+        scope.remove_tag("missing");
+        assert_eq!(
+            scope.tags().collect::<Vec<_>>(),
+            vec![("a", "0"), ("c", "4")]
+        );
+
+        let mut inline = Scope::new();
+        inline.set_tag("only", "x");
+        let fork = inline.clone();
+        inline.set_tag("only", "y");
+        inline.set_tag("second", "z");
+        assert_eq!(fork.tags().collect::<Vec<_>>(), vec![("only", "x")]);
+        inline.remove_tag("second");
+        inline.remove_tag("only");
+        assert_eq!(inline.tags().count(), 0);
+        assert!(inline.is_empty());
+    }
+
+    #[test]
+    fn merged_tags_let_the_inner_scope_win() {
+        let mut outer = Scope::new();
+        outer.set_tag("shared", "outer");
+        outer.set_tag("outer-only", String::from("o"));
+        let mut inner = Scope::new();
+        inner.set_tag("shared", "inner");
+        let merged = outer.merged_with(&inner, 100);
+        assert_eq!(
+            merged.tags().collect::<Vec<_>>(),
+            vec![("outer-only", "o"), ("shared", "inner")]
+        );
+        let only_outer = outer.merged_with(&Scope::new(), 100);
+        assert_eq!(only_outer.tags().count(), 2);
+    }
+
+    #[test]
+    fn a_static_tag_is_borrowed_not_copied() {
+        static VALUE: &str = "acme";
+        let mut scope = Scope::new();
+        scope.set_tag("tenant", VALUE);
+        assert_eq!(scope.tag("tenant").map(str::as_ptr), Some(VALUE.as_ptr()));
     }
 }

@@ -86,13 +86,16 @@ fn scope_data_and_breadcrumbs_are_counted() {
     assert_within_2x("a full scope", || {
         sdk_core::configure_scope(|scope| {
             for n in 0..50 {
-                scope.set_tag(&format!("tag{n}"), kilobyte(n).get(..200).unwrap_or(""));
+                scope.set_tag(
+                    format!("tag{n}"),
+                    kilobyte(n).get(..200).unwrap_or("").to_owned(),
+                );
                 scope.set_extra(&format!("extra{n}"), kilobyte(n).into());
             }
         });
         for n in 0..100 {
             let mut crumb = Breadcrumb::new(kilobyte(n));
-            crumb.data.insert("n", kilobyte(n).into());
+            crumb.data.insert("n", kilobyte(n));
             sdk_core::add_breadcrumb(crumb);
         }
         sdk_core::capture_message("with a full scope", Level::Warning);

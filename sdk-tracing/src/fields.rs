@@ -3,7 +3,8 @@
 
 use std::fmt::{self, Write as _};
 
-use sdk_core::protocol::Exception;
+use sdk_core::protocol::{CrumbStr, DataValue, Exception};
+use sdk_core::Breadcrumb;
 use serde_json::Value;
 use tracing_core::field::{Field, Visit};
 
@@ -78,5 +79,86 @@ impl Visit for Fields {
         let mut text = String::new();
         let _ = write!(text, "{value:?}");
         self.put(field, Value::String(text));
+    }
+}
+
+/// Writes an event's fields straight into the breadcrumb it becomes: the `message` field as
+/// its message, every other field into its data under the field's `&'static` name (no key
+/// copied), strings and formatted values inline when short. Sentry's special span fields
+/// (`sentry.op`, `sentry.name`, `otel.name`, `sentry.trace`, `sentry_trace`) are left out, as
+/// [`Fields`] does.
+pub(crate) struct CrumbFields<'a>(pub(crate) &'a mut Breadcrumb);
+
+impl CrumbFields<'_> {
+    /// Where the value of `field` goes: the message, the data entry named after the field, or
+    /// nowhere (Sentry's special span fields).
+    #[inline(always)]
+    fn target(&mut self, field: &Field) -> Target<'_> {
+        match field.name() {
+            "message" => Target::Message(self.0.message.get_or_insert(CrumbStr::EMPTY)),
+            "sentry.op" | "sentry.name" | "otel.name" | "sentry.trace" | "sentry_trace" => {
+                Target::Nowhere
+            }
+            name => Target::Data(self.0.data.value_mut(name)),
+        }
+    }
+
+    /// A scalar: into the data as is; as the message, its JSON text (as `Fields` does).
+    #[inline(always)]
+    fn put(&mut self, field: &Field, value: DataValue) {
+        match self.target(field) {
+            Target::Message(message) => *message = CrumbStr::from(value.to_value().to_string()),
+            Target::Data(slot) => *slot = value,
+            Target::Nowhere => {}
+        }
+    }
+}
+
+/// See [`CrumbFields::target`]. Values are written in place (no intermediate copy).
+enum Target<'a> {
+    Message(&'a mut CrumbStr),
+    Data(&'a mut DataValue),
+    Nowhere,
+}
+
+impl Visit for CrumbFields<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, DataValue::from(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, DataValue::from(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, DataValue::from(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, DataValue::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match self.target(field) {
+            Target::Message(message) => message.set_copied(value),
+            Target::Data(slot) => slot.set_str_copied(value),
+            Target::Nowhere => {}
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.put(
+            field,
+            DataValue::from(sdk_core::error_chain::display_lossy(value)),
+        );
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // A `Debug` that returns `Err` keeps what it wrote (no panic).
+        match self.target(field) {
+            Target::Message(message) => message.set_fmt(format_args!("{value:?}")),
+            Target::Data(slot) => slot.set_fmt(format_args!("{value:?}")),
+            Target::Nowhere => {}
+        }
     }
 }

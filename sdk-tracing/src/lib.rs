@@ -49,6 +49,7 @@ use tracing_core::{Event as TracingEvent, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use fields::CrumbFields;
 use fields::Fields;
 use span_fields::SpanFields;
 
@@ -443,18 +444,25 @@ where
         match (self.event_filter)(metadata) {
             EventFilter::Ignore => {}
             EventFilter::Breadcrumb => {
-                let mut fields = Fields::default();
-                event.record(&mut fields);
-                sdk_core::add_breadcrumb(Breadcrumb {
-                    ty: Some(Cow::Borrowed("log")),
-                    category: Some(Cow::Borrowed(metadata.target())),
-                    message: fields.message.map(Cow::Owned),
-                    data: fields.data.into(),
-                    level: match level_of(metadata.level()) {
-                        Level::Info => None,
-                        other => Some(other),
-                    },
-                    ..Breadcrumb::default()
+                // Built by the SDK only once it knows a breadcrumb is wanted, in the slot it is
+                // moved from into the scope's ring; the fields are written straight into it (no
+                // intermediate map, no key copies, short strings inline).
+                sdk_core::add_breadcrumb(|| {
+                    // every field spelled out (no `..Default::default()` copied over)
+                    let mut crumb = Breadcrumb {
+                        timestamp: std::time::SystemTime::now(),
+                        ty: Some(Cow::Borrowed("log")),
+                        category: Some(Cow::Borrowed(metadata.target())),
+                        message: None,
+                        data: sdk_core::protocol::BreadcrumbData::new(),
+                        level: match level_of(metadata.level()) {
+                            Level::Info => None,
+                            other => Some(other),
+                        },
+                        origin: None,
+                    };
+                    event.record(&mut CrumbFields(&mut crumb));
+                    crumb
                 });
             }
             EventFilter::Event => {

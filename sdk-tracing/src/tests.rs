@@ -304,3 +304,46 @@ fn spans_of_one_callsite_share_their_op_instead_of_formatting_it() {
     }
     assert!(std::ptr::eq(ops[0].as_ptr(), ops[1].as_ptr()));
 }
+
+#[test]
+fn breadcrumb_fields_keep_their_types_and_special_fields_stay_out() {
+    #[derive(Debug)]
+    struct Point {
+        #[allow(dead_code)] // read by Debug only
+        x: i32,
+    }
+    let long = "a string field that is longer than the inline room of a breadcrumb string";
+    let envelopes = capture(layer(), || {
+        tracing::info!(
+            n = -3i64,
+            ratio = 0.5f64,
+            ok = true,
+            point = ?Point { x: 1 },
+            text = long,
+            sentry.op = "dropped",
+            "formatted {}",
+            7
+        );
+        tracing::info!(message = 5u64);
+        sdk_core::capture_message("carrier", Level::Info);
+    });
+    let events = bodies(&envelopes, ItemType::Event);
+    let crumbs = events[0].1["breadcrumbs"]["values"]
+        .as_array()
+        .expect("crumbs");
+    assert_eq!(crumbs.len(), 2, "{crumbs:?}");
+    assert_eq!(crumbs[0]["message"], "formatted 7");
+    assert_eq!(
+        crumbs[0]["data"],
+        serde_json::json!({
+            "n": -3,
+            "ratio": 0.5,
+            "ok": true,
+            "point": "Point { x: 1 }",
+            "text": long,
+        })
+    );
+    // a non-string message is its JSON text, as for error events
+    assert_eq!(crumbs[1]["message"], "5");
+    assert!(crumbs[1].get("data").is_none());
+}

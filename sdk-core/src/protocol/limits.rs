@@ -41,6 +41,16 @@ fn truncate_opt(s: &mut Option<String>, max: usize) -> usize {
         .map_or(0, |s| usize::from(truncate_chars(s, max)))
 }
 
+fn truncate_cow_opt(s: &mut Option<std::borrow::Cow<'static, str>>, max: usize) -> usize {
+    match s {
+        // fast path (no copy of a borrowed string): byte length bounds the character count
+        Some(v) if v.len() > max && v.chars().nth(max).is_some() => {
+            usize::from(truncate_chars(v.to_mut(), max))
+        }
+        _ => 0,
+    }
+}
+
 impl Event {
     /// Shortens the fields Relay limits (message, logger, environment, dist, tags, user
     /// fields) to their maximum length. Tags whose key is too long are dropped rather than
@@ -64,10 +74,10 @@ impl Event {
         changed += truncate_opt(&mut self.environment, MAX_ENVIRONMENT_CHARS);
         changed += truncate_opt(&mut self.dist, MAX_DIST_CHARS);
         if let Some(user) = &mut self.user {
-            changed += truncate_opt(&mut user.email, MAX_USER_EMAIL_CHARS);
-            changed += truncate_opt(&mut user.id, MAX_USER_FIELD_CHARS);
-            changed += truncate_opt(&mut user.username, MAX_USER_FIELD_CHARS);
-            changed += truncate_opt(&mut user.name, MAX_USER_FIELD_CHARS);
+            changed += truncate_cow_opt(&mut user.email, MAX_USER_EMAIL_CHARS);
+            changed += truncate_cow_opt(&mut user.id, MAX_USER_FIELD_CHARS);
+            changed += truncate_cow_opt(&mut user.username, MAX_USER_FIELD_CHARS);
+            changed += truncate_cow_opt(&mut user.name, MAX_USER_FIELD_CHARS);
         }
         let before = self.tags.len();
         self.tags
@@ -111,7 +121,7 @@ mod tests {
             dist: Some("d".repeat(10)),
             logger: Some("l".repeat(65)),
             user: Some(User {
-                email: Some(format!("{}@example.com", "u".repeat(80))),
+                email: Some(format!("{}@example.com", "u".repeat(80)).into()),
                 id: Some("1".into()),
                 ..User::default()
             }),
@@ -127,7 +137,7 @@ mod tests {
         assert_eq!(event.dist.as_deref(), Some("dddddddddd"));
         assert_eq!(event.logger.as_ref().map(String::len), Some(64));
         let user = event.user.as_ref().unwrap();
-        assert_eq!(user.email.as_ref().map(String::len), Some(75));
+        assert_eq!(user.email.as_deref().map(str::len), Some(75));
         assert_eq!(user.id.as_deref(), Some("1"));
         assert_eq!(event.tags.len(), 2);
         assert_eq!(event.tags["ok"].len(), 200);

@@ -5,6 +5,7 @@
 
 mod breadcrumb;
 mod contexts;
+mod crumb_str;
 mod debug_meta;
 mod event;
 mod exception;
@@ -16,11 +17,12 @@ mod sdk;
 pub(crate) mod serde_helpers;
 mod user;
 
-pub use breadcrumb::{Breadcrumb, BreadcrumbData};
+pub use breadcrumb::{Breadcrumb, BreadcrumbData, DataIntoIter, BREADCRUMB_DATA_INLINE};
 pub use contexts::{
     AppContext, Context, Contexts, DeviceContext, OsContext, OsDistribution, ParseSpanStatusError,
     RuntimeContext, SpanStatus, TraceContext,
 };
+pub use crumb_str::{CrumbStr, DataValue, CRUMB_STR_INLINE};
 pub use debug_meta::{DebugImage, DebugMeta};
 pub use event::{Event, LogEntry, Values};
 pub use exception::{Exception, Mechanism};

@@ -1,5 +1,6 @@
 //! The user an event concerns (PROTOCOL.md §4.3).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -83,6 +84,9 @@ impl<'de> Deserialize<'de> for IpAddress {
 /// The user affected by an event. Give at least one of `id`, `email`, `ip_address`,
 /// `username`.
 ///
+/// The string fields are `Cow<'static, str>`: a literal (`Some("42".into())`) is stored without
+/// allocating, a `String` (`Some(id.to_string().into())`) is moved in.
+///
 /// ```
 /// use sdk_core::protocol::{IpAddress, User};
 /// let user = User {
@@ -101,30 +105,32 @@ pub struct User {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "string_or_number"
     )]
-    pub id: Option<String>,
+    pub id: Option<Cow<'static, str>>,
     /// Email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<Cow<'static, str>>,
     /// IP address, or `{{auto}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<IpAddress>,
     /// User name (login).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
+    pub username: Option<Cow<'static, str>>,
     /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<Cow<'static, str>>,
     /// Any other fields, kept as they are (`geo`, `segment`, `data`, ...).
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Reads an id that may be a string or a number (the protocol stringifies numbers).
-fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+fn string_or_number<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'static, str>>, D::Error> {
     Ok(match Option::<serde_json::Value>::deserialize(d)? {
         None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(serde_json::Value::String(s)) => Some(Cow::Owned(s)),
+        Some(serde_json::Value::Number(n)) => Some(Cow::Owned(n.to_string())),
         Some(other) => {
             return Err(serde::de::Error::custom(format!(
                 "user id must be a string or number, got {other}"
