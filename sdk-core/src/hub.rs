@@ -784,6 +784,12 @@ impl Hub {
             .unwrap_or_default()
     }
 
+    /// Runs `f` on the current scope by reference, without a snapshot; `None` where
+    /// [`Hub::scope_snapshot`] gives an empty scope (inside this hub's `configure_scope`).
+    pub(crate) fn peek_scope<R>(&self, f: impl FnOnce(&Scope) -> R) -> Option<R> {
+        self.lock_reentrant().map(|s| f(&s.top().scope))
+    }
+
     /// Depth of the scope stack (1 = only the root scope).
     pub fn depth(&self) -> usize {
         self.lock_reentrant().map_or(1, |s| s.layers.len())

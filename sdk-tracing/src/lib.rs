@@ -33,6 +33,7 @@
 
 mod fields;
 mod logs;
+mod span_fields;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -50,6 +51,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use fields::CrumbFields;
 use fields::Fields;
+use span_fields::SpanFields;
 
 /// What the layer does with a `tracing` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +254,28 @@ fn interned_callsite(
     Some(site)
 }
 
+thread_local! {
+    /// The Sentry span of the last span this thread created, with its `tracing` id, until that
+    /// span is first entered here: the usual create-then-enter needs no registry lookup on
+    /// enter.
+    static PENDING_ENTER: std::cell::Cell<Option<(u64, TransactionOrSpan)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Takes this thread's pending Sentry span when it is the one of the `tracing` span `key`.
+fn take_pending(key: u64) -> Option<TransactionOrSpan> {
+    PENDING_ENTER
+        .try_with(|pending| match pending.take() {
+            Some((k, span)) if k == key => Some(span),
+            other => {
+                pending.set(other);
+                None
+            }
+        })
+        .ok()
+        .flatten()
+}
+
 /// The Sentry span of the nearest ancestor-or-self of the span `id` that has one.
 fn sentry_span_of<S>(ctx: &Context<'_, S>, id: &Id) -> Option<TransactionOrSpan>
 where
@@ -267,6 +291,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        // Whatever happens next, an older pending span is not this thread's last one.
+        drop(PENDING_ENTER.try_with(std::cell::Cell::take));
         if !sdk_core::hub::is_active() {
             return;
         }
@@ -277,7 +303,7 @@ where
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
-        let mut fields = Fields::default();
+        let mut fields = SpanFields::default();
         attrs.record(&mut fields);
         let site = callsite(metadata);
         let op: Cow<'static, str> = match (fields.op.take(), site) {
@@ -297,9 +323,12 @@ where
         // integration) is the parent, else this starts a transaction.
         let parent = parent
             .or_else(sdk_core::performance::entered_span)
-            .or_else(|| sdk_core::configure_scope(|s| s.get_span().cloned()));
+            .or_else(sdk_core::performance::scope_span);
+        // The code location and the fields go in with the start (no lock per setter).
+        let code = site.map(|site| &site.code);
+        let data = std::mem::take(&mut fields.data);
         let span: TransactionOrSpan = match parent {
-            Some(parent) => parent.start_child(op, description).into(),
+            Some(parent) => parent.start_child_with(op, description, code, data).into(),
             None => {
                 let ctx = match fields.trace.take() {
                     Some(header) => TransactionContext::continue_from_headers(
@@ -309,19 +338,19 @@ where
                     ),
                     None => TransactionContext::new(description, op),
                 };
-                sdk_core::start_transaction(ctx).into()
+                let ctx = match code {
+                    Some(code) => ctx.with_code_location(code),
+                    None => ctx,
+                };
+                sdk_core::start_transaction(ctx.with_data(data)).into()
             }
         };
-        if !fields.data.is_empty() {
-            span.set_data_map(std::mem::take(&mut fields.data));
-        }
-        if let Some(site) = site {
-            span.set_code_location(&site.code);
-        }
+        let pending = span.clone();
         span_ref.extensions_mut().insert(SentrySpan {
             span,
             entered: AtomicBool::new(false),
         });
+        let _ = PENDING_ENTER.try_with(|p| p.set(Some((id.into_u64(), pending))));
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -332,7 +361,7 @@ where
         let Some(data) = extensions.get::<SentrySpan>() else {
             return;
         };
-        let mut fields = Fields::default();
+        let mut fields = SpanFields::default();
         values.record(&mut fields);
         if let Some(name) = fields.name.take() {
             if let TransactionOrSpan::Transaction(tx) = &data.span {
@@ -345,38 +374,47 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        // The work starts at the first enter (a span may be created well before, e.g. an
+        // `.instrument()`ed future that waits to be polled); `set_start_once` moves the start
+        // only the first time, whichever path sees that enter.
+        let key = id.into_u64();
+        if let Some(span) = take_pending(key) {
+            // Entered on the thread that created it, before it created another span.
+            span.set_start_once();
+            if self.bind_spans {
+                sdk_core::performance::enter_span_keyed(key, span);
+            }
+            return;
+        }
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
         let extensions = span_ref.extensions();
         if let Some(data) = extensions.get::<SentrySpan>() {
-            // The work starts at the first enter (a span may be created well before, e.g. an
-            // `.instrument()`ed future that waits to be polled).
-            // A plain load first: later enters (every poll of a future) skip the atomic write.
-            if !data.entered.load(Ordering::Relaxed) && !data.entered.swap(true, Ordering::Relaxed)
-            {
-                data.span.set_start_now();
+            // A plain load and store, no locked swap: later enters (every poll of a future)
+            // skip the start.
+            if !data.entered.load(Ordering::Relaxed) {
+                data.entered.store(true, Ordering::Relaxed);
+                data.span.set_start_once();
             }
             if self.bind_spans {
-                sdk_core::performance::enter_span(data.span.clone());
+                sdk_core::performance::enter_span_keyed(key, data.span.clone());
             }
         }
     }
 
-    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
         if !self.bind_spans {
             return;
         }
-        let Some(span_ref) = ctx.span(id) else {
-            return;
-        };
-        let extensions = span_ref.extensions();
-        if let Some(data) = extensions.get::<SentrySpan>() {
-            sdk_core::performance::exit_span(data.span.span_id());
-        }
+        // Keyed by the `tracing` id at enter: no registry lookup (a span that has no Sentry
+        // span was never entered here, and this does nothing).
+        sdk_core::performance::exit_span_keyed(id.into_u64());
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        // Closed without an enter on this thread: it is no longer pending.
+        drop(take_pending(id.into_u64()));
         let Some(span_ref) = ctx.span(&id) else {
             return;
         };
@@ -466,3 +504,6 @@ mod tests;
 
 #[cfg(test)]
 mod fixperf_tests;
+
+#[cfg(test)]
+mod span_tests;

@@ -3,6 +3,7 @@
 //! inside it carry its trace, and outgoing requests get the trace headers.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use sdk_transport::{DataCategory, DiscardReason, Dsn, ItemPayload, Payload};
@@ -151,18 +152,27 @@ impl TransactionSink for Client {
 }
 
 /// The scope a transaction finishes in (the current hub's, under the global scope), when it
-/// holds anything a transaction carries (tags, user, extra, contexts).
+/// holds anything a transaction carries (tags, user, extra, contexts). Without a global scope
+/// the current scope is looked at first, and copied only when it carries something.
 fn finishing_scope(client: &Client) -> Option<Scope> {
-    let scope = Hub::with_current(|hub| hub.scope_snapshot())?;
-    let scope = match crate::hub::global_scope() {
-        Some(global) => global.merged_with(&scope, client.options().max_breadcrumbs),
-        None => scope,
-    };
-    let carries = scope.tags.is_some()
-        || scope.user.is_some()
-        || scope.extra.is_some()
-        || scope.contexts.is_some();
-    carries.then_some(scope)
+    fn carries(scope: &Scope) -> bool {
+        scope.tags.is_some()
+            || scope.user.is_some()
+            || scope.extra.is_some()
+            || scope.contexts.is_some()
+    }
+    if let Some(global) = crate::hub::global_scope() {
+        let scope = Hub::with_current(|hub| hub.scope_snapshot())?;
+        let scope = global.merged_with(&scope, client.options().max_breadcrumbs);
+        return carries(&scope).then_some(scope);
+    }
+    // Looked at first (no copy of the scope moves through the `Option`s when it carries
+    // nothing), then snapshot.
+    let carried = Hub::with_current(|hub| hub.peek_scope(carries)).flatten()?;
+    if !carried {
+        return None;
+    }
+    Hub::with_current(|hub| hub.scope_snapshot()).filter(carries)
 }
 
 /// The sink of transactions started with no client: tracing off, nothing sent.
@@ -188,8 +198,15 @@ impl Hub {
     ///
     /// The transaction is not bound to the scope: bind it with
     /// [`Scope::set_span`] so that errors and child spans see it.
+    #[inline]
     pub fn start_transaction(&self, ctx: TransactionContext) -> Transaction {
-        let sink: Arc<dyn TransactionSink> = match self.client().filter(|_| is_active()) {
+        // The process's client is read without locking the hub when none is bound to it.
+        let client = if is_active() {
+            self.using_client(Arc::clone)
+        } else {
+            None
+        };
+        let sink: Arc<dyn TransactionSink> = match client {
             Some(client) => client,
             None => noop_sink(),
         };
@@ -312,6 +329,9 @@ impl Scope {
     /// tx.finish();
     /// ```
     pub fn set_span(&mut self, span: Option<TransactionOrSpan>) {
+        if span.is_some() && !SCOPE_SPAN_EVER_SET.load(Ordering::Relaxed) {
+            SCOPE_SPAN_EVER_SET.store(true, Ordering::Relaxed);
+        }
         self.span = span;
     }
 
@@ -330,11 +350,19 @@ impl Scope {
 /// span.finish();
 /// tx.finish();
 /// ```
+#[inline]
 pub fn start_transaction(ctx: TransactionContext) -> Transaction {
     if !is_active() {
         return Transaction::start(ctx, noop_sink());
     }
-    Hub::current().start_transaction(ctx)
+    // The current hub borrowed, not counted.
+    let mut ctx = Some(ctx);
+    let started = Hub::with_current(|hub| ctx.take().map(|ctx| hub.start_transaction(ctx)));
+    match (started.flatten(), ctx) {
+        (Some(tx), _) => tx,
+        (None, Some(ctx)) => Hub::current().start_transaction(ctx),
+        (None, None) => Transaction::start(TransactionContext::new("", ""), noop_sink()),
+    }
 }
 
 /// Headers for an outgoing request made now (see [`Hub::iter_trace_propagation_headers`]).
@@ -342,9 +370,33 @@ pub fn iter_trace_propagation_headers() -> std::vec::IntoIter<(&'static str, Str
     Hub::current().iter_trace_propagation_headers()
 }
 
+/// Whether any scope ever had a span bound ([`Scope::set_span`]): until then
+/// [`scope_span`] need not look at the scope.
+static SCOPE_SPAN_EVER_SET: AtomicBool = AtomicBool::new(false);
+
+/// The span bound to the current scope ([`Scope::set_span`]), if any. Cheap (one atomic
+/// load) in programs that never bind a span to a scope, e.g. those traced through the
+/// `tracing` layer only.
+///
+/// ```
+/// // Instrumentation that starts spans under whatever the scope carries:
+/// let span = match sdk_core::performance::scope_span() {
+///     Some(parent) => Some(parent.start_child("db.query", "SELECT 1")),
+///     None => None, // nothing bound (and no client here): start a transaction instead
+/// };
+/// assert!(span.is_none());
+/// ```
+pub fn scope_span() -> Option<TransactionOrSpan> {
+    if !SCOPE_SPAN_EVER_SET.load(Ordering::Relaxed) {
+        return None;
+    }
+    crate::configure_scope(|scope| scope.get_span().cloned())
+}
+
 thread_local! {
-    /// Spans entered on this thread (innermost last), see [`enter_span`].
-    static ENTERED: RefCell<Vec<TransactionOrSpan>> = const { RefCell::new(Vec::new()) };
+    /// Spans entered on this thread (innermost last), each with the key it was entered with
+    /// (0 for [`enter_span`]), see [`enter_span`] and [`enter_span_keyed`].
+    static ENTERED: RefCell<Vec<(u64, TransactionOrSpan)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Makes `span` the active span of this thread until [`exit_span`]: errors captured on this
@@ -362,9 +414,26 @@ thread_local! {
 /// tx.finish();
 /// ```
 pub fn enter_span(span: TransactionOrSpan) {
+    enter_span_keyed(0, span);
+}
+
+/// [`enter_span`] under a key of the caller's (e.g. a `tracing` span id, not 0), so that
+/// [`exit_span_keyed`] can end it knowing only the key.
+///
+/// ```
+/// use sdk_core::performance::{enter_span_keyed, entered_span, exit_span_keyed};
+/// use sdk_core::TransactionContext;
+/// let tx = sdk_core::start_transaction(TransactionContext::new("job", "task"));
+/// enter_span_keyed(7, tx.clone().into());
+/// assert_eq!(entered_span().map(|s| s.span_id()), Some(tx.span_id()));
+/// exit_span_keyed(7);
+/// assert!(entered_span().is_none());
+/// tx.finish();
+/// ```
+pub fn enter_span_keyed(key: u64, span: TransactionOrSpan) {
     let _ = ENTERED.try_with(|stack| {
         if let Ok(mut stack) = stack.try_borrow_mut() {
-            stack.push(span);
+            stack.push((key, span));
         }
     });
 }
@@ -372,19 +441,32 @@ pub fn enter_span(span: TransactionOrSpan) {
 /// Ends the [`enter_span`] of the span with `span_id` on this thread (the innermost such
 /// entry; exits out of order are tolerated).
 pub fn exit_span(span_id: crate::ids::SpanId) {
-    let _ = ENTERED.try_with(|stack| {
-        if let Ok(mut stack) = stack.try_borrow_mut() {
-            if let Some(pos) = stack.iter().rposition(|s| s.span_id() == span_id) {
-                stack.remove(pos);
-            }
-        }
-    });
+    exit_where(|(_, s)| s.span_id() == span_id);
+}
+
+/// Ends the [`enter_span_keyed`] with `key` on this thread (the innermost such entry); does
+/// nothing when there is none (e.g. a span that had no Sentry span to enter).
+pub fn exit_span_keyed(key: u64) {
+    exit_where(|(k, _)| *k == key);
+}
+
+fn exit_where(matches: impl Fn(&(u64, TransactionOrSpan)) -> bool) {
+    // The entry dropped after the borrow ends (a span's drop never re-enters this stack).
+    let removed = ENTERED
+        .try_with(|stack| {
+            let mut stack = stack.try_borrow_mut().ok()?;
+            let pos = stack.iter().rposition(&matches)?;
+            Some(stack.remove(pos))
+        })
+        .ok()
+        .flatten();
+    drop(removed);
 }
 
 /// The innermost span entered on this thread.
 pub fn entered_span() -> Option<TransactionOrSpan> {
     ENTERED
-        .try_with(|stack| stack.try_borrow().ok()?.last().cloned())
+        .try_with(|stack| stack.try_borrow().ok()?.last().map(|(_, s)| s.clone()))
         .ok()
         .flatten()
 }
@@ -487,6 +569,26 @@ mod tests {
             l[0]["trace"]["trace_id"],
             body["contexts"]["trace"]["trace_id"]
         );
+    }
+
+    #[test]
+    fn scope_span_is_the_span_bound_to_the_current_scope() {
+        let mut seen = None;
+        with_captured_envelopes_options(
+            || {
+                let tx = start_transaction(TransactionContext::new("job", "task"));
+                crate::configure_scope(|s| s.set_span(Some(tx.clone().into())));
+                let bound = super::scope_span().map(|s| s.span_id());
+                crate::configure_scope(|s| s.set_span(None));
+                let unbound = super::scope_span().map(|s| s.span_id());
+                seen = Some((bound, unbound, tx.span_id()));
+                tx.finish();
+            },
+            ClientOptions::new().dsn(DSN).traces_sample_rate(1.0),
+        );
+        let (bound, unbound, span_id) = seen.expect("ran");
+        assert_eq!(bound, Some(span_id));
+        assert_eq!(unbound, None);
     }
 
     #[test]

@@ -29,6 +29,7 @@
 pub mod baggage;
 pub mod binding;
 mod clock;
+pub mod data;
 pub mod dsc;
 pub mod propagation;
 pub mod protocol;
@@ -43,9 +44,10 @@ mod tests;
 pub use crate::protocol::{SpanStatus, TraceContext};
 pub use baggage::{merge_baggage, Baggage};
 pub use binding::{
-    enter_span, entered_span, exit_span, iter_trace_propagation_headers, start_transaction,
-    BeforeSendTransaction,
+    enter_span, enter_span_keyed, entered_span, exit_span, exit_span_keyed,
+    iter_trace_propagation_headers, scope_span, start_transaction, BeforeSendTransaction,
 };
+pub use data::SpanData;
 pub use dsc::DynamicSamplingContext;
 pub use propagation::{InvalidTraceHeader, PropagationContext, SentryTrace, TraceParent};
 pub use protocol::FinishedTransaction;

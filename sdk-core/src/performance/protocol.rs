@@ -12,6 +12,7 @@ use sdk_transport::{Envelope, EnvelopeItem, ItemPayload, ItemType, Payload, Payl
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::data::SpanData;
 use super::dsc::DynamicSamplingContext;
 use super::span::{CodeLocation, Measurement, SpanRecord};
 use super::transaction::TransactionSource;
@@ -51,7 +52,7 @@ pub struct FinishedTransaction {
     /// Tags.
     pub tags: BTreeMap<String, String>,
     /// Root span data (`contexts.trace.data`).
-    pub data: serde_json::Map<String, serde_json::Value>,
+    pub data: SpanData,
     /// Measurements.
     pub measurements: BTreeMap<String, Measurement>,
     /// The release.
@@ -60,8 +61,10 @@ pub struct FinishedTransaction {
     pub environment: Option<Arc<str>>,
     /// The rate it was sampled with.
     pub sample_rate: Option<f64>,
-    /// The trace's frozen DSC (the envelope header `trace`).
-    pub dsc: Arc<DynamicSamplingContext>,
+    /// The transaction's shared state: the trace's DSC is frozen from it (see
+    /// [`FinishedTransaction::dsc`]) when the envelope is written, on the delivery worker,
+    /// unless an outgoing request or an incoming trace froze it before.
+    pub(crate) trace: Arc<super::transaction::TxShared>,
     /// More top-level event fields the client adds (`server_name`, `user`, `sdk`, `dist`,
     /// ...). A `contexts` object here is merged with `contexts.trace`; keys this type writes
     /// itself are ignored.
@@ -152,11 +155,11 @@ fn write_entry<T: Serialize + ?Sized>(
 /// attributes do not override.
 fn write_data(
     out: &mut Vec<u8>,
-    data: &serde_json::Map<String, serde_json::Value>,
+    data: &SpanData,
     code: Option<&CodeLocation>,
 ) -> Result<(), PayloadError> {
     let mut w = JsonWriter::object(out);
-    for (key, value) in data {
+    for (key, value) in data.sorted() {
         w.field(key, value)?;
     }
     if let Some(code) = code {
@@ -196,6 +199,13 @@ fn write_span(span: &SpanRecord, trace_id: TraceId, out: &mut Vec<u8>) -> Result
 }
 
 impl FinishedTransaction {
+    /// The trace's dynamic sampling context (the envelope header `trace`), frozen from now on:
+    /// the one an incoming trace or an outgoing request froze, else one made from this
+    /// transaction (its trace, sampling decision, name and the client's keys).
+    pub fn dsc(&self) -> Arc<DynamicSamplingContext> {
+        self.trace.dsc()
+    }
+
     fn write_trace_context(&self, out: &mut Vec<u8>) -> Result<(), PayloadError> {
         let mut w = JsonWriter::object(out);
         w.field("type", "trace")?;
@@ -241,7 +251,9 @@ impl FinishedTransaction {
     /// ```
     pub fn into_envelope(self: Arc<Self>) -> Envelope {
         let mut envelope = Envelope::with_event_id(self.event_id);
-        let trace: Arc<dyn ItemPayload> = self.dsc.clone();
+        // The DSC is frozen and written by the worker (the transaction's shared state writes
+        // it), not built on the finishing thread.
+        let trace: Arc<dyn ItemPayload> = self.trace.clone();
         envelope.headers.trace = Some(Payload::Lazy(trace));
         let span_count = u32::try_from(self.spans.len()).unwrap_or(u32::MAX);
         let payload: Arc<dyn ItemPayload> = self;

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use sdk_transport::{DataCategory, DiscardReason};
 use serde::Serialize;
 
+use super::data::SpanData;
 use super::propagation::{
     SentryTrace, TraceParent, BAGGAGE_HEADER, SENTRY_TRACE_HEADER, TRACEPARENT_HEADER,
 };
@@ -64,7 +65,10 @@ pub struct Measurement {
 }
 
 /// A finished span as it is sent inside its transaction.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// While its span is open, the record is built in place in its transaction's state (the
+/// span's setters write into it), so finishing a span moves nothing.
+#[derive(Debug, Clone)]
 pub struct SpanRecord {
     /// The span's id.
     pub span_id: SpanId,
@@ -87,6 +91,28 @@ pub struct SpanRecord {
     /// Tags and data, absent when the span has none (see [`SpanRecord::tags`] and
     /// [`SpanRecord::data`]): a plain span carries and drops no empty maps.
     extras: Option<Box<SpanExtras>>,
+    /// 0 while the span is open, then its place in the transaction's finish order (from 1):
+    /// spans are sent in the order they finished.
+    seq: u32,
+    /// Whether [`Span::set_start_once`] moved the start.
+    start_moved: bool,
+}
+
+impl PartialEq for SpanRecord {
+    fn eq(&self, other: &Self) -> bool {
+        // `seq` is bookkeeping, not content.
+        self.span_id == other.span_id
+            && self.parent_span_id == other.parent_span_id
+            && self.op == other.op
+            && self.description == other.description
+            && self.status == other.status
+            && self.origin == other.origin
+            && self.code == other.code
+            && self.start_timestamp == other.start_timestamp
+            && self.timestamp == other.timestamp
+            && self.tags() == other.tags()
+            && self.data() == other.data()
+    }
 }
 
 impl SpanRecord {
@@ -97,10 +123,9 @@ impl SpanRecord {
     }
 
     /// Span data (attributes).
-    pub fn data(&self) -> &serde_json::Map<String, serde_json::Value> {
-        static EMPTY: std::sync::LazyLock<serde_json::Map<String, serde_json::Value>> =
-            std::sync::LazyLock::new(serde_json::Map::new);
-        self.extras.as_ref().map_or(&*EMPTY, |e| &e.data)
+    pub fn data(&self) -> &SpanData {
+        static EMPTY: SpanData = SpanData::new();
+        self.extras.as_ref().map_or(&EMPTY, |e| &e.data)
     }
 
     /// The tags, to change them (e.g. in `before_send_transaction`).
@@ -109,38 +134,77 @@ impl SpanRecord {
     }
 
     /// The data, to change it (e.g. in `before_send_transaction`).
-    pub fn data_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
+    pub fn data_mut(&mut self) -> &mut SpanData {
         &mut self.extras.get_or_insert_with(Box::default).data
     }
 }
 
-/// A recorded span's mutable state while it is open: a slot in its transaction's state (see
-/// `TxState::open`), so that starting a span allocates nothing of its own and each start and
-/// finish takes one lock (the transaction's).
-#[derive(Debug, Default)]
-pub(crate) struct SpanState {
-    /// Nanoseconds after the transaction's start (moved by [`Span::set_start_now`]).
-    start: i64,
-    op: Cow<'static, str>,
-    description: Option<Cow<'static, str>>,
-    status: Option<SpanStatus>,
-    code: Option<&'static CodeLocation>,
-    /// Origin, tags and data: boxed and absent until set, so that a plain span carries (and
-    /// drops) no empty maps.
-    extras: Option<Box<SpanExtras>>,
+/// What a span starts with.
+pub(crate) struct SpanStart {
+    pub(crate) span_id: SpanId,
+    pub(crate) parent_span_id: SpanId,
+    pub(crate) op: Cow<'static, str>,
+    pub(crate) description: Option<Cow<'static, str>>,
+    pub(crate) code: Option<&'static CodeLocation>,
+    pub(crate) data: SpanData,
 }
 
 /// The parts of a span most spans never set.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct SpanExtras {
-    origin: Option<Cow<'static, str>>,
     tags: BTreeMap<String, String>,
-    data: serde_json::Map<String, serde_json::Value>,
+    data: SpanData,
 }
 
-impl SpanState {
-    fn extras(&mut self) -> &mut SpanExtras {
-        self.extras.get_or_insert_with(Box::default)
+impl SpanRecord {
+    /// A new open record: a span started at `start_timestamp` (its end is set when it
+    /// finishes).
+    #[inline]
+    pub(crate) fn open(start: SpanStart, start_timestamp: SystemTime) -> SpanRecord {
+        let extras = (!start.data.is_empty()).then(|| {
+            Box::new(SpanExtras {
+                tags: BTreeMap::new(),
+                data: start.data,
+            })
+        });
+        SpanRecord {
+            span_id: start.span_id,
+            parent_span_id: start.parent_span_id,
+            op: start.op,
+            description: start.description,
+            status: None,
+            origin: None,
+            code: start.code,
+            start_timestamp,
+            timestamp: start_timestamp,
+            extras,
+            seq: 0,
+            start_moved: false,
+        }
+    }
+
+    /// Whether the span is still open.
+    pub(crate) fn is_open(&self) -> bool {
+        self.seq == 0
+    }
+
+    /// Its place in the finish order (0 while open).
+    pub(crate) fn finish_seq(&self) -> u32 {
+        self.seq
+    }
+
+    /// Closes the record: the span ended at `end` (never before its start), as the
+    /// transaction's `seq`-th finished span.
+    pub(crate) fn close(&mut self, end: SystemTime, seq: u32) {
+        self.timestamp = end.max(self.start_timestamp);
+        self.seq = seq.max(1);
+        if self
+            .extras
+            .as_ref()
+            .is_some_and(|e| e.tags.is_empty() && e.data.is_empty())
+        {
+            self.extras = None;
+        }
     }
 }
 
@@ -172,17 +236,33 @@ impl Span {
         op: Cow<'static, str>,
         description: Option<Cow<'static, str>>,
     ) -> Span {
+        Span::start_with(tx, parent_span_id, op, description, None, SpanData::new())
+    }
+
+    /// Starts a child span with its code location and data set from the start (one lock).
+    #[inline]
+    pub(crate) fn start_with(
+        tx: &Arc<TxShared>,
+        parent_span_id: SpanId,
+        op: Cow<'static, str>,
+        description: Option<Cow<'static, str>>,
+        code: Option<&'static CodeLocation>,
+        data: SpanData,
+    ) -> Span {
         // One generator call, never zero (cheaper than filling bytes until non-zero).
         let span_id = SpanId::from_bytes(fastrand::u64(1..).to_le_bytes());
-        let slot = if tx.try_reserve_span() {
-            let start = tx.now_offset();
-            tx.open_span(SpanState {
-                start,
+        let slot = if tx.sampled {
+            tx.open_span(SpanStart {
+                span_id,
+                parent_span_id,
                 op,
                 description,
-                ..SpanState::default()
+                code,
+                data,
             })
         } else {
+            // Records nothing: only counted for the client report.
+            tx.count_unsampled_span();
             None
         };
         Span {
@@ -199,8 +279,8 @@ impl Span {
         &self.repr.tx
     }
 
-    /// Runs `f` on the span's state while it is open (one lock).
-    fn with_state(&self, f: impl FnOnce(&mut SpanState)) {
+    /// Runs `f` on the span's record while it is open (one lock).
+    fn with_state(&self, f: impl FnOnce(&mut SpanRecord)) {
         if let Some(slot) = self.repr.slot {
             self.repr.tx.with_open_span(slot, f);
         }
@@ -231,6 +311,25 @@ impl Span {
             self.span_id(),
             op.into(),
             Some(description.into()),
+        )
+    }
+
+    /// Starts a span nested under this one with its code location and data set from the start
+    /// (for instrumentation: one lock instead of one per setter).
+    pub fn start_child_with(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+        code: Option<&'static CodeLocation>,
+        data: impl Into<SpanData>,
+    ) -> Span {
+        Span::start_with(
+            self.tx(),
+            self.span_id(),
+            op.into(),
+            Some(description.into()),
+            code,
+            data.into(),
         )
     }
 
@@ -281,26 +380,30 @@ impl Span {
 
     /// Sets the origin (`manual` when unset; integrations use `auto.<category>.<name>`).
     pub fn set_origin(&self, origin: impl Into<Cow<'static, str>>) {
-        self.with_state(|s| s.extras().origin = Some(origin.into()));
+        self.with_state(|s| s.origin = Some(origin.into()));
     }
 
     /// Sets a data attribute.
-    pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
+    pub fn set_data(&self, key: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) {
         self.with_state(|s| {
-            s.extras().data.insert(key.into(), value.into());
+            s.data_mut().insert(key.into(), value.into());
         });
     }
 
     /// Sets a tag.
     pub fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) {
         self.with_state(|s| {
-            s.extras().tags.insert(key.into(), value.into());
+            s.tags_mut().insert(key.into(), value.into());
         });
     }
 
     /// Sets several data attributes at once (one lock).
-    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
-        self.with_state(|s| s.extras().data.extend(data));
+    pub fn extend_data<K, V>(&self, data: impl IntoIterator<Item = (K, V)>)
+    where
+        K: Into<Cow<'static, str>>,
+        V: Into<serde_json::Value>,
+    {
+        self.with_state(|s| s.data_mut().extend(data));
     }
 
     /// Sets where in the code the span was created.
@@ -310,13 +413,14 @@ impl Span {
 
     /// Sets several data attributes at once, taking the map as it is when the span has none
     /// yet (no re-insertion).
-    pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
+    pub fn set_data_map(&self, data: impl Into<SpanData>) {
+        let data = data.into();
         self.with_state(|s| {
-            let extras = s.extras();
-            if extras.data.is_empty() {
-                extras.data = data;
+            let current = s.data_mut();
+            if current.is_empty() {
+                *current = data;
             } else {
-                extras.data.extend(data);
+                current.extend(data);
             }
         });
     }
@@ -333,24 +437,36 @@ impl Span {
     /// span finished, or for a span that records nothing.
     pub fn set_start_now(&self) {
         if self.repr.slot.is_some() {
-            let now = self.repr.tx.now_offset();
-            self.with_state(|s| s.start = now);
+            let now = self.repr.tx.time_at(self.repr.tx.now_offset());
+            self.with_state(|s| s.start_timestamp = now);
+        }
+    }
+
+    /// Moves the span's start to now the first time it is called; later calls do nothing
+    /// (instrumentation that may see the first enter of a span more than once, e.g. on
+    /// several threads).
+    pub fn set_start_once(&self) {
+        if self.repr.slot.is_some() {
+            let now = self.repr.tx.time_at(self.repr.tx.now_offset());
+            self.with_state(|s| {
+                if !s.start_moved {
+                    s.start_moved = true;
+                    s.start_timestamp = now;
+                }
+            });
         }
     }
 
     /// Sets the span's start time explicitly (see [`Span::finish_at`] for its end).
     pub fn set_start_timestamp(&self, timestamp: SystemTime) {
-        if self.repr.slot.is_some() {
-            let start = self.repr.tx.offset_of(timestamp);
-            self.with_state(|s| s.start = start);
-        }
+        self.with_state(|s| s.start_timestamp = timestamp);
     }
 
     /// Finishes the span now. Finishing twice, or after the transaction finished, does
     /// nothing (a span finished after its transaction is not sent).
     pub fn finish(self) {
         if let Some(slot) = self.repr.slot {
-            let end = self.repr.tx.now_offset();
+            let end = self.repr.tx.time_at(self.repr.tx.now_offset());
             self.finish_recording(slot, end);
         }
     }
@@ -358,8 +474,7 @@ impl Span {
     /// Finishes the span with an explicit end time.
     pub fn finish_at(self, timestamp: SystemTime) {
         if let Some(slot) = self.repr.slot {
-            let end = self.repr.tx.offset_of(timestamp);
-            self.finish_recording(slot, end);
+            self.finish_recording(slot, timestamp);
         }
     }
 
@@ -414,32 +529,13 @@ impl Span {
 }
 
 impl Span {
-    /// Closes the span's slot and adds its record to the transaction (one lock); nothing
-    /// when it already finished or its transaction did.
-    fn finish_recording(&self, slot: usize, end: i64) {
-        let repr = &self.repr;
-        let tx = &repr.tx;
-        let closed = tx.close_span(slot, |s| {
-            let mut extras = s.extras;
-            let origin = extras.as_mut().and_then(|e| e.origin.take());
-            let extras = extras.filter(|e| !e.tags.is_empty() || !e.data.is_empty());
-            SpanRecord {
-                span_id: repr.span_id,
-                parent_span_id: repr.parent_span_id,
-                op: s.op,
-                description: s.description,
-                status: s.status,
-                origin,
-                code: s.code,
-                start_timestamp: tx.time_at(s.start),
-                timestamp: tx.time_at(end.max(s.start)),
-                extras,
-            }
-        });
-        if !closed {
+    /// Closes the span's record in its transaction (one lock); nothing when it already
+    /// finished or its transaction did.
+    fn finish_recording(&self, slot: usize, end: SystemTime) {
+        if !self.repr.tx.close_span(slot, end) {
             sdk_transport::sdk_debug!(
                 "span {} finished twice or after its transaction; it is not sent again",
-                repr.span_id
+                self.repr.span_id
             );
         }
     }
@@ -476,6 +572,21 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.start_child(op, description),
             TransactionOrSpan::Span(span) => span.start_child(op, description),
+        }
+    }
+
+    /// Starts a child span with its code location and data set from the start (see
+    /// [`Span::start_child_with`]).
+    pub fn start_child_with(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+        code: Option<&'static CodeLocation>,
+        data: impl Into<SpanData>,
+    ) -> Span {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.start_child_with(op, description, code, data),
+            TransactionOrSpan::Span(span) => span.start_child_with(op, description, code, data),
         }
     }
 
@@ -520,7 +631,7 @@ impl TransactionOrSpan {
     }
 
     /// Sets a data attribute.
-    pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
+    pub fn set_data(&self, key: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.set_data(key, value),
             TransactionOrSpan::Span(span) => span.set_data(key, value),
@@ -536,7 +647,11 @@ impl TransactionOrSpan {
     }
 
     /// Sets several data attributes at once.
-    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
+    pub fn extend_data<K, V>(&self, data: impl IntoIterator<Item = (K, V)>)
+    where
+        K: Into<Cow<'static, str>>,
+        V: Into<serde_json::Value>,
+    {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.extend_data(data),
             TransactionOrSpan::Span(span) => span.extend_data(data),
@@ -552,7 +667,7 @@ impl TransactionOrSpan {
     }
 
     /// Sets several data attributes at once, taking the map as it is when there is none yet.
-    pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
+    pub fn set_data_map(&self, data: impl Into<SpanData>) {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.set_data_map(data),
             TransactionOrSpan::Span(span) => span.set_data_map(data),
@@ -596,6 +711,15 @@ impl TransactionOrSpan {
         match self {
             TransactionOrSpan::Transaction(tx) => tx.set_start_now(),
             TransactionOrSpan::Span(span) => span.set_start_now(),
+        }
+    }
+
+    /// Moves the start to now the first time it is called (see [`Span::set_start_once`],
+    /// [`Transaction::set_start_once`]).
+    pub fn set_start_once(&self) {
+        match self {
+            TransactionOrSpan::Transaction(tx) => tx.set_start_once(),
+            TransactionOrSpan::Span(span) => span.set_start_once(),
         }
     }
 

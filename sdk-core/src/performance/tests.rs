@@ -187,7 +187,7 @@ fn continued_trace_keeps_ids_and_forwards_the_incoming_dsc() {
     let sent = &sink.transactions()[0];
     let v = json(sent);
     assert_eq!(v["contexts"]["trace"]["parent_span_id"], "b0e6f15b45c36b12");
-    assert_eq!(sent.dsc.public_key.as_deref(), Some("upstream"));
+    assert_eq!(sent.dsc().public_key.as_deref(), Some("upstream"));
     let envelope = sent.clone().into_envelope();
     let text = String::from_utf8(envelope.to_vec().unwrap()).unwrap();
     let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
@@ -265,7 +265,7 @@ fn head_dsc_is_frozen_at_first_use() {
     tx.finish();
     let sent = &sink.transactions()[0];
     assert_eq!(sent.name, "renamed");
-    assert_eq!(sent.dsc.transaction.as_deref(), Some("first"));
+    assert_eq!(sent.dsc().transaction.as_deref(), Some("first"));
     let v = json(sent);
     assert_eq!(v["release"], "app@1.0");
     assert_eq!(v["environment"], "prod");
@@ -279,7 +279,7 @@ fn url_names_stay_out_of_the_dsc() {
     let tx = Transaction::start(ctx, sink.clone());
     tx.finish();
     let sent = &sink.transactions()[0];
-    assert_eq!(sent.dsc.transaction, None);
+    assert_eq!(sent.dsc().transaction, None);
     assert_eq!(json(sent)["transaction_info"]["source"], "url");
 }
 
@@ -418,9 +418,7 @@ fn span_records_expose_and_edit_their_tags_and_data() {
     assert!(sent.spans[0].tags().is_empty() && sent.spans[0].data().is_empty());
     assert_eq!(sent.spans[1].tags()["k"], "v");
     assert_eq!(sent.spans[1].data()["n"], 1);
-    sent.spans[0]
-        .data_mut()
-        .insert("added".into(), "later".into());
+    sent.spans[0].data_mut().insert("added", "later");
     sent.spans[1].tags_mut().remove("k");
     let v = json(&sent);
     assert_eq!(v["spans"][0]["data"]["added"], "later");
@@ -455,4 +453,95 @@ fn spans_left_open_do_not_leak_into_the_next_transaction_on_the_thread() {
     assert_eq!(descriptions, [Some("b"), Some("a")]);
     assert_eq!(sent[1].spans[0].status, Some(SpanStatus::Ok));
     assert_eq!(sent[1].spans[1].status, None);
+}
+
+#[test]
+fn spans_arrive_in_finish_order_and_open_ones_are_left_out() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let first = tx.start_child("s", "first started");
+    let open = tx.start_child("s", "never finished");
+    let third = tx.start_child("s", "third started");
+    third.set_data("rows", 3);
+    third.finish();
+    first.set_status(SpanStatus::Ok);
+    first.finish();
+    open.set_description("renamed but still open");
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    let descriptions: Vec<_> = sent
+        .spans
+        .iter()
+        .map(|s| s.description.as_deref())
+        .collect();
+    assert_eq!(descriptions, [Some("third started"), Some("first started")]);
+    assert_eq!(sent.spans[0].data()["rows"], 3);
+    assert_eq!(sent.spans[1].status, Some(SpanStatus::Ok));
+    assert!(sent.spans[1].data().is_empty());
+    for span in &sent.spans {
+        assert!(span.timestamp >= span.start_timestamp);
+    }
+    // The open span's handle finishing later changes nothing that was sent.
+    open.finish();
+    assert_eq!(sink.transactions()[0].spans.len(), 2);
+}
+
+#[test]
+fn the_envelope_trace_header_is_the_dsc_frozen_when_it_is_written() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("checkout", "op"), sink.clone());
+    tx.start_child("s", "d").finish();
+    tx.finish();
+    let sent = sink.transactions()[0].clone();
+    let envelope = sent.clone().into_envelope();
+    let bytes = envelope.to_vec().expect("the envelope serialises");
+    let header_line = bytes.split(|b| *b == b'\n').next().expect("a header line");
+    let header: serde_json::Value = serde_json::from_slice(header_line).expect("header JSON");
+    let trace = &header["trace"];
+    assert_eq!(trace["trace_id"], sent.trace_id.to_string());
+    assert_eq!(trace["transaction"], "checkout");
+    assert_eq!(trace["sampled"], "true");
+    assert_eq!(trace["sample_rate"], "1");
+    // Frozen by the write: the transaction's own view is the same DSC.
+    let dsc = sent.dsc();
+    assert_eq!(dsc.transaction.as_deref(), Some("checkout"));
+    assert_eq!(
+        trace["sample_rand"],
+        dsc.sample_rand.clone().expect("sample_rand")
+    );
+}
+
+#[test]
+fn code_location_and_data_given_at_the_start_arrive() {
+    static CODE: CodeLocation = CodeLocation {
+        file: Some("src/jobs.rs"),
+        line: Some(7),
+        module: Some("app::jobs"),
+        target: Some("app"),
+    };
+    let sink = sink(1.0);
+    let root: SpanData = [("route", "/items")].into_iter().collect();
+    let tx = Transaction::start(
+        TransactionContext::new("t", "op")
+            .with_code_location(&CODE)
+            .with_data(root),
+        sink.clone(),
+    );
+    let child: SpanData = [("rows", 3)].into_iter().collect();
+    let span = tx.start_child_with("db.query", "SELECT 1", Some(&CODE), child);
+    span.set_data("cached", false);
+    span.finish();
+    tx.start_child_with("plain", "no data", None, SpanData::new())
+        .finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    assert_eq!(sent.data["route"], "/items");
+    assert_eq!(sent.code, Some(&CODE));
+    assert_eq!(sent.spans[0].data()["rows"], 3);
+    assert_eq!(sent.spans[0].data()["cached"], false);
+    assert_eq!(sent.spans[0].code, Some(&CODE));
+    assert!(sent.spans[1].data().is_empty() && sent.spans[1].code.is_none());
+    let json = sent.to_json().expect("serialises");
+    assert_eq!(json["contexts"]["trace"]["data"]["code.line.number"], 7);
+    assert_eq!(json["spans"][0]["data"]["code.file.path"], "src/jobs.rs");
 }

@@ -3,13 +3,14 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use sdk_transport::{DataCategory, DiscardReason};
 
 use super::baggage::merge_baggage;
+use super::data::SpanData;
 use super::dsc::{format_rand, format_rate, DynamicSamplingContext};
 use super::propagation::{
     PropagationContext, SentryTrace, TraceParent, BAGGAGE_HEADER, SENTRY_TRACE_HEADER,
@@ -19,7 +20,7 @@ use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
 use super::span::{
-    lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord, SpanState,
+    lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord, SpanStart,
 };
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::{SpanStatus, TraceContext};
@@ -84,24 +85,29 @@ pub struct TransactionContext {
     sampled: Option<bool>,
     sample_rand: f64,
     dsc: Option<Arc<DynamicSamplingContext>>,
+    code: Option<&'static CodeLocation>,
+    data: SpanData,
 }
 
 impl TransactionContext {
     /// A context for a new trace.
     pub fn new(name: impl Into<Cow<'static, str>>, op: impl Into<Cow<'static, str>>) -> Self {
-        let trace_id = TraceId::random();
+        // One generator call per id, never zero (cheaper than filling bytes until non-zero).
+        let trace_id = TraceId::from_bytes(fastrand::u128(1..).to_le_bytes());
         TransactionContext {
             name: name.into(),
             op: op.into(),
             source: TransactionSource::Custom,
             origin: None,
             trace_id,
-            span_id: SpanId::random(),
+            span_id: SpanId::from_bytes(fastrand::u64(1..).to_le_bytes()),
             parent_span_id: None,
             parent_sampled: None,
             sampled: None,
             sample_rand: sample_rand_from_trace_id(trace_id),
             dsc: None,
+            code: None,
+            data: SpanData::new(),
         }
     }
 
@@ -185,6 +191,29 @@ impl TransactionContext {
     /// Sets the origin (`manual` when unset).
     pub fn with_origin(mut self, origin: impl Into<Cow<'static, str>>) -> Self {
         self.origin = Some(origin.into());
+        self
+    }
+
+    /// Sets where in the code the transaction is started (see
+    /// [`Transaction::set_code_location`]).
+    #[inline]
+    pub fn with_code_location(mut self, code: &'static CodeLocation) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// Sets the transaction's data (`contexts.trace.data`) from the start (see
+    /// [`Transaction::set_data`]).
+    ///
+    /// ```
+    /// use sdk_core::performance::{SpanData, TransactionContext};
+    /// let data: SpanData = [("route", "/items")].into_iter().collect();
+    /// let ctx = TransactionContext::new("GET /items", "http.server").with_data(data);
+    /// # drop(ctx);
+    /// ```
+    #[inline]
+    pub fn with_data(mut self, data: impl Into<SpanData>) -> Self {
+        self.data = data.into();
         self
     }
 
@@ -287,17 +316,17 @@ pub(crate) struct TxState {
     origin: Option<Cow<'static, str>>,
     code: Option<&'static CodeLocation>,
     status: Option<SpanStatus>,
-    tags: BTreeMap<String, String>,
-    data: serde_json::Map<String, serde_json::Value>,
-    measurements: BTreeMap<String, Measurement>,
+    /// Absent until a tag is set: a transaction without tags drops no empty map.
+    tags: Option<BTreeMap<String, String>>,
+    data: SpanData,
+    /// Absent until a measurement is set.
+    measurements: Option<BTreeMap<String, Measurement>>,
+    /// Recorded spans in start order, open ones included (a span's slot is its index):
+    /// at most `max_spans` of them. A record is built in place and closed in place.
     spans: Vec<SpanRecord>,
-    /// Recorded spans not finished yet, by slot (`None` once finished). Slots are not reused:
-    /// at most `max_spans` of them, dropped with the transaction's state when it finishes.
-    open: Vec<Option<SpanState>>,
+    /// Spans finished so far (the last one's place in the finish order).
+    finished_spans: u32,
     finished: bool,
-    /// Nanoseconds after `start_wall` where the transaction starts (0 unless moved by
-    /// [`Transaction::set_start_now`] / [`Transaction::set_start_timestamp`]).
-    start_offset: i64,
 }
 
 /// What a transaction and all its spans share.
@@ -310,8 +339,15 @@ pub(crate) struct TxShared {
     pub(crate) sink: Arc<dyn TransactionSink>,
     start_wall: SystemTime,
     start_mono: super::clock::Start,
-    /// Spans started (recorded or not), for `max_spans` and client reports.
+    /// Spans started in an unsampled transaction, for client reports (a sampled one counts
+    /// its spans under its lock).
     children: AtomicUsize,
+    /// Nanoseconds after `start_wall` where the transaction starts (0 unless moved by
+    /// [`Transaction::set_start_now`] / [`Transaction::set_start_timestamp`]): an atomic, so
+    /// that moving it (the `tracing` layer does at a span's first enter) takes no lock.
+    start_offset: AtomicI64,
+    /// Whether [`Transaction::set_start_once`] moved the start.
+    start_moved: AtomicBool,
     max_spans: usize,
     dsc: OnceLock<Arc<DynamicSamplingContext>>,
     state: Mutex<TxState>,
@@ -354,54 +390,56 @@ impl TxShared {
         }
     }
 
-    /// Counts a new span; `false` when it must not be recorded (unsampled or over the limit,
-    /// the latter counted as a discard).
-    pub(crate) fn try_reserve_span(&self) -> bool {
-        let n = self.children.fetch_add(1, Ordering::Relaxed);
+    /// Starts recording a span now: its record's slot, or `None` when it must not be
+    /// recorded (unsampled, over `max_spans` (counted as a discard), or the transaction
+    /// already finished). One lock, no allocation but the transaction's first span's.
+    pub(crate) fn open_span(&self, span: SpanStart) -> Option<usize> {
         if !self.sampled {
-            return false;
+            self.count_unsampled_span();
+            return None;
         }
-        if n >= self.max_spans {
-            record_span_overflow(self);
-            return false;
-        }
-        true
-    }
-
-    /// Opens a slot for a recorded span's state; `None` when the transaction already
-    /// finished (the span then records nothing).
-    pub(crate) fn open_span(&self, span: SpanState) -> Option<usize> {
+        let start = self.time_at(self.now_offset());
         let mut state = lock(&self.state);
         if state.finished {
             return None;
         }
-        if state.open.capacity() == 0 {
-            state.open = take_spare_slots();
+        let slot = state.spans.len();
+        if slot >= self.max_spans {
+            drop(state);
+            record_span_overflow(self);
+            return None;
         }
-        state.open.push(Some(span));
-        Some(state.open.len() - 1)
+        if state.spans.capacity() == 0 {
+            // A direct allocation (not `reserve`'s growth path) for the first span.
+            state.spans = Vec::with_capacity(16);
+        }
+        state.spans.push(SpanRecord::open(span, start));
+        Some(slot)
     }
 
-    /// Runs `f` on an open span's state; nothing once it (or the transaction) finished.
-    pub(crate) fn with_open_span(&self, slot: usize, f: impl FnOnce(&mut SpanState)) {
+    /// Counts a span of an unsampled transaction (for its client report).
+    pub(crate) fn count_unsampled_span(&self) {
+        self.children.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs `f` on an open span's record; nothing once it (or the transaction) finished.
+    pub(crate) fn with_open_span(&self, slot: usize, f: impl FnOnce(&mut SpanRecord)) {
         let mut state = lock(&self.state);
-        if let Some(Some(span)) = state.open.get_mut(slot) {
+        if let Some(span) = state.spans.get_mut(slot).filter(|s| s.is_open()) {
             f(span);
         }
     }
 
-    /// Closes an open span and adds the record `f` makes of it; `false` when it already
-    /// finished or the transaction did.
-    pub(crate) fn close_span(&self, slot: usize, f: impl FnOnce(SpanState) -> SpanRecord) -> bool {
+    /// Closes an open span's record, ending it at `end`; `false` when it already finished
+    /// or the transaction did.
+    pub(crate) fn close_span(&self, slot: usize, end: SystemTime) -> bool {
         let mut state = lock(&self.state);
-        let Some(span) = state.open.get_mut(slot).and_then(Option::take) else {
+        let seq = state.finished_spans.saturating_add(1);
+        let Some(span) = state.spans.get_mut(slot).filter(|s| s.is_open()) else {
             return false;
         };
-        let record = f(span);
-        if state.spans.capacity() == 0 {
-            state.spans.reserve(16);
-        }
-        state.spans.push(record);
+        span.close(end, seq);
+        state.finished_spans = seq;
         true
     }
 
@@ -441,7 +479,7 @@ impl TxShared {
             .clone()
     }
 
-    fn dsc(&self) -> Arc<DynamicSamplingContext> {
+    pub(crate) fn dsc(&self) -> Arc<DynamicSamplingContext> {
         if let Some(dsc) = self.dsc.get() {
             return dsc.clone();
         }
@@ -455,6 +493,22 @@ impl TxShared {
     /// Sentry's `baggage` members for outgoing requests (freezes the DSC).
     pub(crate) fn dsc_baggage(&self) -> Option<String> {
         merge_baggage(None, &self.dsc().to_baggage())
+    }
+}
+
+/// A finished transaction's state writes the trace's DSC as its envelope's `trace` header
+/// (freezing it first), on the delivery worker.
+impl sdk_transport::ItemPayload for TxShared {
+    fn write_to(&self, out: &mut Vec<u8>) -> Result<(), sdk_transport::PayloadError> {
+        self.dsc().write_to(out)
+    }
+
+    fn size_hint(&self) -> usize {
+        256
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -500,7 +554,7 @@ impl Transaction {
         let max_spans = config.max_spans;
         // An unsampled transaction never reports a time: it reads no clock.
         let (start_wall, start_mono) = if decision.sampled {
-            (SystemTime::now(), super::clock::Start::now())
+            super::clock::now_with_wall()
         } else {
             (SystemTime::UNIX_EPOCH, super::clock::Start::unused())
         };
@@ -518,6 +572,8 @@ impl Transaction {
             start_wall,
             start_mono,
             children: AtomicUsize::new(0),
+            start_offset: AtomicI64::new(0),
+            start_moved: AtomicBool::new(false),
             max_spans,
             dsc,
             state: Mutex::new(TxState {
@@ -525,6 +581,8 @@ impl Transaction {
                 op: ctx.op,
                 source: ctx.source,
                 origin: ctx.origin,
+                code: ctx.code,
+                data: ctx.data,
                 ..TxState::default()
             }),
         };
@@ -564,6 +622,25 @@ impl Transaction {
             self.shared.span_id,
             op.into(),
             Some(description.into()),
+        )
+    }
+
+    /// Starts a child span with its code location and data set from the start (for
+    /// instrumentation: one lock instead of one per setter).
+    pub fn start_child_with(
+        &self,
+        op: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+        code: Option<&'static CodeLocation>,
+        data: impl Into<SpanData>,
+    ) -> Span {
+        Span::start_with(
+            &self.shared,
+            self.shared.span_id,
+            op.into(),
+            Some(description.into()),
+            code,
+            data.into(),
         )
     }
 
@@ -628,14 +705,18 @@ impl Transaction {
     }
 
     /// Sets a data attribute (`contexts.trace.data`).
-    pub fn set_data(&self, key: impl Into<String>, value: impl Into<serde_json::Value>) {
+    pub fn set_data(&self, key: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) {
         self.with_state(|s| {
             s.data.insert(key.into(), value.into());
         });
     }
 
     /// Sets several data attributes at once (one lock).
-    pub fn extend_data(&self, data: impl IntoIterator<Item = (String, serde_json::Value)>) {
+    pub fn extend_data<K, V>(&self, data: impl IntoIterator<Item = (K, V)>)
+    where
+        K: Into<Cow<'static, str>>,
+        V: Into<serde_json::Value>,
+    {
         self.with_state(|s| s.data.extend(data));
     }
 
@@ -645,7 +726,8 @@ impl Transaction {
     }
 
     /// Sets several data attributes at once, taking the map as it is when there is none yet.
-    pub fn set_data_map(&self, data: serde_json::Map<String, serde_json::Value>) {
+    pub fn set_data_map(&self, data: impl Into<SpanData>) {
+        let data = data.into();
         self.with_state(|s| {
             if s.data.is_empty() {
                 s.data = data;
@@ -658,7 +740,9 @@ impl Transaction {
     /// Sets a tag.
     pub fn set_tag(&self, key: impl Into<String>, value: impl Into<String>) {
         self.with_state(|s| {
-            s.tags.insert(key.into(), value.into());
+            s.tags
+                .get_or_insert_with(BTreeMap::new)
+                .insert(key.into(), value.into());
         });
     }
 
@@ -670,7 +754,7 @@ impl Transaction {
         unit: impl Into<Cow<'static, str>>,
     ) {
         self.with_state(|s| {
-            s.measurements.insert(
+            s.measurements.get_or_insert_with(BTreeMap::new).insert(
                 name.into(),
                 Measurement {
                     value,
@@ -730,13 +814,29 @@ impl Transaction {
     /// before its work begins (the `tracing` layer times a span from its first enter). Spans
     /// already started keep their times. Does nothing once finished or when not sampled.
     pub fn set_start_now(&self) {
-        self.with_state(|state| state.start_offset = self.shared.now_offset());
+        if self.shared.sampled {
+            let offset = self.shared.now_offset();
+            self.shared.start_offset.store(offset, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves the transaction's start to now the first time it is called; later calls do
+    /// nothing (a plain load and store, no lock: two threads calling it at once both move the
+    /// start, to about the same time).
+    pub fn set_start_once(&self) {
+        if self.shared.sampled && !self.shared.start_moved.load(Ordering::Relaxed) {
+            self.shared.start_moved.store(true, Ordering::Relaxed);
+            self.set_start_now();
+        }
     }
 
     /// Sets the transaction's start time explicitly (see [`Transaction::finish_at`] for its
     /// end).
     pub fn set_start_timestamp(&self, timestamp: SystemTime) {
-        self.with_state(|state| state.start_offset = self.shared.offset_of(timestamp));
+        if self.shared.sampled {
+            let offset = self.shared.offset_of(timestamp);
+            self.shared.start_offset.store(offset, Ordering::Relaxed);
+        }
     }
 
     /// Finishes the transaction now and hands it to the sink when sampled. Spans finished
@@ -753,10 +853,10 @@ impl Transaction {
     }
 
     fn finish_with(self, end: Option<i64>) {
-        let shared = &self.shared;
+        let Transaction { shared } = self;
         // The parts that are sent are taken field by field (not the whole state swapped for a
         // default one): what is left behind is empty and dropped with the transaction.
-        let mut state = {
+        let state = {
             let mut guard = lock(&shared.state);
             if guard.finished {
                 return;
@@ -764,23 +864,21 @@ impl Transaction {
             guard.finished = true;
             let g = &mut *guard;
             TakenState {
-                name: std::mem::take(&mut g.name),
+                // Kept in the state too: the DSC, frozen later from the state, names the
+                // transaction (a static name costs nothing to clone).
+                name: g.name.clone(),
                 op: std::mem::take(&mut g.op),
                 source: g.source,
                 origin: g.origin.take(),
                 code: g.code,
                 status: g.status,
-                start_offset: g.start_offset,
+                start_offset: shared.start_offset.load(Ordering::Relaxed),
                 spans: std::mem::take(&mut g.spans),
-                tags: std::mem::take(&mut g.tags),
+                tags: g.tags.take().unwrap_or_default(),
                 data: std::mem::take(&mut g.data),
-                measurements: std::mem::take(&mut g.measurements),
-                open: std::mem::take(&mut g.open),
+                measurements: g.measurements.take().unwrap_or_default(),
             }
         };
-        // Spans still open are dropped here (they are not sent); their slots serve the next
-        // transaction on this thread.
-        keep_spare_slots(std::mem::take(&mut state.open));
         if !shared.sampled {
             if shared.decision.source != DecisionSource::TracingDisabled {
                 let spans = shared.children.load(Ordering::Relaxed) as u64;
@@ -795,7 +893,7 @@ impl Transaction {
             }
             return;
         }
-        let dsc = shared.dsc_with(&state.name, state.source);
+        let spans = finished_in_order(state.spans);
         let config = shared.sink.config();
         // Never before the start (offset 0 unless the start was moved).
         let end = end
@@ -814,17 +912,17 @@ impl Transaction {
             status: state.status,
             start_timestamp: shared.time_at(state.start_offset),
             timestamp: shared.time_at(end),
-            spans: state.spans,
+            spans,
             tags: state.tags,
             data: state.data,
             measurements: state.measurements,
             release: config.release.clone(),
             environment: config.environment.clone(),
             sample_rate: shared.decision.sample_rate,
-            dsc,
             extra: serde_json::Map::new(),
             shared_fields: None,
             scope: None,
+            trace: shared.clone(),
         };
         shared.sink.send(Arc::new(finished));
     }
@@ -841,40 +939,20 @@ struct TakenState {
     start_offset: i64,
     spans: Vec<SpanRecord>,
     tags: BTreeMap<String, String>,
-    data: serde_json::Map<String, serde_json::Value>,
+    data: SpanData,
     measurements: BTreeMap<String, Measurement>,
-    open: Vec<Option<SpanState>>,
 }
 
-/// Slots a thread keeps for its next transaction's open spans.
-const SPARE_SLOTS_MAX: usize = 64;
-
-thread_local! {
-    /// The open-span slots of the last transaction finished on this thread, emptied: a
-    /// transaction started next reuses them instead of allocating (at most
-    /// [`SPARE_SLOTS_MAX`] slots are kept, so memory stays bounded).
-    static SPARE_SLOTS: std::cell::Cell<Vec<Option<SpanState>>> =
-        const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// Empty slots for a transaction's open spans: this thread's spare ones, or new ones.
-fn take_spare_slots() -> Vec<Option<SpanState>> {
-    let mut slots = SPARE_SLOTS
-        .try_with(std::cell::Cell::take)
-        .unwrap_or_default();
-    if slots.capacity() == 0 {
-        slots.reserve(16);
+/// The finished spans in the order they finished; spans still open are dropped (not sent).
+/// Spans that finish in the order they started (the usual case) are not moved.
+fn finished_in_order(mut spans: Vec<SpanRecord>) -> Vec<SpanRecord> {
+    if spans.iter().any(SpanRecord::is_open) {
+        spans.retain(|s| !s.is_open());
     }
-    slots
-}
-
-/// Keeps a finished transaction's slots (emptied) for the next one on this thread.
-fn keep_spare_slots(mut slots: Vec<Option<SpanState>>) {
-    if slots.capacity() == 0 || slots.capacity() > SPARE_SLOTS_MAX {
-        return;
+    if !spans.is_sorted_by_key(SpanRecord::finish_seq) {
+        spans.sort_unstable_by_key(SpanRecord::finish_seq);
     }
-    slots.clear();
-    let _ = SPARE_SLOTS.try_with(|spare| spare.set(slots));
+    spans
 }
 
 pub(crate) use crate::ids::new_event_id;

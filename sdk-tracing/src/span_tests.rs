@@ -1,0 +1,144 @@
+//! The span callbacks: entering and exiting make the Sentry span the thread's active one.
+
+use sdk_core::performance::entered_span;
+use sdk_core::testing::with_captured_envelopes_options;
+use sdk_core::ClientOptions;
+use tracing_subscriber::prelude::*;
+
+#[test]
+fn entered_spans_are_active_until_exited_innermost_first() {
+    let subscriber = tracing_subscriber::registry().with(crate::layer());
+    let mut seen = Vec::new();
+    with_captured_envelopes_options(
+        || {
+            tracing::subscriber::with_default(subscriber, || {
+                let active = || entered_span().map(|s| s.span_id());
+                seen.push(("before", active()));
+                let outer = tracing::info_span!("outer");
+                let outer_entered = outer.enter();
+                let outer_id = active();
+                seen.push(("outer", outer_id));
+                {
+                    let inner = tracing::info_span!("inner");
+                    let _inner_entered = inner.enter();
+                    seen.push(("inner", active()));
+                    // A span the layer ignores (trace level) changes nothing when it exits.
+                    let ignored = tracing::trace_span!("ignored");
+                    drop(ignored.enter());
+                    seen.push(("after ignored", active()));
+                }
+                seen.push(("inner exited", active()));
+                assert_eq!(active(), outer_id);
+                drop(outer_entered);
+                seen.push(("outer exited", active()));
+            });
+        },
+        ClientOptions::new()
+            .dsn("https://key@o1.ingest.example.com/1")
+            .traces_sample_rate(1.0),
+    );
+    let get = |label: &str| {
+        seen.iter()
+            .find(|(l, _)| *l == label)
+            .map(|(_, id)| *id)
+            .expect(label)
+    };
+    assert_eq!(get("before"), None);
+    assert!(get("outer").is_some());
+    assert!(get("inner").is_some());
+    assert_ne!(get("inner"), get("outer"));
+    assert_eq!(get("after ignored"), get("inner"));
+    assert_eq!(get("inner exited"), get("outer"));
+    assert_eq!(get("outer exited"), None);
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The transactions sent by `f`, as JSON bodies.
+fn transactions(f: impl FnOnce() + Send) -> Vec<serde_json::Value> {
+    let subscriber = tracing_subscriber::registry().with(crate::layer());
+    let envelopes = with_captured_envelopes_options(
+        || tracing::subscriber::with_default(subscriber, f),
+        ClientOptions::new()
+            .dsn("https://key@o1.ingest.example.com/1")
+            .traces_sample_rate(1.0),
+    );
+    envelopes
+        .iter()
+        .filter(|e| {
+            e.items
+                .iter()
+                .any(|i| i.item_type == sdk_core::transport::ItemType::Transaction)
+        })
+        .map(|e| {
+            let text = String::from_utf8(e.to_vec().expect("writes")).expect("utf8");
+            serde_json::from_str(text.lines().nth(2).expect("body")).expect("json")
+        })
+        .collect()
+}
+
+fn secs(v: &serde_json::Value) -> f64 {
+    v.as_f64().expect("seconds")
+}
+
+#[test]
+fn created_then_entered_spans_start_at_their_first_enter_only() {
+    let mut marks = (0.0, 0.0);
+    let txs = transactions(|| {
+        let root = tracing::info_span!("root");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        marks.0 = now_secs();
+        let _r = root.enter();
+        let child = tracing::info_span!("child");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        marks.1 = now_secs();
+        child.in_scope(|| {});
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        // A second enter does not move the start.
+        child.in_scope(|| {});
+    });
+    let tx = &txs[0];
+    assert!(secs(&tx["start_timestamp"]) >= marks.0 - 0.001, "{tx}");
+    let child = &tx["spans"][0];
+    assert!(
+        secs(&child["start_timestamp"]) >= marks.1 - 0.001,
+        "{child}"
+    );
+    assert!(
+        secs(&child["timestamp"]) - secs(&child["start_timestamp"]) >= 0.009,
+        "{child}"
+    );
+}
+
+#[test]
+fn a_span_first_entered_on_another_thread_starts_there() {
+    let mut entered_at = 0.0;
+    let txs = transactions(|| {
+        let root = tracing::info_span!("moved");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+        entered_at = std::thread::scope(|s| {
+            s.spawn(|| {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let at = now_secs();
+                    root.in_scope(|| {});
+                    at
+                })
+            })
+            .join()
+            .expect("the thread ran")
+        });
+        // Entered again on the creating thread: still the first enter's start.
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        root.in_scope(|| {});
+    });
+    let tx = &txs[0];
+    let start = secs(&tx["start_timestamp"]);
+    assert!(start >= entered_at - 0.001, "{start} vs {entered_at}");
+    assert!(secs(&tx["timestamp"]) - start >= 0.009, "{tx}");
+}
