@@ -8,17 +8,37 @@ use sdk_core::Breadcrumb;
 use serde_json::Value;
 use tracing_core::field::{Field, Visit};
 
-/// The fields of one span or event.
+/// Sentry's special span fields: they set a span's operation, name or incoming trace and are
+/// never data (an event's are dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Special {
+    /// `sentry.op`: the span's operation.
+    Op,
+    /// `sentry.name` / `otel.name`: the span's (or transaction's) name.
+    Name,
+    /// `sentry.trace` / `sentry_trace`: an incoming `sentry-trace` header to continue.
+    Trace,
+}
+
+impl Special {
+    /// Which special field `name` is, if any.
+    #[inline(always)]
+    pub(crate) fn of(name: &str) -> Option<Special> {
+        match name {
+            "sentry.op" => Some(Special::Op),
+            "sentry.name" | "otel.name" => Some(Special::Name),
+            "sentry.trace" | "sentry_trace" => Some(Special::Trace),
+            _ => None,
+        }
+    }
+}
+
+/// The fields of one event (an error event or a log): the message, an error's chain and the
+/// rest as data; Sentry's special span fields are left out.
 #[derive(Default)]
 pub(crate) struct Fields {
     /// The `message` field (an event's formatted message).
     pub(crate) message: Option<String>,
-    /// `sentry.op`: the span's operation.
-    pub(crate) op: Option<String>,
-    /// `sentry.name` / `otel.name`: the span's (or transaction's) name.
-    pub(crate) name: Option<String>,
-    /// `sentry.trace` / `sentry_trace`: an incoming `sentry-trace` header to continue.
-    pub(crate) trace: Option<String>,
     /// A field recorded as an error: its `source()` chain.
     pub(crate) exceptions: Option<Vec<Exception>>,
     /// Every other field.
@@ -27,20 +47,18 @@ pub(crate) struct Fields {
 
 impl Fields {
     fn put(&mut self, field: &Field, value: Value) {
-        let slot = match field.name() {
-            "message" => &mut self.message,
-            "sentry.op" => &mut self.op,
-            "sentry.name" | "otel.name" => &mut self.name,
-            "sentry.trace" | "sentry_trace" => &mut self.trace,
+        match field.name() {
+            "message" => {
+                self.message = Some(match value {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                })
+            }
+            name if Special::of(name).is_some() => {}
             name => {
                 self.data.insert(name.to_owned(), value);
-                return;
             }
-        };
-        *slot = Some(match value {
-            Value::String(s) => s,
-            other => other.to_string(),
-        });
+        }
     }
 }
 
@@ -85,8 +103,7 @@ impl Visit for Fields {
 /// Writes an event's fields straight into the breadcrumb it becomes: the `message` field as
 /// its message, every other field into its data under the field's `&'static` name (no key
 /// copied), strings and formatted values inline when short. Sentry's special span fields
-/// (`sentry.op`, `sentry.name`, `otel.name`, `sentry.trace`, `sentry_trace`) are left out, as
-/// [`Fields`] does.
+/// ([`Special`]) are left out, as [`Fields`] does.
 pub(crate) struct CrumbFields<'a>(pub(crate) &'a mut Breadcrumb);
 
 impl CrumbFields<'_> {
@@ -96,9 +113,7 @@ impl CrumbFields<'_> {
     fn target(&mut self, field: &Field) -> Target<'_> {
         match field.name() {
             "message" => Target::Message(self.0.message.get_or_insert(CrumbStr::EMPTY)),
-            "sentry.op" | "sentry.name" | "otel.name" | "sentry.trace" | "sentry_trace" => {
-                Target::Nowhere
-            }
+            name if Special::of(name).is_some() => Target::Nowhere,
             name => Target::Data(self.0.data.value_mut(name)),
         }
     }

@@ -4,6 +4,8 @@
 use std::fmt::{self, Write as _};
 
 use sdk_core::performance::SpanData;
+
+use crate::fields::Special;
 use serde_json::Value;
 use tracing_core::field::{Field, Visit};
 
@@ -22,13 +24,14 @@ pub(crate) struct SpanFields {
 
 impl SpanFields {
     fn put(&mut self, field: &Field, value: Value) {
-        let slot = match field.name() {
+        let name = field.name();
+        let slot = match Special::of(name) {
+            Some(Special::Op) => &mut self.op,
+            Some(Special::Name) => &mut self.name,
+            Some(Special::Trace) => &mut self.trace,
             // A span's `message` field is not data (as for events, where it is the message).
-            "message" => return,
-            "sentry.op" => &mut self.op,
-            "sentry.name" | "otel.name" => &mut self.name,
-            "sentry.trace" | "sentry_trace" => &mut self.trace,
-            name => {
+            None if name == "message" => return,
+            None => {
                 if self.data.is_empty() {
                     // Spans usually carry a few fields: one allocation for all of them.
                     self.data = SpanData::with_capacity(4);
