@@ -529,26 +529,22 @@ fn dump() -> Result<(), String> {
     Ok(())
 }
 
+/// Workload 6's operation: a transaction with 10 child spans, not bound to the scope.
+fn transaction_with_10_spans() {
+    let tx = sdk_core::start_transaction(sdk_core::TransactionContext::new(TX_NAME, TX_OP));
+    for _ in 0..10 {
+        let span = tx.start_child(black_box(SPAN_OP), black_box(SPAN_DESC));
+        span.finish();
+    }
+    tx.finish();
+}
+
 fn transaction(opts: &Opts) -> Result<(), String> {
-    use sdk_core::TransactionContext;
     if opts.wants("transaction") {
         let t = Counting::new(false);
         let _guard = sdk_core::init(base_options(&t).traces_sample_rate(1.0));
-        let m = measure(opts.n(20_000), opts.reps, || {
-            let tx = sdk_core::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
-            for _ in 0..10 {
-                let span = tx.start_child(black_box(SPAN_OP), black_box(SPAN_DESC));
-                span.finish();
-            }
-            tx.finish();
-        });
-        let shape = t.shape_of(|| {
-            let tx = sdk_core::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
-            for _ in 0..10 {
-                tx.start_child(SPAN_OP, SPAN_DESC).finish();
-            }
-            tx.finish();
-        });
+        let m = measure(opts.n(20_000), opts.reps, transaction_with_10_spans);
+        let shape = t.shape_of(transaction_with_10_spans);
         let spans = shape.get("spans").and_then(Value::as_u64).unwrap_or(0);
         let check = expect_eq("transactions sent", t.transactions(), m.calls + 1)
             .and_then(|()| expect_eq("spans in the last transaction", spans, 10));
@@ -558,14 +554,7 @@ fn transaction(opts: &Opts) -> Result<(), String> {
         // The same calls with traces_sample_rate 0.0: nothing may be sent.
         let t = Counting::new(false);
         let _guard = sdk_core::init(base_options(&t).traces_sample_rate(0.0));
-        let m = measure(opts.n(20_000), opts.reps, || {
-            let tx = sdk_core::start_transaction(TransactionContext::new(TX_NAME, TX_OP));
-            for _ in 0..10 {
-                let span = tx.start_child(black_box(SPAN_OP), black_box(SPAN_DESC));
-                span.finish();
-            }
-            tx.finish();
-        });
+        let m = measure(opts.n(20_000), opts.reps, transaction_with_10_spans);
         let check = expect_eq("envelopes sent", t.envelopes(), 0);
         emit(SDK, "transaction.unsampled", &m, check, json!({}));
     }
