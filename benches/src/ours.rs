@@ -5,7 +5,6 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use sdk_core::protocol::BreadcrumbData;
 use sdk_core::transport::{Envelope, ItemType, Transport};
@@ -139,9 +138,9 @@ fn breadcrumb() -> Breadcrumb {
         category: Some(CRUMB_CATEGORY.into()),
         message: Some(CRUMB_MESSAGE.into()),
         level: Some(Level::Info),
-        timestamp: SystemTime::now(),
         data,
-        origin: None,
+        // The timestamp: "now", as `Breadcrumb::default()` stamps it.
+        ..Default::default()
     }
 }
 
