@@ -140,41 +140,65 @@ const MODE_TSC: u8 = 1;
 /// Read the vDSO only.
 const MODE_VDSO: u8 = 2;
 
+/// How often (nanoseconds of monotonic time) the kernel's clock source is read again while
+/// the TSC is used: the kernel switches away from the TSC when its watchdog finds the
+/// counter unstable, and so do we (within this time plus one re-anchor).
+const SOURCE_RECHECK_NANOS: i64 = 10_000_000_000;
+
 /// A process's clock: which source it reads and the TSC scale learnt so far.
 struct Clock {
+    /// What the kernel times with (the sysfs file; tests inject others).
+    source: fn() -> std::io::Result<String>,
     /// [`MODE_UNKNOWN`], [`MODE_TSC`] or [`MODE_VDSO`].
     mode: AtomicU8,
     /// The TSC scale (ns per tick << [`SCALE_SHIFT`]); 0 until calibrated.
     scale: AtomicU64,
     /// The monotonic time from which an uncalibrated reading should try to calibrate.
     calibrate_at: AtomicI64,
-    /// The first (TSC, nanoseconds) pair of the calibration.
-    base: Mutex<Option<(u64, i64)>>,
+    /// The calibration's state (taken with `try_lock` only: a busy lock skips a step).
+    calibration: Mutex<Calibration>,
+}
+
+/// What the scale is derived from.
+struct Calibration {
+    /// The first (TSC, nanoseconds) pair (`None` before the first).
+    base: Option<(u64, i64)>,
+    /// When the clock source was last read (monotonic nanoseconds).
+    source_read_at: i64,
 }
 
 impl Clock {
-    /// A clock that decides its source at first use.
+    /// A clock that reads the kernel's clock source at first use.
     const fn new() -> Clock {
-        Clock::with_mode(MODE_UNKNOWN)
+        Clock::with_source(tsc::clocksource)
     }
 
-    /// A clock with its source decided (tests inject the vDSO-only path with it).
-    const fn with_mode(mode: u8) -> Clock {
+    /// A clock that learns the clock source from `source` (the kernel's, or a test's).
+    const fn with_source(source: fn() -> std::io::Result<String>) -> Clock {
         Clock {
-            mode: AtomicU8::new(mode),
+            source,
+            mode: AtomicU8::new(MODE_UNKNOWN),
             scale: AtomicU64::new(0),
             calibrate_at: AtomicI64::new(i64::MIN),
-            base: Mutex::new(None),
+            calibration: Mutex::new(Calibration {
+                base: None,
+                source_read_at: i64::MIN,
+            }),
         }
     }
 
-    /// Whether to read the TSC (decided at the first call).
+    /// Whether the clock source says to read the TSC.
+    fn source_is_tsc(&self) -> bool {
+        tsc::SUPPORTED && selects_tsc((self.source)())
+    }
+
+    /// Whether to read the TSC (decided at the first call, re-checked while calibrating).
     fn uses_tsc(&self) -> bool {
         match self.mode.load(Ordering::Relaxed) {
             MODE_TSC => true,
             MODE_VDSO => false,
             _ => {
-                let tsc = tsc::SUPPORTED && selects_tsc(tsc::clocksource());
+                let tsc = self.source_is_tsc();
                 self.mode
                     .store(if tsc { MODE_TSC } else { MODE_VDSO }, Ordering::Relaxed);
                 tsc
@@ -183,16 +207,29 @@ impl Clock {
     }
 
     /// Takes a (TSC, nanoseconds) pair into the calibration; returns the scale to use (0: not
-    /// calibrated yet).
+    /// calibrated yet, or no longer the TSC).
     fn observe(&self, tsc: u64, nanos: i64) -> u64 {
-        let mut base = match self.base.try_lock() {
-            Ok(base) => base,
+        let mut cal = match self.calibration.try_lock() {
+            Ok(cal) => cal,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             // Another thread is calibrating: use what there is.
             Err(TryLockError::WouldBlock) => return self.scale.load(Ordering::Relaxed),
         };
-        let Some((base_tsc, base_nanos)) = *base else {
-            *base = Some((tsc, nanos));
+        if cal.source_read_at == i64::MIN {
+            // `uses_tsc` read it just before.
+            cal.source_read_at = nanos;
+        } else if nanos.saturating_sub(cal.source_read_at) >= SOURCE_RECHECK_NANOS {
+            cal.source_read_at = nanos;
+            if !self.source_is_tsc() {
+                // The kernel left the TSC: so do we, for good.
+                self.mode.store(MODE_VDSO, Ordering::Relaxed);
+                self.scale.store(0, Ordering::Relaxed);
+                cal.base = None;
+                return 0;
+            }
+        }
+        let Some((base_tsc, base_nanos)) = cal.base else {
+            cal.base = Some((tsc, nanos));
             self.calibrate_at.store(
                 nanos.saturating_add(MIN_CALIBRATION_NANOS),
                 Ordering::Relaxed,
@@ -220,7 +257,7 @@ impl Clock {
         } else {
             // The counter and the clock disagree (the machine slept, the VM moved, the TSC
             // was reset): start over from this pair, on the vDSO meanwhile.
-            *base = Some((tsc, nanos));
+            cal.base = Some((tsc, nanos));
             self.scale.store(0, Ordering::Relaxed);
             self.calibrate_at.store(
                 nanos.saturating_add(MIN_CALIBRATION_NANOS),
@@ -491,21 +528,49 @@ mod tests {
         ANCHOR.with(Cell::get)
     }
 
+    /// Whether reads on `clock` over the next 200 ms anchor this thread to the TSC (a read
+    /// whose vDSO pair was interrupted leaves the anchoring to a later one).
+    fn anchors_the_tsc(clock: &Clock) -> bool {
+        let until = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < until {
+            let _ = monotonic_nanos_on(clock);
+            if anchor().span_ticks != 0 {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A reading between two `Instant`s.
+    fn bracketed<T>(read: impl FnOnce() -> T) -> (Instant, T, Instant) {
+        let before = Instant::now();
+        let value = read();
+        (before, value, Instant::now())
+    }
+
+    /// How far an interval may be off `Instant`'s (the scale error over the test's sleeps,
+    /// anchors of different threads): generous, the clock is right to a few microseconds.
+    const TOLERANCE_NANOS: i64 = 100_000;
+
+    /// Checks that `nanos`, measured from a reading bracketed by `start` to one bracketed by
+    /// `end`, is an interval `Instant` agrees with (robust to preemption: a bracket only
+    /// widens).
+    fn assert_interval(nanos: i64, start: (Instant, Instant), end: (Instant, Instant)) {
+        let shortest = end.0.saturating_duration_since(start.1).as_nanos() as i64;
+        let longest = end.1.duration_since(start.0).as_nanos() as i64;
+        assert!(
+            nanos >= shortest - TOLERANCE_NANOS && nanos <= longest + TOLERANCE_NANOS,
+            "{nanos} ns, Instant says {shortest}..={longest}"
+        );
+    }
+
     /// Checks that readings on `clock` advance with `Instant` over sleeps, on this thread.
     fn agrees_with_instant(clock: &Clock) {
         for sleep_ms in [0u64, 1, 5, 30, 120, 3] {
-            let std_start = Instant::now();
-            let start = monotonic_nanos_on(clock);
+            let (s0, start, s1) = bracketed(|| monotonic_nanos_on(clock));
             std::thread::sleep(Duration::from_millis(sleep_ms));
-            let nanos = monotonic_nanos_on(clock) - start;
-            let std_nanos = std_start.elapsed().as_nanos() as i64;
-            assert!(nanos >= (sleep_ms as i64) * 1_000_000 - 200_000, "{nanos}");
-            // The same clock as `Instant` to well under a millisecond (the measured interval is
-            // inside `Instant`'s, which also includes two reads).
-            assert!(
-                (nanos - std_nanos).abs() < 500_000,
-                "slept {sleep_ms} ms: {nanos} vs {std_nanos}"
-            );
+            let (e0, end, e1) = bracketed(|| monotonic_nanos_on(clock));
+            assert_interval(end - start, (s0, s1), (e0, e1));
         }
     }
 
@@ -528,16 +593,11 @@ mod tests {
 
     #[test]
     fn measures_an_interval() {
-        let start = Start::now();
-        let std_start = Instant::now();
+        let (s0, start, s1) = bracketed(Start::now);
         std::thread::sleep(Duration::from_millis(20));
-        let nanos = start.elapsed_nanos();
-        let std_nanos = std_start.elapsed().as_nanos() as i64;
+        let (e0, nanos, e1) = bracketed(|| start.elapsed_nanos());
         assert!(nanos >= 19_000_000, "{nanos}");
-        assert!(
-            (nanos - std_nanos).abs() < 1_000_000,
-            "{nanos} vs {std_nanos}"
-        );
+        assert_interval(nanos, (s0, s1), (e0, e1));
     }
 
     #[test]
@@ -559,16 +619,20 @@ mod tests {
             // Calibrated after 20 ms of process time at the latest: the sleeps cover it.
             agrees_with_instant(&CLOCK);
             std::thread::sleep(Duration::from_millis(25));
-            let _ = monotonic_nanos();
-            let a = anchor();
-            assert_eq!(a.span_ticks != 0, machine_uses_tsc(), "{a:?}");
+            assert_eq!(
+                anchors_the_tsc(&CLOCK),
+                machine_uses_tsc(),
+                "{:?}",
+                anchor()
+            );
             agrees_with_instant(&CLOCK);
         });
     }
 
     #[test]
     fn the_vdso_fallback_agrees_with_instant_and_never_anchors_the_tsc() {
-        static FALLBACK: Clock = Clock::with_mode(MODE_VDSO);
+        // The kernel times with something else: the selection reads the injected source.
+        static FALLBACK: Clock = Clock::with_source(|| Ok("kvm-clock\n".to_string()));
         on_new_thread(|| {
             agrees_with_instant(&FALLBACK);
             assert!(monotone_for(&FALLBACK, 120) > 0);
@@ -581,31 +645,27 @@ mod tests {
     #[test]
     fn readings_are_right_before_calibration_and_calibrate_passively() {
         // A clock of its own, so that the process's calibration does not interfere.
-        static FRESH: Clock = Clock::with_mode(MODE_TSC);
+        static FRESH: Clock = Clock::new();
         if !machine_uses_tsc() {
             return;
         }
         on_new_thread(|| {
-            let std_start = Instant::now();
-            let start = monotonic_nanos_on(&FRESH);
+            let (s0, start, s1) = bracketed(|| monotonic_nanos_on(&FRESH));
             // The first read only leaves the calibration's first pair.
             assert_eq!(FRESH.scale.load(Ordering::Relaxed), 0);
             assert_eq!(anchor().span_ticks, 0);
             std::thread::sleep(Duration::from_millis(2));
-            let early = monotonic_nanos_on(&FRESH) - start;
-            let std_early = std_start.elapsed().as_nanos() as i64;
-            assert!(
-                (early - std_early).abs() < 500_000,
-                "{early} vs {std_early}"
-            );
+            let (e0, early, e1) = bracketed(|| monotonic_nanos_on(&FRESH));
+            assert_interval(early - start, (s0, s1), (e0, e1));
             // Still too short a baseline (2 ms of 20).
             assert_eq!(anchor().span_ticks, 0);
             std::thread::sleep(Duration::from_millis(25));
-            let late = monotonic_nanos_on(&FRESH) - start;
-            let std_late = std_start.elapsed().as_nanos() as i64;
-            assert!((late - std_late).abs() < 500_000, "{late} vs {std_late}");
+            let (e0, late, e1) = bracketed(|| monotonic_nanos_on(&FRESH));
+            assert_interval(late - start, (s0, s1), (e0, e1));
+            // Calibrated by a read after 20 ms (a read whose pair was interrupted leaves it to
+            // the next one).
+            assert!(anchors_the_tsc(&FRESH), "{:?}", anchor());
             assert_ne!(FRESH.scale.load(Ordering::Relaxed), 0);
-            assert_ne!(anchor().span_ticks, 0);
             agrees_with_instant(&FRESH);
         });
     }
@@ -622,10 +682,9 @@ mod tests {
             .map(|i| {
                 std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_millis(30 + 7 * i));
-                    let start = Start::now();
-                    let std_start = Instant::now();
+                    let (s0, start, s1) = bracketed(Start::now);
                     assert!(monotone_for(&CLOCK, 130) > 0);
-                    (start, std_start, anchor())
+                    (start, (s0, s1), anchor())
                 })
             })
             .collect();
@@ -634,13 +693,9 @@ mod tests {
             .map(|h| h.join().expect("thread panicked"))
             .collect();
         // A start taken on one thread and measured on this one agrees with `Instant`.
-        for (start, std_start, _) in &results {
-            let nanos = start.elapsed_nanos();
-            let std_nanos = std_start.elapsed().as_nanos() as i64;
-            assert!(
-                (nanos - std_nanos).abs() < 500_000,
-                "{nanos} vs {std_nanos}"
-            );
+        for (start, bracket, _) in &results {
+            let (e0, nanos, e1) = bracketed(|| start.elapsed_nanos());
+            assert_interval(nanos, *bracket, (e0, e1));
         }
         if machine_uses_tsc() {
             // Each thread anchored itself (at its own moment).
@@ -743,7 +798,7 @@ mod tests {
 
     #[test]
     fn calibration_needs_a_baseline_and_restarts_on_a_jump() {
-        let clock = Clock::with_mode(MODE_TSC);
+        let clock = Clock::with_source(|| Ok("tsc\n".to_string()));
         // 3 ticks per ns (a 3 GHz counter).
         assert_eq!(clock.observe(1_000_000, 1_000), 0);
         assert_eq!(
@@ -769,5 +824,67 @@ mod tests {
         );
         // A counter that went back: implausible, start over again.
         assert_eq!(clock.observe(5, 1_000 + 3_000_000_000), 0);
+    }
+
+    #[test]
+    fn leaves_the_tsc_when_the_kernel_does() {
+        use std::sync::atomic::AtomicBool;
+        static KERNEL_ON_TSC: AtomicBool = AtomicBool::new(true);
+        fn source() -> std::io::Result<String> {
+            let name = if KERNEL_ON_TSC.load(Ordering::SeqCst) {
+                "tsc\n"
+            } else {
+                "hpet\n"
+            };
+            Ok(name.to_string())
+        }
+        let clock = Clock::with_source(source);
+        if !tsc::SUPPORTED {
+            assert!(!clock.uses_tsc());
+            return;
+        }
+        assert!(clock.uses_tsc());
+        // 3 ticks per ns.
+        let at = |nanos: i64| (1_000_000 + 3 * (nanos - 1_000) as u64, nanos);
+        let (t, n) = at(1_000);
+        assert_eq!(clock.observe(t, n), 0);
+        let (t, n) = at(20_001_000);
+        assert_ne!(clock.observe(t, n), 0);
+        // Re-read after 10 s: still the TSC.
+        let (t, n) = at(10_000_002_000);
+        assert_ne!(clock.observe(t, n), 0);
+        KERNEL_ON_TSC.store(false, Ordering::SeqCst);
+        // Not read again before another 10 s.
+        let (t, n) = at(15_000_000_000);
+        assert_ne!(clock.observe(t, n), 0);
+        assert!(clock.uses_tsc());
+        let (t, n) = at(20_000_003_000);
+        assert_eq!(clock.observe(t, n), 0);
+        assert!(!clock.uses_tsc());
+        assert_eq!(clock.scale.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_default_breadcrumb_is_stamped_with_the_derived_wall_clock() {
+        on_new_thread(|| {
+            for sleep_ms in [0u64, 25, 110] {
+                std::thread::sleep(Duration::from_millis(sleep_ms));
+                let before = SystemTime::now();
+                let crumb = crate::protocol::Breadcrumb {
+                    message: Some("m".into()),
+                    ..Default::default()
+                };
+                let after = SystemTime::now();
+                let tolerance = Duration::from_micros(500);
+                assert!(
+                    crumb.timestamp + tolerance >= before,
+                    "{crumb:?} < {before:?}"
+                );
+                assert!(
+                    crumb.timestamp <= after + tolerance,
+                    "{crumb:?} > {after:?}"
+                );
+            }
+        });
     }
 }
