@@ -289,6 +289,9 @@ struct Anchor {
     wall_offset: i64,
     /// The wall-clock pair is used while the monotonic reading is below this.
     wall_until: i64,
+    /// The wall-clock time at `tsc` (at most: read after it, less the pair's gap), for
+    /// [`wall_now`] on the TSC path; `None` when the anchor has no TSC part.
+    wall_at_tsc: Option<SystemTime>,
 }
 
 impl Anchor {
@@ -301,6 +304,7 @@ impl Anchor {
         floor: i64::MIN,
         wall_offset: 0,
         wall_until: i64::MIN,
+        wall_at_tsc: None,
     };
 
     /// The reading at TSC `now`, if this anchor covers it.
@@ -358,6 +362,7 @@ fn reanchor(clock: &Clock, old: Anchor) -> (SystemTime, i64, Anchor) {
     let mut anchor = old;
     anchor.floor = old.latest_reading(tsc);
     anchor.span_ticks = 0;
+    anchor.wall_at_tsc = None;
     // Kept only when the reads were not interrupted (a preempted thread reads again next
     // time). The wall clock is paired with the later read, so that derived wall-clock times
     // are never later than a wall-clock read would be (by at most the time of one read).
@@ -375,6 +380,9 @@ fn reanchor(clock: &Clock, old: Anchor) -> (SystemTime, i64, Anchor) {
                 anchor.mono = before;
                 anchor.scale = scale;
                 anchor.span_ticks = span_ticks_for(scale);
+                // The wall clock was read after the counter, by less than the pair's gap.
+                let gap = Duration::from_nanos(after.saturating_sub(before).unsigned_abs());
+                anchor.wall_at_tsc = wall.checked_sub(gap);
             }
         }
     }
@@ -483,7 +491,27 @@ pub(crate) fn now_with_wall() -> (SystemTime, Start) {
 /// most 100 ms ago and advanced by the monotonic clock since, at nanosecond resolution).
 #[inline]
 pub(crate) fn wall_now() -> SystemTime {
-    now_with_wall_on(&CLOCK).0
+    // The TSC path: the anchor's wall-clock time plus the ticks since, scaled (under 100 ms,
+    // so a `Duration` without a division).
+    let fast = ANCHOR.try_with(|cell| {
+        let anchor = cell.get();
+        if anchor.span_ticks == 0 {
+            return None;
+        }
+        let ticks = tsc::read().wrapping_sub(anchor.tsc);
+        if ticks >= anchor.span_ticks {
+            return None;
+        }
+        // Below REANCHOR_NANOS (see `span_ticks_for`): fits a u32 of nanoseconds.
+        let nanos = (ticks * anchor.scale) >> SCALE_SHIFT;
+        anchor
+            .wall_at_tsc?
+            .checked_add(Duration::new(0, u32::try_from(nanos).ok()?))
+    });
+    match fast {
+        Ok(Some(now)) => now,
+        _ => now_with_wall_on(&CLOCK).0,
+    }
 }
 
 /// A monotonic start point: offsets from it are nanoseconds.
@@ -719,6 +747,13 @@ mod tests {
                 assert!(derived + tolerance >= before, "{derived:?} < {before:?}");
                 assert!(derived <= after + tolerance, "{derived:?} > {after:?}");
             }
+            // The readings above took the TSC path where the kernel does.
+            assert_eq!(
+                anchor().wall_at_tsc.is_some(),
+                machine_uses_tsc(),
+                "{:?}",
+                anchor()
+            );
         });
     }
 
@@ -752,6 +787,7 @@ mod tests {
             floor: i64::MIN,
             wall_offset: 0,
             wall_until: i64::MIN,
+            wall_at_tsc: None,
         };
         assert_eq!(a.span_ticks, REANCHOR_NANOS as u64);
         assert_eq!(a.tsc_reading(1_000), Some(5_000_000));
