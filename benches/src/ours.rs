@@ -6,7 +6,6 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-use sdk_core::protocol::BreadcrumbData;
 use sdk_core::transport::{Envelope, ItemType, Transport};
 use sdk_core::{Breadcrumb, ClientOptions, Level, User};
 use serde_json::{json, Value};
@@ -126,22 +125,18 @@ fn base_options(t: &Arc<Counting>) -> ClientOptions {
         .transport(move |_: &ClientOptions| t.clone() as Arc<dyn Transport>)
 }
 
-/// The fixed breadcrumb, built as a user writes it.
+/// The fixed breadcrumb, built as a user writes it: a default one (stamped now) filled in.
 #[inline]
 fn breadcrumb() -> Breadcrumb {
     // Literal keys and values, an integer: nothing here allocates.
-    let mut data = BreadcrumbData::new();
-    data.insert("user_id", 42);
-    data.insert("path", "/api/items");
-    Breadcrumb {
-        ty: Some("default".into()),
-        category: Some(CRUMB_CATEGORY.into()),
-        message: Some(CRUMB_MESSAGE.into()),
-        level: Some(Level::Info),
-        data,
-        // The timestamp: "now", as `Breadcrumb::default()` stamps it.
-        ..Default::default()
-    }
+    let mut crumb = Breadcrumb::default();
+    crumb.ty = Some("default".into());
+    crumb.category = Some(CRUMB_CATEGORY.into());
+    crumb.message = Some(CRUMB_MESSAGE.into());
+    crumb.level = Some(Level::Info);
+    crumb.data.insert("user_id", 42);
+    crumb.data.insert("path", "/api/items");
+    crumb
 }
 
 fn user() -> User {
