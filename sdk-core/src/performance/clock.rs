@@ -4,7 +4,8 @@
 //! wall-clock read (re-read every 100 ms, see [`now_with_wall`]); every later time (span starts
 //! and ends, the transaction's end) is an offset from a monotonic reading taken then, so a span
 //! costs two monotonic reads and no wall-clock read. A breadcrumb's "now" ([`wall_now`]) is the
-//! same derived wall-clock time.
+//! same derived wall-clock time (on the TSC path: the anchor's wall-clock time plus the scaled
+//! ticks since).
 //!
 //! # Where a monotonic reading comes from
 //!
@@ -14,7 +15,8 @@
 //!
 //! On x86 and x86_64 Linux, when the kernel itself keeps time with the CPU's time-stamp
 //! counter (`/sys/devices/system/clocksource/clocksource0/current_clocksource` is `tsc`, read
-//! once), a reading is instead one `rdtsc` scaled from the calling thread's anchor, a
+//! at first use and every 10 s after, so that a kernel leaving an unstable TSC takes us along),
+//! a reading is instead one `rdtsc` scaled from the calling thread's anchor, a
 //! (TSC, vDSO nanoseconds) pair taken at most 100 ms of TSC time ago: about half the cost of
 //! the vDSO read, which does the same `rdtsc` behind a fence and a sequence lock. The scale
 //! (nanoseconds per tick) is learnt passively, without a busy-wait: the first vDSO read of
