@@ -128,6 +128,11 @@ const MIN_CALIBRATION_NANOS: i64 = 20_000_000;
 /// be kept (longer: the thread was interrupted between them).
 const PAIR_MAX_GAP_NANOS: i64 = 2_000;
 
+/// After an interrupted pair, how long (nanoseconds) a thread reads the vDSO before it tries to
+/// anchor again (so that a thread that is always interrupted, or a machine where the vDSO is
+/// slow, pays one vDSO read per reading and not a whole re-anchor).
+const RETRY_NANOS: i64 = 1_000_000;
+
 /// Fixed-point shift of the scale: nanoseconds per tick times 2^32.
 const SCALE_SHIFT: u32 = 32;
 
@@ -294,6 +299,8 @@ struct Anchor {
     /// The wall-clock time at `tsc` (at most: read after it, less the pair's gap), for
     /// [`wall_now`] on the TSC path; `None` when the anchor has no TSC part.
     wall_at_tsc: Option<SystemTime>,
+    /// After an interrupted pair: no new TSC anchor is tried before this monotonic time.
+    retry_at: i64,
 }
 
 impl Anchor {
@@ -307,6 +314,7 @@ impl Anchor {
         wall_offset: 0,
         wall_until: i64::MIN,
         wall_at_tsc: None,
+        retry_at: i64::MIN,
     };
 
     /// The reading at TSC `now`, if this anchor covers it.
@@ -357,6 +365,12 @@ thread_local! {
 /// time read, the monotonic reading paired with it, and the new anchor.
 #[cold]
 fn reanchor(clock: &Clock, old: Anchor) -> (SystemTime, i64, Anchor) {
+    reanchor_within(clock, old, PAIR_MAX_GAP_NANOS)
+}
+
+/// [`reanchor`] with the longest gap allowed between the pair's vDSO reads (tests make every
+/// pair "interrupted" with 0).
+fn reanchor_within(clock: &Clock, old: Anchor, max_gap: i64) -> (SystemTime, i64, Anchor) {
     let before = vdso_nanos();
     let tsc = if clock.uses_tsc() { tsc::read() } else { 0 };
     let wall = SystemTime::now();
@@ -368,7 +382,9 @@ fn reanchor(clock: &Clock, old: Anchor) -> (SystemTime, i64, Anchor) {
     // Kept only when the reads were not interrupted (a preempted thread reads again next
     // time). The wall clock is paired with the later read, so that derived wall-clock times
     // are never later than a wall-clock read would be (by at most the time of one read).
-    if (0..PAIR_MAX_GAP_NANOS).contains(&after.saturating_sub(before)) {
+    if !(0..max_gap).contains(&after.saturating_sub(before)) {
+        anchor.retry_at = after.saturating_add(RETRY_NANOS);
+    } else {
         if let Ok(since_epoch) = wall.duration_since(SystemTime::UNIX_EPOCH) {
             if let Ok(wall_nanos) = i64::try_from(since_epoch.as_nanos()) {
                 anchor.wall_offset = wall_nanos.saturating_sub(after);
@@ -400,12 +416,13 @@ fn monotonic_slow(clock: &Clock) -> i64 {
     if !clock.uses_tsc() {
         return vdso_nanos().max(old.floor);
     }
-    if clock.scale.load(Ordering::Relaxed) == 0 {
-        // Not calibrated: the vDSO, until the calibration's baseline is long enough.
-        let now = vdso_nanos();
-        if now < clock.calibrate_at.load(Ordering::Relaxed) {
-            return now.max(old.floor);
-        }
+    let now = vdso_nanos();
+    // Not calibrated (the vDSO until the calibration's baseline is long enough), or the last
+    // pair was interrupted a moment ago.
+    let calibrating = clock.scale.load(Ordering::Relaxed) == 0
+        && now < clock.calibrate_at.load(Ordering::Relaxed);
+    if calibrating || now < old.retry_at {
+        return now.max(old.floor);
     }
     let (_, mono, anchor) = reanchor(clock, old);
     let _ = ANCHOR.try_with(|cell| cell.set(anchor));
@@ -790,6 +807,7 @@ mod tests {
             wall_offset: 0,
             wall_until: i64::MIN,
             wall_at_tsc: None,
+            retry_at: i64::MIN,
         };
         assert_eq!(a.span_ticks, REANCHOR_NANOS as u64);
         assert_eq!(a.tsc_reading(1_000), Some(5_000_000));
@@ -923,6 +941,35 @@ mod tests {
                     "{crumb:?} > {after:?}"
                 );
             }
+        });
+    }
+
+    #[test]
+    fn an_interrupted_pair_is_not_kept_and_is_retried_after_a_while() {
+        on_new_thread(|| {
+            // Make sure the process clock is calibrated (or known not to use the TSC).
+            let _ = anchors_the_tsc(&CLOCK);
+            ANCHOR.with(|cell| cell.set(Anchor::EMPTY));
+            // Every pair "interrupted": no anchor, no wall-clock pair, a retry time.
+            let (_, mono, a) = reanchor_within(&CLOCK, Anchor::EMPTY, 0);
+            assert_eq!(a.span_ticks, 0);
+            assert_eq!(a.wall_at_tsc, None);
+            assert_eq!(a.wall_until, i64::MIN);
+            assert_eq!(a.retry_at, mono + RETRY_NANOS);
+            ANCHOR.with(|cell| cell.set(a));
+            // Meanwhile readings come from the vDSO and stay right.
+            let (s0, start, s1) = bracketed(|| monotonic_nanos_on(&CLOCK));
+            assert_eq!(anchor().span_ticks, 0, "anchored before the retry time");
+            std::thread::sleep(Duration::from_millis(2));
+            let (e0, end, e1) = bracketed(|| monotonic_nanos_on(&CLOCK));
+            assert_interval(end - start, (s0, s1), (e0, e1));
+            // After it, the thread anchors again.
+            assert_eq!(
+                anchors_the_tsc(&CLOCK),
+                machine_uses_tsc(),
+                "{:?}",
+                anchor()
+            );
         });
     }
 }
