@@ -254,26 +254,63 @@ fn interned_callsite(
     Some(site)
 }
 
+/// The Sentry span of the last span this thread created, with its `tracing` id, until that
+/// span is first entered here: the usual create-then-enter needs no registry lookup on enter.
+struct Pending {
+    /// The `tracing` id of the pending span (0: none; `tracing` ids are never 0), looked at
+    /// before the span is touched, so that a miss moves nothing.
+    key: std::cell::Cell<u64>,
+    span: std::cell::Cell<Option<TransactionOrSpan>>,
+}
+
 thread_local! {
-    /// The Sentry span of the last span this thread created, with its `tracing` id, until that
-    /// span is first entered here: the usual create-then-enter needs no registry lookup on
-    /// enter.
-    static PENDING_ENTER: std::cell::Cell<Option<(u64, TransactionOrSpan)>> =
-        const { std::cell::Cell::new(None) };
+    static PENDING_ENTER: Pending = const {
+        Pending {
+            key: std::cell::Cell::new(0),
+            span: std::cell::Cell::new(None),
+        }
+    };
 }
 
 /// Takes this thread's pending Sentry span when it is the one of the `tracing` span `key`.
+#[inline]
 fn take_pending(key: u64) -> Option<TransactionOrSpan> {
     PENDING_ENTER
-        .try_with(|pending| match pending.take() {
-            Some((k, span)) if k == key => Some(span),
-            other => {
-                pending.set(other);
-                None
+        .try_with(|pending| {
+            if pending.key.get() != key {
+                return None;
             }
+            pending.key.set(0);
+            pending.span.take()
         })
         .ok()
         .flatten()
+}
+
+/// Forgets this thread's pending span, if any (it is no longer the last one created here).
+#[inline]
+fn clear_pending() {
+    let old = PENDING_ENTER
+        .try_with(|pending| {
+            if pending.key.get() == 0 {
+                return None;
+            }
+            pending.key.set(0);
+            pending.span.take()
+        })
+        .ok()
+        .flatten();
+    drop(old);
+}
+
+/// Makes `span` this thread's pending span, under the `tracing` id `key`.
+#[inline]
+fn set_pending(key: u64, span: TransactionOrSpan) {
+    let _ = PENDING_ENTER.try_with(|pending| {
+        pending.key.set(key);
+        // Empty: `clear_pending` ran at the start of this span's `on_new_span`.
+        drop(pending.span.replace(Some(span)));
+    });
 }
 
 /// The Sentry span of the nearest ancestor-or-self of the span `id` that has one.
@@ -292,7 +329,7 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         // Whatever happens next, an older pending span is not this thread's last one.
-        drop(PENDING_ENTER.try_with(std::cell::Cell::take));
+        clear_pending();
         if !sdk_core::hub::is_active() {
             return;
         }
@@ -329,28 +366,32 @@ where
         let data = std::mem::take(&mut fields.data);
         let span: TransactionOrSpan = match parent {
             Some(parent) => parent.start_child_with(op, description, code, data).into(),
-            None => {
-                let ctx = match fields.trace.take() {
-                    Some(header) => TransactionContext::continue_from_headers(
+            // Each arm builds its context in the argument slot it is started from (no
+            // intermediate moves of the context).
+            None => match fields.trace.take() {
+                Some(header) => sdk_core::start_transaction(
+                    TransactionContext::continue_from_headers(
                         description,
                         op,
                         [("sentry-trace", header)],
-                    ),
-                    None => TransactionContext::new(description, op),
-                };
-                let ctx = match code {
-                    Some(code) => ctx.with_code_location(code),
-                    None => ctx,
-                };
-                sdk_core::start_transaction(ctx.with_data(data)).into()
+                    )
+                    .with_code_location(code)
+                    .with_data(data),
+                ),
+                None => sdk_core::start_transaction(
+                    TransactionContext::new(description, op)
+                        .with_code_location(code)
+                        .with_data(data),
+                ),
             }
+            .into(),
         };
         let pending = span.clone();
         span_ref.extensions_mut().insert(SentrySpan {
             span,
             entered: AtomicBool::new(false),
         });
-        let _ = PENDING_ENTER.try_with(|p| p.set(Some((id.into_u64(), pending))));
+        set_pending(id.into_u64(), pending);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {

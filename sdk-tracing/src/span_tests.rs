@@ -142,3 +142,29 @@ fn a_span_first_entered_on_another_thread_starts_there() {
     assert!(start >= entered_at - 0.001, "{start} vs {entered_at}");
     assert!(secs(&tx["timestamp"]) - start >= 0.009, "{tx}");
 }
+
+#[test]
+fn a_pending_span_replaced_or_closed_unentered_is_still_timed_and_sent() {
+    let txs = transactions(|| {
+        // `first` stops being this thread's pending span when `second` is created; it is
+        // entered later through the registry.
+        let first = tracing::info_span!("first");
+        let second = tracing::info_span!("second");
+        first.in_scope(|| {});
+        // Closed without ever being entered: the pending slot is cleared for its id.
+        drop(second);
+        let third = tracing::info_span!("third");
+        third.in_scope(|| {});
+    });
+    let mut names: Vec<&str> = txs
+        .iter()
+        .map(|t| t["transaction"].as_str().expect("name"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["first", "second", "third"]);
+    for tx in &txs {
+        assert!(secs(&tx["timestamp"]) >= secs(&tx["start_timestamp"]), "{tx}");
+    }
+    // Nothing stays active on this thread.
+    assert!(entered_span().is_none());
+}
