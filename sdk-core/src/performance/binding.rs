@@ -444,19 +444,22 @@ pub fn enter_span_keyed(key: u64, span: TransactionOrSpan) {
 /// Ends the [`enter_span`] of the span with `span_id` on this thread (the innermost such
 /// entry; exits out of order are tolerated).
 pub fn exit_span(span_id: crate::ids::SpanId) {
-    exit_where(|(_, s)| s.span_id() == span_id);
+    drop(exit_where(|(_, s)| s.span_id() == span_id));
 }
 
-/// Ends the [`enter_span_keyed`] with `key` on this thread (the innermost such entry); does
-/// nothing when there is none (e.g. a span that had no Sentry span to enter).
-pub fn exit_span_keyed(key: u64) {
-    exit_where(|(k, _)| *k == key);
+/// Ends the [`enter_span_keyed`] with `key` on this thread (the innermost such entry) and
+/// gives back the span it held; does nothing and gives `None` when there is none (e.g. a span
+/// that had no Sentry span to enter). Instrumentation may keep the span it gets back, e.g. to
+/// finish it when it closes without looking it up again.
+pub fn exit_span_keyed(key: u64) -> Option<TransactionOrSpan> {
+    exit_where(|(k, _)| *k == key)
 }
 
 #[inline]
-fn exit_where(matches: impl Fn(&(u64, TransactionOrSpan)) -> bool) {
-    // The entry dropped after the borrow ends (a span's drop never re-enters this stack).
-    let removed = ENTERED
+fn exit_where(matches: impl Fn(&(u64, TransactionOrSpan)) -> bool) -> Option<TransactionOrSpan> {
+    // The entry is given back after the borrow ends (a span's drop never re-enters this
+    // stack).
+    ENTERED
         .try_with(|stack| {
             let mut stack = stack.try_borrow_mut().ok()?;
             // Usually the innermost one: popped, nothing shifts.
@@ -467,8 +470,8 @@ fn exit_where(matches: impl Fn(&(u64, TransactionOrSpan)) -> bool) {
             Some(stack.remove(pos))
         })
         .ok()
-        .flatten();
-    drop(removed);
+        .flatten()
+        .map(|(_, span)| span)
 }
 
 /// The innermost span entered on this thread.
@@ -581,13 +584,14 @@ mod tests {
         enter_span_keyed(2, b.clone().into());
         enter_span_keyed(3, a.clone().into());
         // Out of order: the middle one.
-        exit_span_keyed(2);
+        let exited = exit_span_keyed(2).map(|s| s.span_id());
+        assert_eq!(exited, Some(b.span_id()));
         assert_eq!(entered_span().map(|s| s.span_id()), Some(a.span_id()));
         // Innermost: popped.
-        exit_span_keyed(3);
+        assert_eq!(exit_span_keyed(3).map(|s| s.span_id()), Some(a.span_id()));
         assert_eq!(entered_span().map(|s| s.span_id()), Some(a.span_id()));
-        exit_span_keyed(9);
-        exit_span_keyed(1);
+        assert!(exit_span_keyed(9).is_none());
+        assert!(exit_span_keyed(1).is_some());
         assert!(entered_span().is_none());
     }
 
