@@ -166,6 +166,10 @@ fn finishing_scope(client: &Client) -> Option<Scope> {
         let scope = global.merged_with(&scope, client.options().max_breadcrumbs);
         return carries(&scope).then_some(scope);
     }
+    // No scope ever carried any of it: nothing to look at (no hub lock).
+    if !SCOPE_DATA_EVER_SET.load(Ordering::Relaxed) {
+        return None;
+    }
     // Looked at first (no copy of the scope moves through the `Option`s when it carries
     // nothing), then snapshot.
     let carried = Hub::with_current(|hub| hub.peek_scope(carries)).flatten()?;
@@ -376,6 +380,18 @@ pub fn iter_trace_propagation_headers() -> std::vec::IntoIter<(&'static str, Str
 /// Whether any scope ever had a span bound ([`Scope::set_span`]): until then
 /// [`scope_span`] need not look at the scope.
 static SCOPE_SPAN_EVER_SET: AtomicBool = AtomicBool::new(false);
+
+/// Whether any scope was ever given what a finishing transaction takes from it (tags, a user,
+/// extra or contexts): until then a transaction finishes without locking the hub to look.
+static SCOPE_DATA_EVER_SET: AtomicBool = AtomicBool::new(false);
+
+/// Notes that a scope was given tags, a user, extra or contexts (the scope's setters call it).
+#[inline]
+pub(crate) fn note_scope_data() {
+    if !SCOPE_DATA_EVER_SET.load(Ordering::Relaxed) {
+        SCOPE_DATA_EVER_SET.store(true, Ordering::Relaxed);
+    }
+}
 
 /// The span bound to the current scope ([`Scope::set_span`]), if any. Cheap (one atomic
 /// load) in programs that never bind a span to a scope, e.g. those traced through the
