@@ -398,13 +398,20 @@ where
         };
         let mut fields = SpanFields::default();
         attrs.record(&mut fields);
+        // Taken apart: every part moves on, nothing is left to drop.
+        let SpanFields {
+            op,
+            name,
+            trace,
+            data,
+        } = fields;
         let site = callsite(metadata);
-        let op: Cow<'static, str> = match (fields.op.take(), site) {
+        let op: Cow<'static, str> = match (op, site) {
             (Some(op), _) => Cow::Owned(op),
             (None, Some(site)) => Cow::Borrowed(site.op),
             (None, None) => Cow::Owned(format!("{}::{}", metadata.target(), metadata.name())),
         };
-        let description: Cow<'static, str> = match fields.name.take() {
+        let description: Cow<'static, str> = match name {
             Some(name) => Cow::Owned(name),
             None => Cow::Borrowed(metadata.name()),
         };
@@ -419,12 +426,11 @@ where
             .or_else(sdk_core::performance::scope_span);
         // The code location and the fields go in with the start (no lock per setter).
         let code = site.map(|site| &site.code);
-        let data = std::mem::take(&mut fields.data);
         let span: TransactionOrSpan = match parent {
             Some(parent) => parent.start_child_with(op, description, code, data).into(),
             // Each arm builds its context in the argument slot it is started from (no
             // intermediate moves of the context).
-            None => match fields.trace.take() {
+            None => match trace {
                 Some(header) => sdk_core::start_transaction(
                     TransactionContext::continue_from_headers(
                         description,
