@@ -133,6 +133,23 @@ pub fn capture_event(event: Event) -> Uuid {
     Hub::with_current(|hub| hub.capture_event(event)).unwrap_or_else(Uuid::nil)
 }
 
+/// The SDK's "now" for timestamps (events, breadcrumbs, logs): a real wall-clock time, read at
+/// most 100 ms earlier on this thread and advanced by the monotonic clock since (the CPU's
+/// time-stamp counter where the kernel itself times with it), at nanosecond resolution. It is
+/// cheaper than `SystemTime::now()` and never later than it; a step of the system clock shows
+/// within 100 ms.
+///
+/// ```
+/// let now = sdk_core::timestamp_now();
+/// let system = std::time::SystemTime::now();
+/// let gap = system.duration_since(now).unwrap_or_default();
+/// assert!(gap < std::time::Duration::from_millis(1));
+/// ```
+#[inline]
+pub fn timestamp_now() -> std::time::SystemTime {
+    crate::performance::clock::wall_now()
+}
+
 /// The id of the last event the current hub sent.
 pub fn last_event_id() -> Option<Uuid> {
     if !is_active() {

@@ -41,7 +41,7 @@ impl CoreFields {
         CoreFields {
             event_id: crate::client::new_event_id(),
             level,
-            timestamp: SystemTime::now(),
+            timestamp: crate::api::timestamp_now(),
             message: None,
             exception: Vec::new(),
             threads: Vec::new(),

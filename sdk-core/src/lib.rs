@@ -72,7 +72,8 @@ pub mod testing;
 
 pub use api::{
     add_breadcrumb, capture_error, capture_event, capture_message, configure_scope, flush, init,
-    last_event_id, push_scope, with_scope, ClientInitGuard, SentryFuture, SentryFutureExt,
+    last_event_id, push_scope, timestamp_now, with_scope, ClientInitGuard, SentryFuture,
+    SentryFutureExt,
 };
 pub use client::Client;
 pub use hub::{configure_global_scope, Hub, IntoBreadcrumbs, ScopeGuard};

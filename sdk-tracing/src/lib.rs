@@ -562,7 +562,7 @@ where
                 sdk_core::add_breadcrumb(|| {
                     // every field spelled out (no `..Default::default()` copied over)
                     let mut crumb = Breadcrumb {
-                        timestamp: std::time::SystemTime::now(),
+                        timestamp: sdk_core::timestamp_now(),
                         ty: Some(Cow::Borrowed("log")),
                         category: Some(Cow::Borrowed(metadata.target())),
                         message: None,

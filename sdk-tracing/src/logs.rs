@@ -161,7 +161,7 @@ pub(crate) fn send_log(
     ));
     attributes.extend(fields.data.into_iter().map(|(k, v)| (Cow::Owned(k), v)));
     let record = LogRecord {
-        timestamp: SystemTime::now(),
+        timestamp: sdk_core::timestamp_now(),
         trace_id,
         span_id,
         level: level_name(metadata.level()),

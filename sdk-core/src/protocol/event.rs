@@ -211,7 +211,7 @@ impl Default for Event {
             message: None,
             logentry: None,
             platform: default_platform(),
-            timestamp: SystemTime::now(),
+            timestamp: crate::api::timestamp_now(),
             ty: None,
             start_timestamp: None,
             logger: None,
