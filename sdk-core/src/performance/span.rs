@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -183,6 +184,36 @@ impl SpanRecord {
         }
     }
 
+    /// A closed record: a span that started at `start_timestamp` and ended at `end` (never
+    /// before its start), as the transaction's `seq`-th finished span.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(crate) fn closed(
+        span_id: SpanId,
+        parent_span_id: SpanId,
+        op: Cow<'static, str>,
+        description: Option<Cow<'static, str>>,
+        code: Option<&'static CodeLocation>,
+        start_timestamp: SystemTime,
+        end: SystemTime,
+        seq: u32,
+    ) -> SpanRecord {
+        SpanRecord {
+            span_id,
+            parent_span_id,
+            op,
+            description,
+            status: None,
+            origin: None,
+            code,
+            start_timestamp,
+            timestamp: end.max(start_timestamp),
+            extras: None,
+            seq: seq.max(1),
+            start_moved: false,
+        }
+    }
+
     /// Whether the span is still open.
     pub(crate) fn is_open(&self) -> bool {
         self.seq == 0
@@ -208,14 +239,43 @@ impl SpanRecord {
     }
 }
 
-#[derive(Debug, Clone)]
-struct SpanRepr {
-    tx: Arc<TxShared>,
-    span_id: SpanId,
-    parent_span_id: SpanId,
-    /// The span's slot in the transaction's open spans; `None` when it records nothing
-    /// (unsampled, over `max_spans`, or started after its transaction finished).
-    slot: Option<usize>,
+/// A span's `slot` while the handle itself holds the span's start data (no record in the
+/// transaction's state yet).
+pub(crate) const SLOT_OWNED: u32 = u32::MAX;
+/// A span's `slot` when it records nothing (unsampled, over `max_spans`, or its transaction
+/// finished before the span was recorded).
+pub(crate) const SLOT_NONE: u32 = u32::MAX - 1;
+
+#[derive(Debug)]
+pub(crate) struct SpanRepr {
+    pub(crate) tx: Arc<TxShared>,
+    pub(crate) span_id: SpanId,
+    pub(crate) parent_span_id: SpanId,
+    /// Where the span's record is: [`SLOT_OWNED`] while this handle holds the start data
+    /// below and the transaction has no record of the span (a span that is started, finished
+    /// and never cloned or changed in between takes the transaction's lock once, at its
+    /// finish); [`SLOT_NONE`] when it records nothing; else the index of its record in the
+    /// transaction's state, where the span's clones and setters find it. Written only under
+    /// the transaction's lock (and read again there), so a plain load suffices outside it.
+    pub(crate) slot: AtomicU32,
+    /// The start data while `slot` is [`SLOT_OWNED`] (left empty otherwise).
+    pub(crate) op: Cow<'static, str>,
+    pub(crate) description: Option<Cow<'static, str>>,
+    pub(crate) code: Option<&'static CodeLocation>,
+    /// Nanoseconds after the transaction's start where the span starts.
+    pub(crate) start: i64,
+}
+
+impl SpanRepr {
+    /// The span's record slot (`None` when it records nothing), after giving the record to
+    /// the transaction's state if this handle still holds it.
+    fn shared_slot(&self) -> Option<usize> {
+        match self.slot.load(Ordering::Relaxed) {
+            SLOT_NONE => None,
+            SLOT_OWNED => self.tx.share_span(self),
+            slot => Some(slot as usize),
+        }
+    }
 }
 
 /// A child span of a transaction or of another span. Cheap to clone (clones share the span).
@@ -223,9 +283,37 @@ struct SpanRepr {
 /// Start one with [`Transaction::start_child`] or [`Span::start_child`]; call
 /// [`Span::finish`] when the work is done. A span of an unsampled transaction records nothing
 /// (it still has ids for propagating the trace).
-#[derive(Debug, Clone)]
+///
+/// A span that is started and finished without being cloned or changed in between keeps its
+/// start data in the handle and hands its finished record to the transaction in one step;
+/// cloning it or calling a setter moves the record into the transaction first (one lock).
+#[derive(Debug)]
 pub struct Span {
     repr: SpanRepr,
+}
+
+impl Clone for Span {
+    /// A handle on the same span: the span's record moves to its transaction first (one
+    /// lock), where every handle finds it.
+    fn clone(&self) -> Span {
+        let slot = self
+            .repr
+            .shared_slot()
+            .and_then(|s| u32::try_from(s).ok())
+            .unwrap_or(SLOT_NONE);
+        Span {
+            repr: SpanRepr {
+                tx: self.repr.tx.clone(),
+                span_id: self.repr.span_id,
+                parent_span_id: self.repr.parent_span_id,
+                slot: AtomicU32::new(slot),
+                op: Cow::Borrowed(""),
+                description: None,
+                code: None,
+                start: self.repr.start,
+            },
+        }
+    }
 }
 
 impl Span {
@@ -239,7 +327,8 @@ impl Span {
         Span::start_with(tx, parent_span_id, op, description, None, SpanData::new())
     }
 
-    /// Starts a child span with its code location and data set from the start (one lock).
+    /// Starts a child span with its code location and data set from the start (one lock when
+    /// there is data, none otherwise).
     #[inline]
     pub(crate) fn start_with(
         tx: &Arc<TxShared>,
@@ -251,26 +340,64 @@ impl Span {
     ) -> Span {
         // One generator call, never zero (cheaper than filling bytes until non-zero).
         let span_id = SpanId::from_bytes(fastrand::u64(1..).to_le_bytes());
-        let slot = if tx.sampled {
-            tx.open_span(SpanStart {
-                span_id,
-                parent_span_id,
-                op,
-                description,
-                code,
-                data,
-            })
-        } else {
+        if !tx.sampled {
             // Records nothing: only counted for the client report.
             tx.count_unsampled_span();
-            None
-        };
+            return Span {
+                repr: SpanRepr {
+                    tx: tx.clone(),
+                    span_id,
+                    parent_span_id,
+                    slot: AtomicU32::new(SLOT_NONE),
+                    op: Cow::Borrowed(""),
+                    description: None,
+                    code: None,
+                    start: 0,
+                },
+            };
+        }
+        let start = tx.now_offset();
+        if data.is_empty() {
+            // The handle keeps the start data until the span finishes: no lock now.
+            return Span {
+                repr: SpanRepr {
+                    tx: tx.clone(),
+                    span_id,
+                    parent_span_id,
+                    slot: AtomicU32::new(SLOT_OWNED),
+                    op,
+                    description,
+                    code,
+                    start,
+                },
+            };
+        }
+        // Data given at the start goes straight into the transaction's record (not copied
+        // later when the span is cloned).
+        let slot = tx
+            .open_span(
+                SpanStart {
+                    span_id,
+                    parent_span_id,
+                    op,
+                    description,
+                    code,
+                    data,
+                },
+                start,
+            )
+            .and_then(|s| u32::try_from(s).ok())
+            .unwrap_or(SLOT_NONE);
         Span {
             repr: SpanRepr {
                 tx: tx.clone(),
                 span_id,
                 parent_span_id,
-                slot,
+                slot: AtomicU32::new(slot),
+                op: Cow::Borrowed(""),
+                description: None,
+                code: None,
+                start,
             },
         }
     }
@@ -279,10 +406,12 @@ impl Span {
         &self.repr.tx
     }
 
-    /// Runs `f` on the span's record while it is open (one lock).
+    /// Runs `f` on the span's record while it is open (one lock; the record moves to the
+    /// transaction first if this handle holds it).
     fn with_state(&self, f: impl FnOnce(&mut SpanRecord)) {
-        if let Some(slot) = self.repr.slot {
-            self.repr.tx.with_open_span(slot, f);
+        match self.repr.slot.load(Ordering::Relaxed) {
+            SLOT_NONE => {}
+            _ => self.repr.tx.edit_span(&self.repr, f),
         }
     }
 
@@ -353,9 +482,11 @@ impl Span {
         self.tx().sampled
     }
 
-    /// Whether this span is recorded (sampled and under the transaction's `max_spans`).
+    /// Whether this span is recorded: sampled, and not known to be over the transaction's
+    /// `max_spans` (a span whose start data the handle still holds is counted against the
+    /// limit when it finishes, or when it is cloned or changed).
     pub fn is_recording(&self) -> bool {
-        self.repr.slot.is_some()
+        self.repr.slot.load(Ordering::Relaxed) != SLOT_NONE
     }
 
     /// The transaction this span belongs to.
@@ -427,6 +558,10 @@ impl Span {
 
     /// The status set so far.
     pub fn status(&self) -> Option<SpanStatus> {
+        if self.repr.slot.load(Ordering::Relaxed) == SLOT_OWNED {
+            // No setter ran yet: no status.
+            return None;
+        }
         let mut status = None;
         self.with_state(|s| status = s.status);
         status
@@ -436,7 +571,7 @@ impl Span {
     /// begins (the `tracing` layer times a span from its first enter). Does nothing once the
     /// span finished, or for a span that records nothing.
     pub fn set_start_now(&self) {
-        if self.repr.slot.is_some() {
+        if self.is_recording() {
             let now = self.repr.tx.time_at(self.repr.tx.now_offset());
             self.with_state(|s| s.start_timestamp = now);
         }
@@ -446,7 +581,7 @@ impl Span {
     /// (instrumentation that may see the first enter of a span more than once, e.g. on
     /// several threads).
     pub fn set_start_once(&self) {
-        if self.repr.slot.is_some() {
+        if self.is_recording() {
             let now = self.repr.tx.time_at(self.repr.tx.now_offset());
             self.with_state(|s| {
                 if !s.start_moved {
@@ -465,16 +600,16 @@ impl Span {
     /// Finishes the span now. Finishing twice, or after the transaction finished, does
     /// nothing (a span finished after its transaction is not sent).
     pub fn finish(self) {
-        if let Some(slot) = self.repr.slot {
+        if self.repr.slot.load(Ordering::Relaxed) != SLOT_NONE {
             let end = self.repr.tx.time_at(self.repr.tx.now_offset());
-            self.finish_recording(slot, end);
+            self.finish_recording(end);
         }
     }
 
     /// Finishes the span with an explicit end time.
     pub fn finish_at(self, timestamp: SystemTime) {
-        if let Some(slot) = self.repr.slot {
-            self.finish_recording(slot, timestamp);
+        if self.repr.slot.load(Ordering::Relaxed) != SLOT_NONE {
+            self.finish_recording(timestamp);
         }
     }
 
@@ -513,10 +648,15 @@ impl Span {
     pub fn trace_context(&self) -> TraceContext {
         let mut op = None;
         let mut status = None;
-        self.with_state(|s| {
-            op = Some(s.op.to_string());
-            status = s.status;
-        });
+        if self.repr.slot.load(Ordering::Relaxed) == SLOT_OWNED {
+            // No setter ran yet: the handle's own start data, no lock.
+            op = Some(self.repr.op.to_string());
+        } else {
+            self.with_state(|s| {
+                op = Some(s.op.to_string());
+                status = s.status;
+            });
+        }
         TraceContext {
             trace_id: self.trace_id(),
             span_id: self.span_id(),
@@ -529,13 +669,19 @@ impl Span {
 }
 
 impl Span {
-    /// Closes the span's record in its transaction (one lock); nothing when it already
-    /// finished or its transaction did.
-    fn finish_recording(&self, slot: usize, end: SystemTime) {
-        if !self.repr.tx.close_span(slot, end) {
+    /// Closes the span's record in its transaction, or hands it over closed when this handle
+    /// holds it (one lock either way); nothing when it already finished or its transaction
+    /// did.
+    fn finish_recording(self, end: SystemTime) {
+        let Span { repr } = self;
+        let span_id = repr.span_id;
+        let done = match repr.slot.load(Ordering::Relaxed) {
+            SLOT_OWNED => TxShared::push_finished_span(repr, end),
+            slot => repr.tx.close_span(slot as usize, end),
+        };
+        if !done {
             sdk_transport::sdk_debug!(
-                "span {} finished twice or after its transaction; it is not sent again",
-                self.repr.span_id
+                "span {span_id} finished twice or after its transaction; it is not sent again"
             );
         }
     }

@@ -545,3 +545,153 @@ fn code_location_and_data_given_at_the_start_arrive() {
     assert_eq!(json["contexts"]["trace"]["data"]["code.line.number"], 7);
     assert_eq!(json["spans"][0]["data"]["code.file.path"], "src/jobs.rs");
 }
+
+#[test]
+fn a_span_neither_cloned_nor_changed_reaches_its_transaction_only_when_it_finishes() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let span = tx.start_child("db.query", "SELECT 1");
+    assert!(span.is_recording());
+    // The handle holds the start data: the transaction has no record of the span yet.
+    assert_eq!(tx.pending_spans(), 0);
+    assert_eq!(span.trace_context().op.as_deref(), Some("db.query"));
+    assert_eq!(span.status(), None);
+    assert_eq!(tx.pending_spans(), 0, "reading it moves nothing");
+    span.finish();
+    assert_eq!(tx.pending_spans(), 1);
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    assert_eq!(sent.spans.len(), 1);
+    assert_eq!(sent.spans[0].op, "db.query");
+    assert_eq!(sent.spans[0].description.as_deref(), Some("SELECT 1"));
+    assert!(sent.spans[0].start_timestamp >= sent.start_timestamp);
+    assert!(sent.spans[0].timestamp >= sent.spans[0].start_timestamp);
+}
+
+#[test]
+fn cloning_or_changing_a_span_moves_its_record_into_the_transaction_once() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let cloned = tx.start_child("s", "cloned");
+    let other = cloned.clone();
+    assert_eq!(tx.pending_spans(), 1, "the clone shares one record");
+    let third = other.clone();
+    assert_eq!(tx.pending_spans(), 1, "cloning again adds no record");
+    let changed = tx.start_child("s", "changed");
+    changed.set_tag("k", "v");
+    changed.set_status(SpanStatus::Ok);
+    assert_eq!(tx.pending_spans(), 2);
+    assert_eq!(changed.status(), Some(SpanStatus::Ok));
+    third.set_status(SpanStatus::Cancelled);
+    assert_eq!(
+        cloned.status(),
+        Some(SpanStatus::Cancelled),
+        "handles share it"
+    );
+    // Finishing every handle of a span sends it once.
+    other.finish();
+    cloned.finish();
+    third.finish();
+    changed.finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    let descriptions: Vec<_> = sent
+        .spans
+        .iter()
+        .map(|s| s.description.as_deref())
+        .collect();
+    assert_eq!(descriptions, [Some("cloned"), Some("changed")]);
+    assert_eq!(sent.spans[0].status, Some(SpanStatus::Cancelled));
+    assert_eq!(sent.spans[1].tags()["k"], "v");
+    assert_eq!(sent.spans[1].status, Some(SpanStatus::Ok));
+}
+
+#[test]
+fn spans_in_and_out_of_their_handles_arrive_in_finish_order() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let shared = tx.start_child("s", "shared first");
+    let bound = shared.clone();
+    let plain = tx.start_child("s", "plain second");
+    let data: SpanData = [("rows", 1)].into_iter().collect();
+    let with_data = tx.start_child_with("s", "data third", None, data);
+    // Finished in the order third, second, first.
+    with_data.finish();
+    plain.finish();
+    bound.finish();
+    drop(shared);
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    let descriptions: Vec<_> = sent
+        .spans
+        .iter()
+        .map(|s| s.description.as_deref())
+        .collect();
+    assert_eq!(
+        descriptions,
+        [
+            Some("data third"),
+            Some("plain second"),
+            Some("shared first")
+        ]
+    );
+}
+
+#[test]
+fn max_spans_counts_spans_when_they_are_recorded_and_each_excess_span_once() {
+    let config = TracingConfig {
+        sampling: SamplingOptions::with_rate(1.0),
+        max_spans: 3,
+        ..Default::default()
+    };
+    let sink = Arc::new(RecordingSink::new(config));
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    // All open at once, finished later: the first three to be recorded are kept.
+    let spans: Vec<_> = (0..5)
+        .map(|i| tx.start_child("s", format!("{i}")))
+        .collect();
+    for span in spans {
+        span.finish();
+    }
+    // An excess span that is cloned and changed is counted once, when it is first shared.
+    let excess = tx.start_child("s", "excess");
+    let clone = excess.clone();
+    assert!(!excess.is_recording() && !clone.is_recording());
+    clone.set_status(SpanStatus::Ok);
+    clone.finish();
+    excess.finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    let descriptions: Vec<_> = sent
+        .spans
+        .iter()
+        .map(|s| s.description.as_deref())
+        .collect();
+    assert_eq!(descriptions, [Some("0"), Some("1"), Some("2")]);
+    assert_eq!(
+        sink.discarded(DiscardReason::BufferOverflow, DataCategory::Span),
+        3
+    );
+}
+
+#[test]
+fn a_span_cloned_on_another_thread_is_sent_once() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let span = tx.start_child("s", "threads");
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let span = &span;
+            scope.spawn(move || {
+                let clone = span.clone();
+                clone.set_data("seen", true);
+                clone.finish();
+            });
+        }
+    });
+    span.finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    assert_eq!(sent.spans.len(), 1);
+    assert_eq!(sent.spans[0].data()["seen"], true);
+}

@@ -20,7 +20,8 @@ use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
 use super::span::{
-    lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord, SpanStart,
+    lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord, SpanRepr, SpanStart,
+    SLOT_NONE, SLOT_OWNED,
 };
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::{SpanStatus, TraceContext};
@@ -390,21 +391,18 @@ impl TxShared {
         }
     }
 
-    /// Starts recording a span now: its record's slot, or `None` when it must not be
-    /// recorded (unsampled, over `max_spans` (counted as a discard), or the transaction
-    /// already finished). One lock, no allocation but the transaction's first span's.
-    pub(crate) fn open_span(&self, span: SpanStart) -> Option<usize> {
-        if !self.sampled {
-            self.count_unsampled_span();
-            return None;
-        }
-        let start = self.time_at(self.now_offset());
+    /// Starts recording a span that started at offset `start` with its record in the state:
+    /// its record's slot, or `None` when it must not be recorded (over `max_spans` (counted
+    /// as a discard), or the transaction already finished). One lock, no allocation but the
+    /// transaction's first span's.
+    pub(crate) fn open_span(&self, span: SpanStart, start: i64) -> Option<usize> {
+        let start = self.time_at(start);
         let mut state = lock(&self.state);
         if state.finished {
             return None;
         }
         let slot = state.spans.len();
-        if slot >= self.max_spans {
+        if slot >= self.max_spans || slot >= SLOT_NONE as usize {
             drop(state);
             record_span_overflow(self);
             return None;
@@ -417,17 +415,122 @@ impl TxShared {
         Some(slot)
     }
 
+    /// The slot of the span's record in `state` (under the lock), moving the record there
+    /// first when the handle `repr` still holds it; `None` when the span records nothing
+    /// (`overflow` is set when that is because of `max_spans`, for the caller to count once
+    /// the lock is released).
+    fn span_slot(
+        &self,
+        state: &mut TxState,
+        repr: &SpanRepr,
+        overflow: &mut bool,
+    ) -> Option<usize> {
+        // Read again under the lock: another thread sharing the handle may have moved the
+        // record in the meantime.
+        match repr.slot.load(Ordering::Relaxed) {
+            SLOT_NONE => return None,
+            SLOT_OWNED => {}
+            slot => return Some(slot as usize),
+        }
+        let slot = state.spans.len();
+        let recorded = !state.finished;
+        let fits = slot < self.max_spans && slot < SLOT_NONE as usize;
+        if !(recorded && fits) {
+            *overflow = recorded;
+            repr.slot.store(SLOT_NONE, Ordering::Relaxed);
+            return None;
+        }
+        let record = SpanRecord::open(
+            SpanStart {
+                span_id: repr.span_id,
+                parent_span_id: repr.parent_span_id,
+                op: repr.op.clone(),
+                description: repr.description.clone(),
+                code: repr.code,
+                data: SpanData::new(),
+            },
+            self.time_at(repr.start),
+        );
+        state.spans.push(record);
+        repr.slot.store(slot as u32, Ordering::Relaxed);
+        Some(slot)
+    }
+
+    /// Moves a span's record from its handle into the state (one lock), for its clones:
+    /// the record's slot, `None` when it records nothing.
+    pub(crate) fn share_span(&self, repr: &SpanRepr) -> Option<usize> {
+        let mut overflow = false;
+        let slot = self.span_slot(&mut lock(&self.state), repr, &mut overflow);
+        if overflow {
+            record_span_overflow(self);
+        }
+        slot
+    }
+
     /// Counts a span of an unsampled transaction (for its client report).
     pub(crate) fn count_unsampled_span(&self) {
         self.children.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Runs `f` on an open span's record; nothing once it (or the transaction) finished.
-    pub(crate) fn with_open_span(&self, slot: usize, f: impl FnOnce(&mut SpanRecord)) {
-        let mut state = lock(&self.state);
-        if let Some(span) = state.spans.get_mut(slot).filter(|s| s.is_open()) {
-            f(span);
+    /// Runs `f` on an open span's record (moved into the state first when the handle holds
+    /// it); nothing once it (or the transaction) finished. One lock.
+    pub(crate) fn edit_span(&self, repr: &SpanRepr, f: impl FnOnce(&mut SpanRecord)) {
+        let mut overflow = false;
+        {
+            let mut state = lock(&self.state);
+            if let Some(slot) = self.span_slot(&mut state, repr, &mut overflow) {
+                if let Some(span) = state.spans.get_mut(slot).filter(|s| s.is_open()) {
+                    f(span);
+                }
+            }
         }
+        if overflow {
+            record_span_overflow(self);
+        }
+    }
+
+    /// Finishes a span whose handle holds its start data: its closed record goes to the
+    /// end of the state's records (which are in finish order), under one lock. `false` when
+    /// the transaction already finished.
+    pub(crate) fn push_finished_span(repr: SpanRepr, end: SystemTime) -> bool {
+        let SpanRepr {
+            tx,
+            span_id,
+            parent_span_id,
+            op,
+            description,
+            code,
+            start,
+            ..
+        } = repr;
+        let start_timestamp = tx.time_at(start);
+        let mut state = lock(&tx.state);
+        if state.finished {
+            return false;
+        }
+        let slot = state.spans.len();
+        if slot >= tx.max_spans || slot >= SLOT_NONE as usize {
+            drop(state);
+            record_span_overflow(&tx);
+            return true;
+        }
+        if state.spans.capacity() == 0 {
+            // A direct allocation (not `reserve`'s growth path) for the first span.
+            state.spans = Vec::with_capacity(16);
+        }
+        let seq = state.finished_spans.saturating_add(1);
+        state.finished_spans = seq;
+        state.spans.push(SpanRecord::closed(
+            span_id,
+            parent_span_id,
+            op,
+            description,
+            code,
+            start_timestamp,
+            end,
+            seq,
+        ));
+        true
     }
 
     /// Closes an open span's record, ending it at `end`; `false` when it already finished
