@@ -1,6 +1,7 @@
 //! Spans: child operations of a transaction, their status and their finished records.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -186,26 +187,23 @@ impl SpanRecord {
 
     /// A closed record: a span that started at `start_timestamp` and ended at `end` (never
     /// before its start), as the transaction's `seq`-th finished span.
-    #[allow(clippy::too_many_arguments)]
+    /// Its data (given at the start) is dropped: a span with data has its record in the
+    /// transaction from the start.
     #[inline]
     pub(crate) fn closed(
-        span_id: SpanId,
-        parent_span_id: SpanId,
-        op: Cow<'static, str>,
-        description: Option<Cow<'static, str>>,
-        code: Option<&'static CodeLocation>,
+        span: SpanStart,
         start_timestamp: SystemTime,
         end: SystemTime,
         seq: u32,
     ) -> SpanRecord {
         SpanRecord {
-            span_id,
-            parent_span_id,
-            op,
-            description,
+            span_id: span.span_id,
+            parent_span_id: span.parent_span_id,
+            op: span.op,
+            description: span.description,
             status: None,
             origin: None,
-            code,
+            code: span.code,
             start_timestamp,
             timestamp: end.max(start_timestamp),
             extras: None,
@@ -303,7 +301,7 @@ impl Clone for Span {
             .unwrap_or(SLOT_NONE);
         Span {
             repr: SpanRepr {
-                tx: self.repr.tx.clone(),
+                tx: tx_handle(&self.repr.tx),
                 span_id: self.repr.span_id,
                 parent_span_id: self.repr.parent_span_id,
                 slot: AtomicU32::new(slot),
@@ -345,7 +343,7 @@ impl Span {
             tx.count_unsampled_span();
             return Span {
                 repr: SpanRepr {
-                    tx: tx.clone(),
+                    tx: tx_handle(tx),
                     span_id,
                     parent_span_id,
                     slot: AtomicU32::new(SLOT_NONE),
@@ -361,7 +359,7 @@ impl Span {
             // The handle keeps the start data until the span finishes: no lock now.
             return Span {
                 repr: SpanRepr {
-                    tx: tx.clone(),
+                    tx: tx_handle(tx),
                     span_id,
                     parent_span_id,
                     slot: AtomicU32::new(SLOT_OWNED),
@@ -390,7 +388,7 @@ impl Span {
             .unwrap_or(SLOT_NONE);
         Span {
             repr: SpanRepr {
-                tx: tx.clone(),
+                tx: tx_handle(tx),
                 span_id,
                 parent_span_id,
                 slot: AtomicU32::new(slot),
@@ -600,17 +598,16 @@ impl Span {
     /// Finishes the span now. Finishing twice, or after the transaction finished, does
     /// nothing (a span finished after its transaction is not sent).
     pub fn finish(self) {
-        if self.repr.slot.load(Ordering::Relaxed) != SLOT_NONE {
-            let end = self.repr.tx.time_at(self.repr.tx.now_offset());
-            self.finish_recording(end);
-        }
+        let end = match self.repr.slot.load(Ordering::Relaxed) {
+            SLOT_NONE => None,
+            _ => Some(self.repr.tx.time_at(self.repr.tx.now_offset())),
+        };
+        self.finish_recording(end);
     }
 
     /// Finishes the span with an explicit end time.
     pub fn finish_at(self, timestamp: SystemTime) {
-        if self.repr.slot.load(Ordering::Relaxed) != SLOT_NONE {
-            self.finish_recording(timestamp);
-        }
+        self.finish_recording(Some(timestamp));
     }
 
     /// The `sentry-trace` header value for requests made inside this span.
@@ -671,20 +668,113 @@ impl Span {
 impl Span {
     /// Closes the span's record in its transaction, or hands it over closed when this handle
     /// holds it (one lock either way); nothing when it already finished or its transaction
-    /// did.
-    fn finish_recording(self, end: SystemTime) {
-        let Span { repr } = self;
-        let span_id = repr.span_id;
-        let done = match repr.slot.load(Ordering::Relaxed) {
-            SLOT_OWNED => TxShared::push_finished_span(repr, end),
-            slot => repr.tx.close_span(slot as usize, end),
+    /// did, or when it records nothing (`end` is `None` then). The handle's reference on the
+    /// transaction is kept for the thread's next span (see [`tx_handle`]).
+    fn finish_recording(self, end: Option<SystemTime>) {
+        let Span {
+            repr:
+                SpanRepr {
+                    tx,
+                    span_id,
+                    parent_span_id,
+                    slot,
+                    op,
+                    description,
+                    code,
+                    start,
+                },
+        } = self;
+        let done = match (slot.into_inner(), end) {
+            (SLOT_NONE, _) | (_, None) => true,
+            (SLOT_OWNED, Some(end)) => tx.push_finished_span(
+                SpanStart {
+                    span_id,
+                    parent_span_id,
+                    op,
+                    description,
+                    code,
+                    data: SpanData::new(),
+                },
+                start,
+                end,
+            ),
+            (slot, Some(end)) => tx.close_span(slot as usize, end),
         };
         if !done {
             sdk_transport::sdk_debug!(
                 "span {span_id} finished twice or after its transaction; it is not sent again"
             );
         }
+        keep_tx_handle(tx);
     }
+}
+
+thread_local! {
+    /// The reference on a transaction that the last span finished on this thread held, kept
+    /// for the thread's next span of that transaction: starting and finishing a span then
+    /// changes no reference count (two locked instructions fewer per span). At most one per
+    /// thread; a transaction finishing on this thread drops it (see [`forget_tx_handle`]).
+    static SPARE_TX: Cell<Option<Arc<TxShared>>> = const { Cell::new(None) };
+}
+
+/// A reference on `tx` for a new span: the one this thread kept when it is `tx`'s, else a
+/// new one.
+#[inline]
+fn tx_handle(tx: &Arc<TxShared>) -> Arc<TxShared> {
+    SPARE_TX
+        .try_with(|spare| {
+            let kept = spare.take()?;
+            if Arc::ptr_eq(&kept, tx) {
+                Some(kept)
+            } else {
+                // Another transaction's: left for its own next span.
+                spare.set(Some(kept));
+                None
+            }
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| tx.clone())
+}
+
+/// Keeps a finished span's reference on its transaction for the thread's next span (the
+/// reference kept before, if any, is released).
+#[inline]
+fn keep_tx_handle(tx: Arc<TxShared>) {
+    let mut tx = Some(tx);
+    let previous = SPARE_TX.try_with(|spare| spare.replace(tx.take()));
+    // Released outside the thread-local's access (a drop never reaches back into it).
+    drop(previous);
+    drop(tx);
+}
+
+/// Releases the reference this thread keeps on `tx`, if any (its transaction finished: no
+/// more spans are recorded, and its state should not outlive the transaction's delivery).
+pub(crate) fn forget_tx_handle(tx: &Arc<TxShared>) {
+    let kept = SPARE_TX.try_with(|spare| {
+        let kept = spare.take();
+        match kept {
+            Some(k) if !Arc::ptr_eq(&k, tx) => {
+                spare.set(Some(k));
+                None
+            }
+            other => other,
+        }
+    });
+    drop(kept);
+}
+
+/// The number of references on `tx` this thread keeps (0 or 1; a test probe).
+#[cfg(test)]
+pub(crate) fn kept_tx_handles(tx: &Arc<TxShared>) -> usize {
+    SPARE_TX
+        .try_with(|spare| {
+            let kept = spare.take();
+            let n = usize::from(kept.as_ref().is_some_and(|k| Arc::ptr_eq(k, tx)));
+            spare.set(kept);
+            n
+        })
+        .unwrap_or(0)
 }
 
 /// Either a transaction or a span: what the scope binds and what new spans nest under.

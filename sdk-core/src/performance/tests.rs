@@ -695,3 +695,31 @@ fn a_span_cloned_on_another_thread_is_sent_once() {
     assert_eq!(sent.spans.len(), 1);
     assert_eq!(sent.spans[0].data()["seen"], true);
 }
+
+#[test]
+fn spans_started_and_finished_in_turn_reuse_one_reference_on_their_transaction() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let weak = Arc::downgrade(&tx.shared);
+    tx.start_child("s", "first").finish();
+    // The finished span's reference is kept by the thread for the next span...
+    assert_eq!(span::kept_tx_handles(&tx.shared), 1);
+    assert_eq!(Arc::strong_count(&tx.shared), 2);
+    let second = tx.start_child("s", "second");
+    // ...which takes it: no new reference.
+    assert_eq!(span::kept_tx_handles(&tx.shared), 0);
+    assert_eq!(Arc::strong_count(&tx.shared), 2);
+    second.finish();
+    // Another transaction's span finishing on this thread releases the kept reference.
+    let other = Transaction::start(TransactionContext::new("other", "op"), sink.clone());
+    other.start_child("s", "other").finish();
+    assert_eq!(span::kept_tx_handles(&tx.shared), 0);
+    assert_eq!(Arc::strong_count(&tx.shared), 1);
+    tx.start_child("s", "third").finish();
+    // Finishing the transaction releases what the thread kept: only the finished transaction
+    // (held by the sink until it is delivered) refers to its state.
+    tx.finish();
+    other.finish();
+    assert_eq!(sink.transactions()[0].spans.len(), 3);
+    assert_eq!(weak.strong_count(), 1);
+}

@@ -20,8 +20,8 @@ use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
 use super::span::{
-    lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord, SpanRepr, SpanStart,
-    SLOT_NONE, SLOT_OWNED,
+    forget_tx_handle, lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord,
+    SpanRepr, SpanStart, SLOT_NONE, SLOT_OWNED,
 };
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::{SpanStatus, TraceContext};
@@ -492,17 +492,8 @@ impl TxShared {
     /// Finishes a span whose handle holds its start data: its closed record goes to the
     /// end of the state's records (which are in finish order), under one lock. `false` when
     /// the transaction already finished.
-    pub(crate) fn push_finished_span(repr: SpanRepr, end: SystemTime) -> bool {
-        let SpanRepr {
-            tx,
-            span_id,
-            parent_span_id,
-            op,
-            description,
-            code,
-            start,
-            ..
-        } = repr;
+    pub(crate) fn push_finished_span(&self, span: SpanStart, start: i64, end: SystemTime) -> bool {
+        let tx = self;
         let start_timestamp = tx.time_at(start);
         let mut state = lock(&tx.state);
         if state.finished {
@@ -511,7 +502,7 @@ impl TxShared {
         let slot = state.spans.len();
         if slot >= tx.max_spans || slot >= SLOT_NONE as usize {
             drop(state);
-            record_span_overflow(&tx);
+            record_span_overflow(tx);
             return true;
         }
         if state.spans.capacity() == 0 {
@@ -520,16 +511,9 @@ impl TxShared {
         }
         let seq = state.finished_spans.saturating_add(1);
         state.finished_spans = seq;
-        state.spans.push(SpanRecord::closed(
-            span_id,
-            parent_span_id,
-            op,
-            description,
-            code,
-            start_timestamp,
-            end,
-            seq,
-        ));
+        state
+            .spans
+            .push(SpanRecord::closed(span, start_timestamp, end, seq));
         true
     }
 
@@ -957,6 +941,8 @@ impl Transaction {
 
     fn finish_with(self, end: Option<i64>) {
         let Transaction { shared } = self;
+        // A reference this thread kept for the next span is not needed any more.
+        forget_tx_handle(&shared);
         // The parts that are sent are taken field by field (not the whole state swapped for a
         // default one): what is left behind is empty and dropped with the transaction.
         let state = {
