@@ -68,8 +68,11 @@ pub struct Measurement {
 
 /// A finished span as it is sent inside its transaction.
 ///
-/// While its span is open, the record is built in place in its transaction's state (the
-/// span's setters write into it), so finishing a span moves nothing.
+/// A span that is cloned or changed while open has its record built in place in its
+/// transaction's state (the span's setters write into it); any other span's record is built
+/// once, when it finishes. The record is kept within 128 bytes (its rarely set parts, the
+/// origin, tags and data, sit behind one pointer), so it is copied inline, without a
+/// `memcpy` call.
 #[derive(Debug, Clone)]
 pub struct SpanRecord {
     /// The span's id.
@@ -82,16 +85,15 @@ pub struct SpanRecord {
     pub description: Option<Cow<'static, str>>,
     /// The status, when one was set.
     pub status: Option<SpanStatus>,
-    /// `manual` (default) or `auto.<category>.<integration>`.
-    pub origin: Option<Cow<'static, str>>,
     /// Where in the code the span was created (written into `data`).
     pub code: Option<&'static CodeLocation>,
     /// When the span started.
     pub start_timestamp: SystemTime,
     /// When the span finished.
     pub timestamp: SystemTime,
-    /// Tags and data, absent when the span has none (see [`SpanRecord::tags`] and
-    /// [`SpanRecord::data`]): a plain span carries and drops no empty maps.
+    /// Origin, tags and data, absent when the span has none (see [`SpanRecord::origin`],
+    /// [`SpanRecord::tags`] and [`SpanRecord::data`]): a plain span carries and drops no
+    /// empty maps.
     extras: Option<Box<SpanExtras>>,
     /// 0 while the span is open, then its place in the transaction's finish order (from 1):
     /// spans are sent in the order they finished.
@@ -108,7 +110,7 @@ impl PartialEq for SpanRecord {
             && self.op == other.op
             && self.description == other.description
             && self.status == other.status
-            && self.origin == other.origin
+            && self.origin() == other.origin()
             && self.code == other.code
             && self.start_timestamp == other.start_timestamp
             && self.timestamp == other.timestamp
@@ -118,6 +120,23 @@ impl PartialEq for SpanRecord {
 }
 
 impl SpanRecord {
+    /// The origin: `None` for `manual` (the default), else e.g. `auto.db.sqlx`.
+    pub fn origin(&self) -> Option<&str> {
+        self.extras.as_ref().and_then(|e| e.origin.as_deref())
+    }
+
+    /// Sets the origin (e.g. in `before_send_transaction`; `None`: `manual`).
+    pub fn set_origin(&mut self, origin: Option<Cow<'static, str>>) {
+        match origin {
+            Some(origin) => self.extras.get_or_insert_with(Box::default).origin = Some(origin),
+            None => {
+                if let Some(extras) = &mut self.extras {
+                    extras.origin = None;
+                }
+            }
+        }
+    }
+
     /// String tags.
     pub fn tags(&self) -> &BTreeMap<String, String> {
         static EMPTY: BTreeMap<String, String> = BTreeMap::new();
@@ -154,6 +173,7 @@ pub(crate) struct SpanStart {
 /// The parts of a span most spans never set.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct SpanExtras {
+    origin: Option<Cow<'static, str>>,
     tags: BTreeMap<String, String>,
     data: SpanData,
 }
@@ -165,6 +185,7 @@ impl SpanRecord {
     pub(crate) fn open(start: SpanStart, start_timestamp: SystemTime) -> SpanRecord {
         let extras = (!start.data.is_empty()).then(|| {
             Box::new(SpanExtras {
+                origin: None,
                 tags: BTreeMap::new(),
                 data: start.data,
             })
@@ -175,7 +196,6 @@ impl SpanRecord {
             op: start.op,
             description: start.description,
             status: None,
-            origin: None,
             code: start.code,
             start_timestamp,
             timestamp: start_timestamp,
@@ -202,7 +222,6 @@ impl SpanRecord {
             op: span.op,
             description: span.description,
             status: None,
-            origin: None,
             code: span.code,
             start_timestamp,
             timestamp: end.max(start_timestamp),
@@ -230,7 +249,7 @@ impl SpanRecord {
         if self
             .extras
             .as_ref()
-            .is_some_and(|e| e.tags.is_empty() && e.data.is_empty())
+            .is_some_and(|e| e.origin.is_none() && e.tags.is_empty() && e.data.is_empty())
         {
             self.extras = None;
         }
@@ -509,7 +528,7 @@ impl Span {
 
     /// Sets the origin (`manual` when unset; integrations use `auto.<category>.<name>`).
     pub fn set_origin(&self, origin: impl Into<Cow<'static, str>>) {
-        self.with_state(|s| s.origin = Some(origin.into()));
+        self.with_state(|s| s.set_origin(Some(origin.into())));
     }
 
     /// Sets a data attribute.

@@ -723,3 +723,37 @@ fn spans_started_and_finished_in_turn_reuse_one_reference_on_their_transaction()
     assert_eq!(sink.transactions()[0].spans.len(), 3);
     assert_eq!(weak.strong_count(), 1);
 }
+
+#[test]
+fn a_span_record_is_small_enough_to_be_copied_inline() {
+    // Within 128 bytes, a record moves with inline vector stores, not a `memcpy` call (it is
+    // moved once per span, into its transaction).
+    assert!(
+        std::mem::size_of::<SpanRecord>() <= 128,
+        "{}",
+        std::mem::size_of::<SpanRecord>()
+    );
+}
+
+#[test]
+fn span_origins_arrive_and_default_to_manual() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let auto = tx.start_child("db.query", "SELECT 1");
+    auto.set_origin("auto.db.sqlx");
+    auto.finish();
+    tx.start_child("s", "plain").finish();
+    tx.finish();
+    let mut sent = (*sink.transactions()[0]).clone();
+    assert_eq!(sent.spans[0].origin(), Some("auto.db.sqlx"));
+    assert_eq!(sent.spans[1].origin(), None);
+    let v = json(&sent);
+    assert_eq!(v["spans"][0]["origin"], "auto.db.sqlx");
+    assert_eq!(v["spans"][1]["origin"], "manual");
+    // Editable like the other parts (e.g. in `before_send_transaction`).
+    sent.spans[0].set_origin(None);
+    sent.spans[1].set_origin(Some("auto.test".into()));
+    let v = json(&sent);
+    assert_eq!(v["spans"][0]["origin"], "manual");
+    assert_eq!(v["spans"][1]["origin"], "auto.test");
+}
