@@ -732,7 +732,7 @@ thread_local! {
     /// The reference on a transaction that the last span finished on this thread held, kept
     /// for the thread's next span of that transaction: starting and finishing a span then
     /// changes no reference count (two locked instructions fewer per span). At most one per
-    /// thread; a transaction finishing on this thread drops it (see [`forget_tx_handle`]).
+    /// thread; a transaction finishing on this thread takes it over (see [`take_tx_handle`]).
     static SPARE_TX: Cell<Option<Arc<TxShared>>> = const { Cell::new(None) };
 }
 
@@ -740,20 +740,8 @@ thread_local! {
 /// new one.
 #[inline]
 fn tx_handle(tx: &Arc<TxShared>) -> Arc<TxShared> {
-    SPARE_TX
-        .try_with(|spare| {
-            let kept = spare.take()?;
-            if Arc::ptr_eq(&kept, tx) {
-                Some(kept)
-            } else {
-                // Another transaction's: left for its own next span.
-                spare.set(Some(kept));
-                None
-            }
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| tx.clone())
+    // Another transaction's reference is left for its own next span.
+    take_tx_handle(tx).unwrap_or_else(|| tx.clone())
 }
 
 /// Keeps a finished span's reference on its transaction for the thread's next span (the
@@ -767,20 +755,21 @@ fn keep_tx_handle(tx: Arc<TxShared>) {
     drop(tx);
 }
 
-/// Releases the reference this thread keeps on `tx`, if any (its transaction finished: no
-/// more spans are recorded, and its state should not outlive the transaction's delivery).
-pub(crate) fn forget_tx_handle(tx: &Arc<TxShared>) {
-    let kept = SPARE_TX.try_with(|spare| {
-        let kept = spare.take();
-        match kept {
-            Some(k) if !Arc::ptr_eq(&k, tx) => {
-                spare.set(Some(k));
+/// Takes the reference this thread keeps on `tx`, if any (its transaction is finishing: no
+/// more spans are recorded, and the reference serves the finished transaction instead).
+pub(crate) fn take_tx_handle(tx: &Arc<TxShared>) -> Option<Arc<TxShared>> {
+    SPARE_TX
+        .try_with(|spare| {
+            let kept = spare.take()?;
+            if Arc::ptr_eq(&kept, tx) {
+                Some(kept)
+            } else {
+                spare.set(Some(kept));
                 None
             }
-            other => other,
-        }
-    });
-    drop(kept);
+        })
+        .ok()
+        .flatten()
 }
 
 /// The number of references on `tx` this thread keeps (0 or 1; a test probe).

@@ -20,7 +20,7 @@ use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
 use super::span::{
-    forget_tx_handle, lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord,
+    lock, record_span_overflow, take_tx_handle, CodeLocation, Measurement, Span, SpanRecord,
     SpanRepr, SpanStart, SLOT_NONE, SLOT_OWNED,
 };
 use crate::ids::{SpanId, TraceId};
@@ -941,8 +941,9 @@ impl Transaction {
 
     fn finish_with(self, end: Option<i64>) {
         let Transaction { shared } = self;
-        // A reference this thread kept for the next span is not needed any more.
-        forget_tx_handle(&shared);
+        // A reference this thread kept for the next span serves the finished transaction
+        // (no new one), or is released.
+        let kept = take_tx_handle(&shared);
         // The parts that are sent are taken field by field (not the whole state swapped for a
         // default one): what is left behind is empty and dropped with the transaction.
         let state = {
@@ -1011,7 +1012,7 @@ impl Transaction {
             extra: serde_json::Map::new(),
             shared_fields: None,
             scope: None,
-            trace: shared.clone(),
+            trace: kept.unwrap_or_else(|| shared.clone()),
         };
         shared.sink.send(Arc::new(finished));
     }
