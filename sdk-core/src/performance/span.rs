@@ -278,7 +278,6 @@ pub(crate) struct SpanRepr {
     /// The start data while `slot` is [`SLOT_OWNED`] (left empty otherwise).
     pub(crate) op: Cow<'static, str>,
     pub(crate) description: Option<Cow<'static, str>>,
-    pub(crate) code: Option<&'static CodeLocation>,
     /// Nanoseconds after the transaction's start where the span starts.
     pub(crate) start: i64,
 }
@@ -326,7 +325,6 @@ impl Clone for Span {
                 slot: AtomicU32::new(slot),
                 op: Cow::Borrowed(""),
                 description: None,
-                code: None,
                 start: self.repr.start,
             },
         }
@@ -345,7 +343,7 @@ impl Span {
     }
 
     /// Starts a child span with its code location and data set from the start (one lock when
-    /// there is data, none otherwise).
+    /// either is given, none otherwise).
     #[inline]
     pub(crate) fn start_with(
         tx: &Arc<TxShared>,
@@ -368,13 +366,12 @@ impl Span {
                     slot: AtomicU32::new(SLOT_NONE),
                     op: Cow::Borrowed(""),
                     description: None,
-                    code: None,
                     start: 0,
                 },
             };
         }
         let start = tx.now_offset();
-        if data.is_empty() {
+        if data.is_empty() && code.is_none() {
             // The handle keeps the start data until the span finishes: no lock now.
             return Span {
                 repr: SpanRepr {
@@ -384,13 +381,13 @@ impl Span {
                     slot: AtomicU32::new(SLOT_OWNED),
                     op,
                     description,
-                    code,
                     start,
                 },
             };
         }
-        // Data given at the start goes straight into the transaction's record (not copied
-        // later when the span is cloned).
+        // A span started with data or a code location (instrumentation, which usually clones
+        // the span at once) has its record in the transaction from the start: one lock now,
+        // and its data is never copied.
         let slot = tx
             .open_span(
                 SpanStart {
@@ -413,7 +410,6 @@ impl Span {
                 slot: AtomicU32::new(slot),
                 op: Cow::Borrowed(""),
                 description: None,
-                code: None,
                 start,
             },
         }
@@ -699,7 +695,6 @@ impl Span {
                     slot,
                     op,
                     description,
-                    code,
                     start,
                 },
         } = self;
@@ -711,7 +706,7 @@ impl Span {
                     parent_span_id,
                     op,
                     description,
-                    code,
+                    code: None,
                     data: SpanData::new(),
                 },
                 start,

@@ -757,3 +757,47 @@ fn span_origins_arrive_and_default_to_manual() {
     assert_eq!(v["spans"][0]["origin"], "manual");
     assert_eq!(v["spans"][1]["origin"], "auto.test");
 }
+
+#[test]
+fn a_span_started_with_a_code_location_or_data_is_in_its_transaction_from_the_start() {
+    static CODE: CodeLocation = CodeLocation {
+        file: Some("src/lib.rs"),
+        line: Some(1),
+        module: None,
+        target: None,
+    };
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let with_code = tx.start_child_with("s", "code", Some(&CODE), SpanData::new());
+    assert_eq!(tx.pending_spans(), 1);
+    let data: SpanData = [("rows", 1)].into_iter().collect();
+    let with_data = tx.start_child_with("s", "data", None, data);
+    assert_eq!(tx.pending_spans(), 2);
+    // Cloning them (as instrumentation does at once) adds nothing.
+    let clones = (with_code.clone(), with_data.clone());
+    assert_eq!(tx.pending_spans(), 2);
+    drop(clones);
+    with_code.finish();
+    with_data.finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    assert_eq!(sent.spans[0].code, Some(&CODE));
+    assert_eq!(sent.spans[1].data()["rows"], 1);
+}
+
+#[test]
+fn a_span_handle_stays_small() {
+    // Handles are moved around by instrumentation (`TransactionOrSpan` in `tracing`
+    // extensions and the entered-span stack): the start data a handle holds is kept to the
+    // op, description and start offset.
+    assert!(
+        std::mem::size_of::<Span>() <= 88,
+        "{}",
+        std::mem::size_of::<Span>()
+    );
+    assert!(
+        std::mem::size_of::<TransactionOrSpan>() <= 88,
+        "{}",
+        std::mem::size_of::<TransactionOrSpan>()
+    );
+}

@@ -446,7 +446,7 @@ impl TxShared {
                 parent_span_id: repr.parent_span_id,
                 op: repr.op.clone(),
                 description: repr.description.clone(),
-                code: repr.code,
+                code: None,
                 data: SpanData::new(),
             },
             self.time_at(repr.start),
