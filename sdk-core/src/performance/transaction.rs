@@ -322,11 +322,16 @@ pub(crate) struct TxState {
     data: SpanData,
     /// Absent until a measurement is set.
     measurements: Option<BTreeMap<String, Measurement>>,
-    /// Recorded spans in start order, open ones included (a span's slot is its index):
-    /// at most `max_spans` of them. A record is built in place and closed in place.
+    /// Recorded spans, at most `max_spans` of them: a span whose handle kept its start data
+    /// is pushed closed when it finishes (so in finish order); a span cloned, changed or
+    /// started with data is pushed open when that happens (its slot is its index) and closed
+    /// in place.
     spans: Vec<SpanRecord>,
     /// Spans finished so far (the last one's place in the finish order).
     finished_spans: u32,
+    /// Whether any record was pushed open: only then can `spans` hold open records or be out
+    /// of finish order.
+    pushed_open: bool,
     finished: bool,
 }
 
@@ -412,6 +417,7 @@ impl TxShared {
             state.spans = Vec::with_capacity(16);
         }
         state.spans.push(SpanRecord::open(span, start));
+        state.pushed_open = true;
         Some(slot)
     }
 
@@ -452,6 +458,7 @@ impl TxShared {
             self.time_at(repr.start),
         );
         state.spans.push(record);
+        state.pushed_open = true;
         repr.slot.store(slot as u32, Ordering::Relaxed);
         Some(slot)
     }
@@ -964,6 +971,7 @@ impl Transaction {
                 status: g.status,
                 start_offset: shared.start_offset.load(Ordering::Relaxed),
                 spans: std::mem::take(&mut g.spans),
+                pushed_open: g.pushed_open,
                 tags: g.tags.take().unwrap_or_default(),
                 data: std::mem::take(&mut g.data),
                 measurements: g.measurements.take().unwrap_or_default(),
@@ -983,7 +991,12 @@ impl Transaction {
             }
             return;
         }
-        let spans = finished_in_order(state.spans);
+        // Records all pushed closed are in finish order already: nothing to look at.
+        let spans = if state.pushed_open {
+            finished_in_order(state.spans)
+        } else {
+            state.spans
+        };
         let config = shared.sink.config();
         // Never before the start (offset 0 unless the start was moved).
         let end = end
@@ -1028,6 +1041,7 @@ struct TakenState {
     status: Option<SpanStatus>,
     start_offset: i64,
     spans: Vec<SpanRecord>,
+    pushed_open: bool,
     tags: BTreeMap<String, String>,
     data: SpanData,
     measurements: BTreeMap<String, Measurement>,
