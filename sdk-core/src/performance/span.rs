@@ -275,9 +275,11 @@ pub(crate) struct SpanRepr {
     /// transaction's state, where the span's clones and setters find it. Written only under
     /// the transaction's lock (and read again there), so a plain load suffices outside it.
     pub(crate) slot: AtomicU32,
-    /// The start data while `slot` is [`SLOT_OWNED`] (left empty otherwise).
-    pub(crate) op: Cow<'static, str>,
-    pub(crate) description: Option<Cow<'static, str>>,
+    /// The start data while `slot` is [`SLOT_OWNED`] (left empty otherwise). Only spans
+    /// whose op and description are `&'static str` keep them in the handle (which keeps the
+    /// handle small); others have their record in the transaction from the start.
+    pub(crate) op: &'static str,
+    pub(crate) description: Option<&'static str>,
     /// Nanoseconds after the transaction's start where the span starts.
     pub(crate) start: i64,
 }
@@ -323,7 +325,7 @@ impl Clone for Span {
                 span_id: self.repr.span_id,
                 parent_span_id: self.repr.parent_span_id,
                 slot: AtomicU32::new(slot),
-                op: Cow::Borrowed(""),
+                op: "",
                 description: None,
                 start: self.repr.start,
             },
@@ -364,14 +366,22 @@ impl Span {
                     span_id,
                     parent_span_id,
                     slot: AtomicU32::new(SLOT_NONE),
-                    op: Cow::Borrowed(""),
+                    op: "",
                     description: None,
                     start: 0,
                 },
             };
         }
         let start = tx.now_offset();
-        if data.is_empty() && code.is_none() {
+        let static_names = match (&op, &description) {
+            (Cow::Borrowed(op), None) => Some((*op, None)),
+            (Cow::Borrowed(op), Some(Cow::Borrowed(description))) => {
+                Some((*op, Some(*description)))
+            }
+            _ => None,
+        };
+        if let Some((op, description)) = static_names.filter(|_| data.is_empty() && code.is_none())
+        {
             // The handle keeps the start data until the span finishes: no lock now.
             return Span {
                 repr: SpanRepr {
@@ -386,8 +396,8 @@ impl Span {
             };
         }
         // A span started with data or a code location (instrumentation, which usually clones
-        // the span at once) has its record in the transaction from the start: one lock now,
-        // and its data is never copied.
+        // the span at once), or with a name that is not static, has its record in the
+        // transaction from the start: one lock now, and its data is never copied.
         let slot = tx
             .open_span(
                 SpanStart {
@@ -408,7 +418,7 @@ impl Span {
                 span_id,
                 parent_span_id,
                 slot: AtomicU32::new(slot),
-                op: Cow::Borrowed(""),
+                op: "",
                 description: None,
                 start,
             },
@@ -662,7 +672,7 @@ impl Span {
         let mut status = None;
         if self.repr.slot.load(Ordering::Relaxed) == SLOT_OWNED {
             // No setter ran yet: the handle's own start data, no lock.
-            op = Some(self.repr.op.to_string());
+            op = Some(self.repr.op.to_owned());
         } else {
             self.with_state(|s| {
                 op = Some(s.op.to_string());
@@ -704,8 +714,8 @@ impl Span {
                 SpanStart {
                     span_id,
                     parent_span_id,
-                    op,
-                    description,
+                    op: Cow::Borrowed(op),
+                    description: description.map(Cow::Borrowed),
                     code: None,
                     data: SpanData::new(),
                 },

@@ -646,11 +646,14 @@ fn max_spans_counts_spans_when_they_are_recorded_and_each_excess_span_once() {
     };
     let sink = Arc::new(RecordingSink::new(config));
     let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
-    // All open at once, finished later: the first three to be recorded are kept.
-    let spans: Vec<_> = (0..5)
-        .map(|i| tx.start_child("s", format!("{i}")))
+    // All open at once, finished later (last started first): the first three to be
+    // recorded, at their finish, are kept.
+    let spans: Vec<_> = ["0", "1", "2", "3", "4"]
+        .into_iter()
+        .map(|d| tx.start_child("s", d))
         .collect();
-    for span in spans {
+    assert_eq!(tx.pending_spans(), 0);
+    for span in spans.into_iter().rev() {
         span.finish();
     }
     // An excess span that is cloned and changed is counted once, when it is first shared.
@@ -667,7 +670,7 @@ fn max_spans_counts_spans_when_they_are_recorded_and_each_excess_span_once() {
         .iter()
         .map(|s| s.description.as_deref())
         .collect();
-    assert_eq!(descriptions, [Some("0"), Some("1"), Some("2")]);
+    assert_eq!(descriptions, [Some("4"), Some("3"), Some("2")]);
     assert_eq!(
         sink.discarded(DiscardReason::BufferOverflow, DataCategory::Span),
         3
@@ -783,6 +786,29 @@ fn a_span_started_with_a_code_location_or_data_is_in_its_transaction_from_the_st
     let sent = &sink.transactions()[0];
     assert_eq!(sent.spans[0].code, Some(&CODE));
     assert_eq!(sent.spans[1].data()["rows"], 1);
+}
+
+#[test]
+fn a_span_named_at_run_time_is_in_its_transaction_from_the_start_and_arrives() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let owned = tx.start_child("db.query", format!("SELECT {}", 1));
+    assert_eq!(tx.pending_spans(), 1);
+    let static_op_owned = tx.start_child(String::from("cache.get"), "key");
+    assert_eq!(tx.pending_spans(), 2);
+    static_op_owned.finish();
+    owned.finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    let names: Vec<_> = sent
+        .spans
+        .iter()
+        .map(|s| (s.op.as_ref(), s.description.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        [("cache.get", Some("key")), ("db.query", Some("SELECT 1"))]
+    );
 }
 
 #[test]

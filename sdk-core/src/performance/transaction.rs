@@ -450,8 +450,8 @@ impl TxShared {
             SpanStart {
                 span_id: repr.span_id,
                 parent_span_id: repr.parent_span_id,
-                op: repr.op.clone(),
-                description: repr.description.clone(),
+                op: Cow::Borrowed(repr.op),
+                description: repr.description.map(Cow::Borrowed),
                 code: None,
                 data: SpanData::new(),
             },
