@@ -373,28 +373,19 @@ impl Span {
             };
         }
         let start = tx.now_offset();
-        let static_names = match (&op, &description) {
-            (Cow::Borrowed(op), None) => Some((*op, None)),
-            (Cow::Borrowed(op), Some(Cow::Borrowed(description))) => {
-                Some((*op, Some(*description)))
+        let (op, description) = if data.is_empty() && code.is_none() {
+            match (op, description) {
+                (Cow::Borrowed(op), None) => {
+                    return Span::owned(tx, span_id, parent_span_id, op, None, start)
+                }
+                (Cow::Borrowed(op), Some(Cow::Borrowed(description))) => {
+                    return Span::owned(tx, span_id, parent_span_id, op, Some(description), start)
+                }
+                other => other,
             }
-            _ => None,
+        } else {
+            (op, description)
         };
-        if let Some((op, description)) = static_names.filter(|_| data.is_empty() && code.is_none())
-        {
-            // The handle keeps the start data until the span finishes: no lock now.
-            return Span {
-                repr: SpanRepr {
-                    tx: tx_handle(tx),
-                    span_id,
-                    parent_span_id,
-                    slot: AtomicU32::new(SLOT_OWNED),
-                    op,
-                    description,
-                    start,
-                },
-            };
-        }
         // A span started with data or a code location (instrumentation, which usually clones
         // the span at once), or with a name that is not static, has its record in the
         // transaction from the start: one lock now, and its data is never copied.
@@ -420,6 +411,29 @@ impl Span {
                 slot: AtomicU32::new(slot),
                 op: "",
                 description: None,
+                start,
+            },
+        }
+    }
+
+    /// A span whose handle keeps its start data until it finishes: no lock now.
+    #[inline]
+    fn owned(
+        tx: &Arc<TxShared>,
+        span_id: SpanId,
+        parent_span_id: SpanId,
+        op: &'static str,
+        description: Option<&'static str>,
+        start: i64,
+    ) -> Span {
+        Span {
+            repr: SpanRepr {
+                tx: tx_handle(tx),
+                span_id,
+                parent_span_id,
+                slot: AtomicU32::new(SLOT_OWNED),
+                op,
+                description,
                 start,
             },
         }
