@@ -631,8 +631,7 @@ pub struct Transaction {
 impl Transaction {
     /// Starts a transaction: samples it with the sink's config and records its start time.
     /// An unsampled transaction records nothing but still propagates its trace.
-    pub fn start(ctx: TransactionContext, sink: Arc<dyn TransactionSink>) -> Transaction {
-        let mut ctx = ctx;
+    pub fn start(mut ctx: TransactionContext, sink: Arc<dyn TransactionSink>) -> Transaction {
         let config = sink.config();
         if ctx.parent_span_id.is_some() {
             let incoming_org = ctx.dsc.as_ref().and_then(|d| d.org_id.as_deref());
