@@ -249,7 +249,10 @@ impl Scope {
     #[inline]
     pub fn set_user(&mut self, user: Option<User>) {
         self.user = match user {
-            Some(user) => Some(self.spare_user.fill(user)),
+            Some(user) => {
+                crate::performance::binding::note_scope_data();
+                Some(self.spare_user.fill(user))
+            }
             None => None,
         };
     }
@@ -273,6 +276,7 @@ impl Scope {
     /// ```
     #[inline]
     pub fn set_tag(&mut self, key: impl Into<Cow<'static, str>>, value: impl IntoTagValue) {
+        crate::performance::binding::note_scope_data();
         match (key.into(), value.into_tag_value()) {
             // literals: four words in registers, no `Cow` built in memory
             (Cow::Borrowed(key), Cow::Borrowed(value)) => self.tags.set_static(key, value),
@@ -297,6 +301,7 @@ impl Scope {
 
     /// Sets an extra value.
     pub fn set_extra(&mut self, key: &str, value: serde_json::Value) {
+        crate::performance::binding::note_scope_data();
         make_mut(&mut self.extra).insert(Cow::Owned(key.to_owned()), value);
     }
 
@@ -314,6 +319,7 @@ impl Scope {
 
     /// Sets a context (e.g. `"app"`, or any name with an object of fields).
     pub fn set_context<C: Into<Context>>(&mut self, key: &str, value: C) {
+        crate::performance::binding::note_scope_data();
         make_mut(&mut self.contexts).insert(Cow::Owned(key.to_owned()), value.into());
     }
 

@@ -254,23 +254,116 @@ fn interned_callsite(
     Some(site)
 }
 
+/// A Sentry span held by this thread under its `tracing` id (0: none; `tracing` ids are never
+/// 0). The id is looked at before the span is touched, so that a miss moves nothing.
+struct Held {
+    key: std::cell::Cell<u64>,
+    span: std::cell::Cell<Option<TransactionOrSpan>>,
+}
+
+impl Held {
+    const fn new() -> Held {
+        Held {
+            key: std::cell::Cell::new(0),
+            span: std::cell::Cell::new(None),
+        }
+    }
+
+    /// The span when it is the one of `key`.
+    #[inline]
+    fn take_if(&self, key: u64) -> Option<TransactionOrSpan> {
+        if self.key.get() != key || key == 0 {
+            return None;
+        }
+        self.key.set(0);
+        self.span.take()
+    }
+
+    /// Whatever it holds (to be dropped by the caller, outside the thread-local's access).
+    #[inline]
+    fn take(&self) -> Option<TransactionOrSpan> {
+        if self.key.get() == 0 {
+            return None;
+        }
+        self.key.set(0);
+        self.span.take()
+    }
+
+    /// Holds `span` under `key`; gives back what it held before.
+    #[inline]
+    fn replace(&self, key: u64, span: TransactionOrSpan) -> Option<TransactionOrSpan> {
+        self.key.set(key);
+        self.span.replace(Some(span))
+    }
+}
+
+/// The Sentry spans this thread holds so that the usual create, enter, exit, close sequence
+/// looks a span up in the registry only once, when it is created.
+struct ThreadSpans {
+    /// The last span this thread created, until it is first entered here: the enter needs no
+    /// registry lookup.
+    pending: Held,
+    /// The last span this thread exited (the entry its exit took off the entered stack), until
+    /// it closes here: the close needs no registry lookup.
+    exited: Held,
+}
+
 thread_local! {
-    /// The Sentry span of the last span this thread created, with its `tracing` id, until that
-    /// span is first entered here: the usual create-then-enter needs no registry lookup on
-    /// enter.
-    static PENDING_ENTER: std::cell::Cell<Option<(u64, TransactionOrSpan)>> =
-        const { std::cell::Cell::new(None) };
+    static THREAD_SPANS: ThreadSpans = const {
+        ThreadSpans {
+            pending: Held::new(),
+            exited: Held::new(),
+        }
+    };
 }
 
 /// Takes this thread's pending Sentry span when it is the one of the `tracing` span `key`.
+#[inline]
 fn take_pending(key: u64) -> Option<TransactionOrSpan> {
-    PENDING_ENTER
-        .try_with(|pending| match pending.take() {
-            Some((k, span)) if k == key => Some(span),
-            other => {
-                pending.set(other);
-                None
-            }
+    THREAD_SPANS
+        .try_with(|held| held.pending.take_if(key))
+        .ok()
+        .flatten()
+}
+
+/// A new span is being created on this thread: the spans held here are no longer the last
+/// ones created or exited (a held span whose id is later reused by another span could
+/// otherwise be taken for it).
+#[inline]
+fn clear_held() {
+    let old = THREAD_SPANS
+        .try_with(|held| (held.pending.take(), held.exited.take()))
+        .ok();
+    drop(old);
+}
+
+/// Makes `span` this thread's pending span, under the `tracing` id `key`.
+#[inline]
+fn set_pending(key: u64, span: TransactionOrSpan) {
+    let old = THREAD_SPANS
+        .try_with(|held| held.pending.replace(key, span))
+        .ok();
+    drop(old);
+}
+
+/// Keeps `span`, just exited, until it closes on this thread.
+#[inline]
+fn set_exited(key: u64, span: TransactionOrSpan) {
+    let old = THREAD_SPANS
+        .try_with(|held| held.exited.replace(key, span))
+        .ok();
+    drop(old);
+}
+
+/// Takes the Sentry span of the `tracing` span `key` that closes, when this thread holds it
+/// (last exited here, or created here and never entered).
+#[inline]
+fn take_closing(key: u64) -> Option<TransactionOrSpan> {
+    THREAD_SPANS
+        .try_with(|held| {
+            held.exited
+                .take_if(key)
+                .or_else(|| held.pending.take_if(key))
         })
         .ok()
         .flatten()
@@ -291,8 +384,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        // Whatever happens next, an older pending span is not this thread's last one.
-        drop(PENDING_ENTER.try_with(std::cell::Cell::take));
+        // Whatever happens next, the spans this thread holds are not its last ones.
+        clear_held();
         if !sdk_core::hub::is_active() {
             return;
         }
@@ -305,13 +398,20 @@ where
         };
         let mut fields = SpanFields::default();
         attrs.record(&mut fields);
+        // Taken apart: every part moves on, nothing is left to drop.
+        let SpanFields {
+            op,
+            name,
+            trace,
+            data,
+        } = fields;
         let site = callsite(metadata);
-        let op: Cow<'static, str> = match (fields.op.take(), site) {
+        let op: Cow<'static, str> = match (op, site) {
             (Some(op), _) => Cow::Owned(op),
             (None, Some(site)) => Cow::Borrowed(site.op),
             (None, None) => Cow::Owned(format!("{}::{}", metadata.target(), metadata.name())),
         };
-        let description: Cow<'static, str> = match fields.name.take() {
+        let description: Cow<'static, str> = match name {
             Some(name) => Cow::Owned(name),
             None => Cow::Borrowed(metadata.name()),
         };
@@ -326,31 +426,34 @@ where
             .or_else(sdk_core::performance::scope_span);
         // The code location and the fields go in with the start (no lock per setter).
         let code = site.map(|site| &site.code);
-        let data = std::mem::take(&mut fields.data);
         let span: TransactionOrSpan = match parent {
             Some(parent) => parent.start_child_with(op, description, code, data).into(),
-            None => {
-                let ctx = match fields.trace.take() {
-                    Some(header) => TransactionContext::continue_from_headers(
+            // Each arm builds its context in the argument slot it is started from (no
+            // intermediate moves of the context).
+            None => match trace {
+                Some(header) => sdk_core::start_transaction(
+                    TransactionContext::continue_from_headers(
                         description,
                         op,
                         [("sentry-trace", header)],
-                    ),
-                    None => TransactionContext::new(description, op),
-                };
-                let ctx = match code {
-                    Some(code) => ctx.with_code_location(code),
-                    None => ctx,
-                };
-                sdk_core::start_transaction(ctx.with_data(data)).into()
+                    )
+                    .with_code_location(code)
+                    .with_data(data),
+                ),
+                None => sdk_core::start_transaction(
+                    TransactionContext::new(description, op)
+                        .with_code_location(code)
+                        .with_data(data),
+                ),
             }
+            .into(),
         };
         let pending = span.clone();
         span_ref.extensions_mut().insert(SentrySpan {
             span,
             entered: AtomicBool::new(false),
         });
-        let _ = PENDING_ENTER.try_with(|p| p.set(Some((id.into_u64(), pending))));
+        set_pending(id.into_u64(), pending);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -408,13 +511,22 @@ where
             return;
         }
         // Keyed by the `tracing` id at enter: no registry lookup (a span that has no Sentry
-        // span was never entered here, and this does nothing).
-        sdk_core::performance::exit_span_keyed(id.into_u64());
+        // span was never entered here, and this does nothing). The entry is kept for the
+        // span's close.
+        let key = id.into_u64();
+        if let Some(span) = sdk_core::performance::exit_span_keyed(key) {
+            set_exited(key, span);
+        }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        // Closed without an enter on this thread: it is no longer pending.
-        drop(take_pending(id.into_u64()));
+        // Last exited on this thread, or created here and never entered: finished without a
+        // registry lookup. The copy in the span's extensions is dropped with them when the
+        // registry releases the span.
+        if let Some(span) = take_closing(id.into_u64()) {
+            span.finish();
+            return;
+        }
         let Some(span_ref) = ctx.span(&id) else {
             return;
         };

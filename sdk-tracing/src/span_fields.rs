@@ -23,7 +23,11 @@ pub(crate) struct SpanFields {
 }
 
 impl SpanFields {
-    fn put(&mut self, field: &Field, value: Value) {
+    /// Files one field. Generic over the value, so that a data value is converted to JSON
+    /// inside `SpanData::insert`, in place, instead of being built here and moved through the
+    /// calls.
+    #[inline(always)]
+    fn put<V: Into<Value>>(&mut self, field: &Field, value: V) {
         let name = field.name();
         let slot = match Special::of(name) {
             Some(Special::Op) => &mut self.op,
@@ -40,7 +44,7 @@ impl SpanFields {
                 return;
             }
         };
-        *slot = Some(match value {
+        *slot = Some(match value.into() {
             Value::String(s) => s,
             other => other.to_string(),
         });
@@ -54,26 +58,23 @@ impl Visit for SpanFields {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, Value::from(value));
+        self.put(field, value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, Value::from(value));
+        self.put(field, value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, Value::Bool(value));
+        self.put(field, value);
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, Value::String(value.to_owned()));
+        self.put(field, value.to_owned());
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.put(
-            field,
-            Value::String(sdk_core::error_chain::display_lossy(value)),
-        );
+        self.put(field, sdk_core::error_chain::display_lossy(value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -83,7 +84,7 @@ impl Visit for SpanFields {
         // `format!` would panic if the user's `Debug` returns `Err`; keep what it wrote.
         let mut text = String::new();
         let _ = write!(text, "{value:?}");
-        self.put(field, Value::String(text));
+        self.put(field, text);
     }
 }
 

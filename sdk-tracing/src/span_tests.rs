@@ -142,3 +142,84 @@ fn a_span_first_entered_on_another_thread_starts_there() {
     assert!(start >= entered_at - 0.001, "{start} vs {entered_at}");
     assert!(secs(&tx["timestamp"]) - start >= 0.009, "{tx}");
 }
+
+#[test]
+fn a_pending_span_replaced_or_closed_unentered_is_still_timed_and_sent() {
+    let txs = transactions(|| {
+        // `first` stops being this thread's pending span when `second` is created; it is
+        // entered later through the registry.
+        let first = tracing::info_span!("first");
+        let second = tracing::info_span!("second");
+        first.in_scope(|| {});
+        // Closed without ever being entered: the pending slot is cleared for its id.
+        drop(second);
+        let third = tracing::info_span!("third");
+        third.in_scope(|| {});
+    });
+    let mut names: Vec<&str> = txs
+        .iter()
+        .map(|t| t["transaction"].as_str().expect("name"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["first", "second", "third"]);
+    for tx in &txs {
+        assert!(
+            secs(&tx["timestamp"]) >= secs(&tx["start_timestamp"]),
+            "{tx}"
+        );
+    }
+    // Nothing stays active on this thread.
+    assert!(entered_span().is_none());
+}
+
+/// The `tracing` id this thread holds as its last exited span (0: none).
+fn held_exited_key() -> u64 {
+    crate::THREAD_SPANS
+        .try_with(|held| held.exited.key.get())
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_exited_span_is_held_until_it_closes_here_and_is_sent_once() {
+    let mut held_after_exit = (0, 0);
+    let mut held_after_close = u64::MAX;
+    let txs = transactions(|| {
+        let span = tracing::info_span!("held");
+        let id = span.id().map_or(0, |id| id.into_u64());
+        span.in_scope(|| {});
+        // The close will find it here, without a registry lookup.
+        held_after_exit = (id, held_exited_key());
+        drop(span);
+        held_after_close = held_exited_key();
+    });
+    assert_ne!(held_after_exit.0, 0);
+    assert_eq!(held_after_exit.0, held_after_exit.1);
+    assert_eq!(held_after_close, 0);
+    assert_eq!(txs.len(), 1);
+    assert_eq!(txs[0]["transaction"], "held");
+}
+
+#[test]
+fn a_span_exited_here_and_closed_on_another_thread_is_sent_once() {
+    let txs = transactions(|| {
+        let span = tracing::info_span!("moved");
+        span.in_scope(|| {});
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+        std::thread::scope(|s| {
+            s.spawn(|| tracing::dispatcher::with_default(&dispatch, || drop(span)))
+                .join()
+                .expect("the thread ran");
+        });
+        // This thread still holds the span it exited; the next span it creates lets it go, and
+        // that span (which may get the same id) is sent on its own.
+        let next = tracing::info_span!("next");
+        assert_eq!(held_exited_key(), 0);
+        next.in_scope(|| {});
+    });
+    let mut names: Vec<&str> = txs
+        .iter()
+        .map(|t| t["transaction"].as_str().expect("name"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["moved", "next"]);
+}

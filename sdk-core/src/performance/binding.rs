@@ -166,6 +166,10 @@ fn finishing_scope(client: &Client) -> Option<Scope> {
         let scope = global.merged_with(&scope, client.options().max_breadcrumbs);
         return carries(&scope).then_some(scope);
     }
+    // No scope ever carried any of it: nothing to look at (no hub lock).
+    if !SCOPE_DATA_EVER_SET.load(Ordering::Relaxed) {
+        return None;
+    }
     // Looked at first (no copy of the scope moves through the `Option`s when it carries
     // nothing), then snapshot.
     let carried = Hub::with_current(|hub| hub.peek_scope(carries)).flatten()?;
@@ -200,17 +204,22 @@ impl Hub {
     /// [`Scope::set_span`] so that errors and child spans see it.
     #[inline]
     pub fn start_transaction(&self, ctx: TransactionContext) -> Transaction {
-        // The process's client is read without locking the hub when none is bound to it.
+        Transaction::start(ctx, self.transaction_sink())
+    }
+
+    /// Where this hub's transactions go: its client, or a sink that records nothing. The
+    /// process's client is read without locking the hub when none is bound to it.
+    #[inline]
+    fn transaction_sink(&self) -> Arc<dyn TransactionSink> {
         let client = if is_active() {
             self.using_client(Arc::clone)
         } else {
             None
         };
-        let sink: Arc<dyn TransactionSink> = match client {
+        match client {
             Some(client) => client,
             None => noop_sink(),
-        };
-        Transaction::start(ctx, sink)
+        }
     }
 
     /// The active span: the innermost one [entered](enter_span) on this thread, else the one
@@ -352,17 +361,15 @@ impl Scope {
 /// ```
 #[inline]
 pub fn start_transaction(ctx: TransactionContext) -> Transaction {
-    if !is_active() {
-        return Transaction::start(ctx, noop_sink());
-    }
-    // The current hub borrowed, not counted.
-    let mut ctx = Some(ctx);
-    let started = Hub::with_current(|hub| ctx.take().map(|ctx| hub.start_transaction(ctx)));
-    match (started.flatten(), ctx) {
-        (Some(tx), _) => tx,
-        (None, Some(ctx)) => Hub::current().start_transaction(ctx),
-        (None, None) => Transaction::start(TransactionContext::new("", ""), noop_sink()),
-    }
+    // Only the sink is looked up through the current hub (borrowed, not counted): the context
+    // stays where the caller built it and is moved once, into the transaction.
+    let sink = if is_active() {
+        Hub::with_current(|hub| hub.transaction_sink())
+            .unwrap_or_else(|| Hub::current().transaction_sink())
+    } else {
+        noop_sink()
+    };
+    Transaction::start(ctx, sink)
 }
 
 /// Headers for an outgoing request made now (see [`Hub::iter_trace_propagation_headers`]).
@@ -373,6 +380,18 @@ pub fn iter_trace_propagation_headers() -> std::vec::IntoIter<(&'static str, Str
 /// Whether any scope ever had a span bound ([`Scope::set_span`]): until then
 /// [`scope_span`] need not look at the scope.
 static SCOPE_SPAN_EVER_SET: AtomicBool = AtomicBool::new(false);
+
+/// Whether any scope was ever given what a finishing transaction takes from it (tags, a user,
+/// extra or contexts): until then a transaction finishes without locking the hub to look.
+static SCOPE_DATA_EVER_SET: AtomicBool = AtomicBool::new(false);
+
+/// Notes that a scope was given tags, a user, extra or contexts (the scope's setters call it).
+#[inline]
+pub(crate) fn note_scope_data() {
+    if !SCOPE_DATA_EVER_SET.load(Ordering::Relaxed) {
+        SCOPE_DATA_EVER_SET.store(true, Ordering::Relaxed);
+    }
+}
 
 /// The span bound to the current scope ([`Scope::set_span`]), if any. Cheap (one atomic
 /// load) in programs that never bind a span to a scope, e.g. those traced through the
@@ -441,26 +460,34 @@ pub fn enter_span_keyed(key: u64, span: TransactionOrSpan) {
 /// Ends the [`enter_span`] of the span with `span_id` on this thread (the innermost such
 /// entry; exits out of order are tolerated).
 pub fn exit_span(span_id: crate::ids::SpanId) {
-    exit_where(|(_, s)| s.span_id() == span_id);
+    drop(exit_where(|(_, s)| s.span_id() == span_id));
 }
 
-/// Ends the [`enter_span_keyed`] with `key` on this thread (the innermost such entry); does
-/// nothing when there is none (e.g. a span that had no Sentry span to enter).
-pub fn exit_span_keyed(key: u64) {
-    exit_where(|(k, _)| *k == key);
+/// Ends the [`enter_span_keyed`] with `key` on this thread (the innermost such entry) and
+/// gives back the span it held; does nothing and gives `None` when there is none (e.g. a span
+/// that had no Sentry span to enter). Instrumentation may keep the span it gets back, e.g. to
+/// finish it when it closes without looking it up again.
+pub fn exit_span_keyed(key: u64) -> Option<TransactionOrSpan> {
+    exit_where(|(k, _)| *k == key)
 }
 
-fn exit_where(matches: impl Fn(&(u64, TransactionOrSpan)) -> bool) {
-    // The entry dropped after the borrow ends (a span's drop never re-enters this stack).
-    let removed = ENTERED
+#[inline]
+fn exit_where(matches: impl Fn(&(u64, TransactionOrSpan)) -> bool) -> Option<TransactionOrSpan> {
+    // The entry is given back after the borrow ends (a span's drop never re-enters this
+    // stack).
+    ENTERED
         .try_with(|stack| {
             let mut stack = stack.try_borrow_mut().ok()?;
+            // Usually the innermost one: popped, nothing shifts.
+            if stack.last().is_some_and(&matches) {
+                return stack.pop();
+            }
             let pos = stack.iter().rposition(&matches)?;
             Some(stack.remove(pos))
         })
         .ok()
-        .flatten();
-    drop(removed);
+        .flatten()
+        .map(|(_, span)| span)
 }
 
 /// The innermost span entered on this thread.
@@ -519,6 +546,70 @@ mod tests {
     use sdk_transport::{Envelope, ItemType, Transport};
 
     const DSN: &str = "https://abc123@o17.ingest.example.com/7";
+
+    #[test]
+    fn new_contexts_have_fresh_non_zero_ids_and_a_matching_sample_rand() {
+        let contexts: Vec<TransactionContext> = (0..64)
+            .map(|_| TransactionContext::new("job", "task"))
+            .collect();
+        for ctx in &contexts {
+            assert!(!ctx.trace_id().is_nil(), "{:?}", ctx.trace_id());
+            assert!(!ctx.span_id().is_nil(), "{:?}", ctx.span_id());
+            assert_eq!(ctx.sample_rand(), sample_rand_from_trace_id(ctx.trace_id()));
+        }
+        let traces: std::collections::HashSet<_> =
+            contexts.iter().map(|c| c.trace_id().to_string()).collect();
+        let spans: std::collections::HashSet<_> =
+            contexts.iter().map(|c| c.span_id().to_string()).collect();
+        assert_eq!((traces.len(), spans.len()), (64, 64));
+    }
+
+    #[test]
+    fn the_free_start_transaction_uses_the_current_hubs_client() {
+        let envelopes = with_captured_envelopes_options(
+            || {
+                let tx = crate::start_transaction(
+                    TransactionContext::new("GET /items", "http.server")
+                        .with_code_location(None)
+                        .with_data(
+                            [("route", "/items")]
+                                .into_iter()
+                                .collect::<crate::performance::SpanData>(),
+                        ),
+                );
+                assert!(tx.is_sampled());
+                tx.finish();
+            },
+            crate::ClientOptions::new().dsn(DSN).traces_sample_rate(1.0),
+        );
+        let sent: Vec<_> = envelopes
+            .iter()
+            .filter(|e| e.items.iter().any(|i| i.item_type == ItemType::Transaction))
+            .collect();
+        assert_eq!(sent.len(), 1);
+        let body = &lines(sent[0])[2];
+        assert_eq!(body["transaction"], "GET /items");
+        assert_eq!(body["contexts"]["trace"]["data"]["route"], "/items");
+    }
+
+    #[test]
+    fn keyed_exits_in_and_out_of_order_leave_the_right_span_active() {
+        let a = crate::start_transaction(TransactionContext::new("a", "task"));
+        let b = crate::start_transaction(TransactionContext::new("b", "task"));
+        enter_span_keyed(1, a.clone().into());
+        enter_span_keyed(2, b.clone().into());
+        enter_span_keyed(3, a.clone().into());
+        // Out of order: the middle one.
+        let exited = exit_span_keyed(2).map(|s| s.span_id());
+        assert_eq!(exited, Some(b.span_id()));
+        assert_eq!(entered_span().map(|s| s.span_id()), Some(a.span_id()));
+        // Innermost: popped.
+        assert_eq!(exit_span_keyed(3).map(|s| s.span_id()), Some(a.span_id()));
+        assert_eq!(entered_span().map(|s| s.span_id()), Some(a.span_id()));
+        assert!(exit_span_keyed(9).is_none());
+        assert!(exit_span_keyed(1).is_some());
+        assert!(entered_span().is_none());
+    }
 
     fn lines(envelope: &Envelope) -> Vec<serde_json::Value> {
         let bytes = envelope.to_vec().expect("writes");

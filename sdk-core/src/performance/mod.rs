@@ -28,7 +28,7 @@
 
 pub mod baggage;
 pub mod binding;
-mod clock;
+pub(crate) mod clock;
 pub mod data;
 pub mod dsc;
 pub mod propagation;

@@ -59,9 +59,14 @@ pub struct Breadcrumb {
 }
 
 impl Default for Breadcrumb {
+    /// An empty breadcrumb stamped now (the thread's derived wall-clock time: a real
+    /// wall-clock read at most 100 ms old advanced by the monotonic clock, which is cheaper
+    /// than reading the wall clock; see `performance::clock`). Inlined, so that
+    /// `Breadcrumb { message, ..Default::default() }` builds the breadcrumb in place.
+    #[inline]
     fn default() -> Breadcrumb {
         Breadcrumb {
-            timestamp: SystemTime::now(),
+            timestamp: crate::performance::clock::wall_now(),
             ty: None,
             category: None,
             message: None,
