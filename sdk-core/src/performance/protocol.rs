@@ -185,7 +185,7 @@ fn write_span(span: &SpanRecord, trace_id: TraceId, out: &mut Vec<u8>) -> Result
     if let Some(status) = span.status {
         w.field("status", status.as_str())?;
     }
-    w.field("origin", span.origin.as_deref().unwrap_or("manual"))?;
+    w.field("origin", span.origin().unwrap_or("manual"))?;
     w.field("start_timestamp", &epoch_seconds(span.start_timestamp))?;
     w.field("timestamp", &epoch_seconds(span.timestamp))?;
     if !span.tags().is_empty() {

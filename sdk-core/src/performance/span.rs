@@ -1,7 +1,9 @@
 //! Spans: child operations of a transaction, their status and their finished records.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -66,8 +68,11 @@ pub struct Measurement {
 
 /// A finished span as it is sent inside its transaction.
 ///
-/// While its span is open, the record is built in place in its transaction's state (the
-/// span's setters write into it), so finishing a span moves nothing.
+/// A span that is cloned or changed while open has its record built in place in its
+/// transaction's state (the span's setters write into it); any other span's record is built
+/// once, when it finishes. The record is kept within 128 bytes (its rarely set parts, the
+/// origin, tags and data, sit behind one pointer), so it is copied inline, without a
+/// `memcpy` call.
 #[derive(Debug, Clone)]
 pub struct SpanRecord {
     /// The span's id.
@@ -80,16 +85,15 @@ pub struct SpanRecord {
     pub description: Option<Cow<'static, str>>,
     /// The status, when one was set.
     pub status: Option<SpanStatus>,
-    /// `manual` (default) or `auto.<category>.<integration>`.
-    pub origin: Option<Cow<'static, str>>,
     /// Where in the code the span was created (written into `data`).
     pub code: Option<&'static CodeLocation>,
     /// When the span started.
     pub start_timestamp: SystemTime,
     /// When the span finished.
     pub timestamp: SystemTime,
-    /// Tags and data, absent when the span has none (see [`SpanRecord::tags`] and
-    /// [`SpanRecord::data`]): a plain span carries and drops no empty maps.
+    /// Origin, tags and data, absent when the span has none (see [`SpanRecord::origin`],
+    /// [`SpanRecord::tags`] and [`SpanRecord::data`]): a plain span carries and drops no
+    /// empty maps.
     extras: Option<Box<SpanExtras>>,
     /// 0 while the span is open, then its place in the transaction's finish order (from 1):
     /// spans are sent in the order they finished.
@@ -106,7 +110,7 @@ impl PartialEq for SpanRecord {
             && self.op == other.op
             && self.description == other.description
             && self.status == other.status
-            && self.origin == other.origin
+            && self.origin() == other.origin()
             && self.code == other.code
             && self.start_timestamp == other.start_timestamp
             && self.timestamp == other.timestamp
@@ -116,6 +120,23 @@ impl PartialEq for SpanRecord {
 }
 
 impl SpanRecord {
+    /// The origin: `None` for `manual` (the default), else e.g. `auto.db.sqlx`.
+    pub fn origin(&self) -> Option<&str> {
+        self.extras.as_ref().and_then(|e| e.origin.as_deref())
+    }
+
+    /// Sets the origin (e.g. in `before_send_transaction`; `None`: `manual`).
+    pub fn set_origin(&mut self, origin: Option<Cow<'static, str>>) {
+        match origin {
+            Some(origin) => self.extras.get_or_insert_with(Box::default).origin = Some(origin),
+            None => {
+                if let Some(extras) = &mut self.extras {
+                    extras.origin = None;
+                }
+            }
+        }
+    }
+
     /// String tags.
     pub fn tags(&self) -> &BTreeMap<String, String> {
         static EMPTY: BTreeMap<String, String> = BTreeMap::new();
@@ -152,6 +173,7 @@ pub(crate) struct SpanStart {
 /// The parts of a span most spans never set.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct SpanExtras {
+    origin: Option<Cow<'static, str>>,
     tags: BTreeMap<String, String>,
     data: SpanData,
 }
@@ -163,6 +185,7 @@ impl SpanRecord {
     pub(crate) fn open(start: SpanStart, start_timestamp: SystemTime) -> SpanRecord {
         let extras = (!start.data.is_empty()).then(|| {
             Box::new(SpanExtras {
+                origin: None,
                 tags: BTreeMap::new(),
                 data: start.data,
             })
@@ -173,12 +196,37 @@ impl SpanRecord {
             op: start.op,
             description: start.description,
             status: None,
-            origin: None,
             code: start.code,
             start_timestamp,
             timestamp: start_timestamp,
             extras,
             seq: 0,
+            start_moved: false,
+        }
+    }
+
+    /// A closed record: a span that started at `start_timestamp` and ended at `end` (never
+    /// before its start), as the transaction's `seq`-th finished span.
+    /// Its data (given at the start) is dropped: a span with data has its record in the
+    /// transaction from the start.
+    #[inline]
+    pub(crate) fn closed(
+        span: SpanStart,
+        start_timestamp: SystemTime,
+        end: SystemTime,
+        seq: u32,
+    ) -> SpanRecord {
+        SpanRecord {
+            span_id: span.span_id,
+            parent_span_id: span.parent_span_id,
+            op: span.op,
+            description: span.description,
+            status: None,
+            code: span.code,
+            start_timestamp,
+            timestamp: end.max(start_timestamp),
+            extras: None,
+            seq: seq.max(1),
             start_moved: false,
         }
     }
@@ -201,21 +249,51 @@ impl SpanRecord {
         if self
             .extras
             .as_ref()
-            .is_some_and(|e| e.tags.is_empty() && e.data.is_empty())
+            .is_some_and(|e| e.origin.is_none() && e.tags.is_empty() && e.data.is_empty())
         {
             self.extras = None;
         }
     }
 }
 
-#[derive(Debug, Clone)]
-struct SpanRepr {
-    tx: Arc<TxShared>,
-    span_id: SpanId,
-    parent_span_id: SpanId,
-    /// The span's slot in the transaction's open spans; `None` when it records nothing
-    /// (unsampled, over `max_spans`, or started after its transaction finished).
-    slot: Option<usize>,
+/// A span's `slot` while the handle itself holds the span's start data (no record in the
+/// transaction's state yet).
+pub(crate) const SLOT_OWNED: u32 = u32::MAX;
+/// A span's `slot` when it records nothing (unsampled, over `max_spans`, or its transaction
+/// finished before the span was recorded).
+pub(crate) const SLOT_NONE: u32 = u32::MAX - 1;
+
+#[derive(Debug)]
+pub(crate) struct SpanRepr {
+    pub(crate) tx: Arc<TxShared>,
+    pub(crate) span_id: SpanId,
+    pub(crate) parent_span_id: SpanId,
+    /// Where the span's record is: [`SLOT_OWNED`] while this handle holds the start data
+    /// below and the transaction has no record of the span (a span that is started, finished
+    /// and never cloned or changed in between takes the transaction's lock once, at its
+    /// finish); [`SLOT_NONE`] when it records nothing; else the index of its record in the
+    /// transaction's state, where the span's clones and setters find it. Written only under
+    /// the transaction's lock (and read again there), so a plain load suffices outside it.
+    pub(crate) slot: AtomicU32,
+    /// The start data while `slot` is [`SLOT_OWNED`] (left empty otherwise). Only spans
+    /// whose op and description are `&'static str` keep them in the handle (which keeps the
+    /// handle small); others have their record in the transaction from the start.
+    pub(crate) op: &'static str,
+    pub(crate) description: Option<&'static str>,
+    /// Nanoseconds after the transaction's start where the span starts.
+    pub(crate) start: i64,
+}
+
+impl SpanRepr {
+    /// The span's record slot (`None` when it records nothing), after giving the record to
+    /// the transaction's state if this handle still holds it.
+    fn shared_slot(&self) -> Option<usize> {
+        match self.slot.load(Ordering::Relaxed) {
+            SLOT_NONE => None,
+            SLOT_OWNED => self.tx.share_span(self),
+            slot => Some(slot as usize),
+        }
+    }
 }
 
 /// A child span of a transaction or of another span. Cheap to clone (clones share the span).
@@ -223,9 +301,36 @@ struct SpanRepr {
 /// Start one with [`Transaction::start_child`] or [`Span::start_child`]; call
 /// [`Span::finish`] when the work is done. A span of an unsampled transaction records nothing
 /// (it still has ids for propagating the trace).
-#[derive(Debug, Clone)]
+///
+/// A span that is started and finished without being cloned or changed in between keeps its
+/// start data in the handle and hands its finished record to the transaction in one step;
+/// cloning it or calling a setter moves the record into the transaction first (one lock).
+#[derive(Debug)]
 pub struct Span {
     repr: SpanRepr,
+}
+
+impl Clone for Span {
+    /// A handle on the same span: the span's record moves to its transaction first (one
+    /// lock), where every handle finds it.
+    fn clone(&self) -> Span {
+        let slot = self
+            .repr
+            .shared_slot()
+            .and_then(|s| u32::try_from(s).ok())
+            .unwrap_or(SLOT_NONE);
+        Span {
+            repr: SpanRepr {
+                tx: tx_handle(&self.repr.tx),
+                span_id: self.repr.span_id,
+                parent_span_id: self.repr.parent_span_id,
+                slot: AtomicU32::new(slot),
+                op: "",
+                description: None,
+                start: self.repr.start,
+            },
+        }
+    }
 }
 
 impl Span {
@@ -239,7 +344,8 @@ impl Span {
         Span::start_with(tx, parent_span_id, op, description, None, SpanData::new())
     }
 
-    /// Starts a child span with its code location and data set from the start (one lock).
+    /// Starts a child span with its code location and data set from the start (one lock when
+    /// either is given, none otherwise).
     #[inline]
     pub(crate) fn start_with(
         tx: &Arc<TxShared>,
@@ -251,26 +357,84 @@ impl Span {
     ) -> Span {
         // One generator call, never zero (cheaper than filling bytes until non-zero).
         let span_id = SpanId::from_bytes(fastrand::u64(1..).to_le_bytes());
-        let slot = if tx.sampled {
-            tx.open_span(SpanStart {
-                span_id,
-                parent_span_id,
-                op,
-                description,
-                code,
-                data,
-            })
-        } else {
+        if !tx.sampled {
             // Records nothing: only counted for the client report.
             tx.count_unsampled_span();
-            None
+            return Span {
+                repr: SpanRepr {
+                    tx: tx_handle(tx),
+                    span_id,
+                    parent_span_id,
+                    slot: AtomicU32::new(SLOT_NONE),
+                    op: "",
+                    description: None,
+                    start: 0,
+                },
+            };
+        }
+        let start = tx.now_offset();
+        let (op, description) = if data.is_empty() && code.is_none() {
+            match (op, description) {
+                (Cow::Borrowed(op), None) => {
+                    return Span::owned(tx, span_id, parent_span_id, op, None, start)
+                }
+                (Cow::Borrowed(op), Some(Cow::Borrowed(description))) => {
+                    return Span::owned(tx, span_id, parent_span_id, op, Some(description), start)
+                }
+                other => other,
+            }
+        } else {
+            (op, description)
         };
+        // A span started with data or a code location (instrumentation, which usually clones
+        // the span at once), or with a name that is not static, has its record in the
+        // transaction from the start: one lock now, and its data is never copied.
+        let slot = tx
+            .open_span(
+                SpanStart {
+                    span_id,
+                    parent_span_id,
+                    op,
+                    description,
+                    code,
+                    data,
+                },
+                start,
+            )
+            .and_then(|s| u32::try_from(s).ok())
+            .unwrap_or(SLOT_NONE);
         Span {
             repr: SpanRepr {
-                tx: tx.clone(),
+                tx: tx_handle(tx),
                 span_id,
                 parent_span_id,
-                slot,
+                slot: AtomicU32::new(slot),
+                op: "",
+                description: None,
+                start,
+            },
+        }
+    }
+
+    /// A span whose handle keeps its start data until it finishes: no lock now.
+    #[inline]
+    fn owned(
+        tx: &Arc<TxShared>,
+        span_id: SpanId,
+        parent_span_id: SpanId,
+        op: &'static str,
+        description: Option<&'static str>,
+        start: i64,
+    ) -> Span {
+        Span {
+            repr: SpanRepr {
+                tx: tx_handle(tx),
+                span_id,
+                parent_span_id,
+                slot: AtomicU32::new(SLOT_OWNED),
+                op,
+                description,
+                start,
             },
         }
     }
@@ -279,10 +443,12 @@ impl Span {
         &self.repr.tx
     }
 
-    /// Runs `f` on the span's record while it is open (one lock).
+    /// Runs `f` on the span's record while it is open (one lock; the record moves to the
+    /// transaction first if this handle holds it).
     fn with_state(&self, f: impl FnOnce(&mut SpanRecord)) {
-        if let Some(slot) = self.repr.slot {
-            self.repr.tx.with_open_span(slot, f);
+        match self.repr.slot.load(Ordering::Relaxed) {
+            SLOT_NONE => {}
+            _ => self.repr.tx.edit_span(&self.repr, f),
         }
     }
 
@@ -353,9 +519,11 @@ impl Span {
         self.tx().sampled
     }
 
-    /// Whether this span is recorded (sampled and under the transaction's `max_spans`).
+    /// Whether this span is recorded: sampled, and not known to be over the transaction's
+    /// `max_spans` (a span whose start data the handle still holds is counted against the
+    /// limit when it finishes, or when it is cloned or changed).
     pub fn is_recording(&self) -> bool {
-        self.repr.slot.is_some()
+        self.repr.slot.load(Ordering::Relaxed) != SLOT_NONE
     }
 
     /// The transaction this span belongs to.
@@ -380,7 +548,7 @@ impl Span {
 
     /// Sets the origin (`manual` when unset; integrations use `auto.<category>.<name>`).
     pub fn set_origin(&self, origin: impl Into<Cow<'static, str>>) {
-        self.with_state(|s| s.origin = Some(origin.into()));
+        self.with_state(|s| s.set_origin(Some(origin.into())));
     }
 
     /// Sets a data attribute.
@@ -427,6 +595,10 @@ impl Span {
 
     /// The status set so far.
     pub fn status(&self) -> Option<SpanStatus> {
+        if self.repr.slot.load(Ordering::Relaxed) == SLOT_OWNED {
+            // No setter ran yet: no status.
+            return None;
+        }
         let mut status = None;
         self.with_state(|s| status = s.status);
         status
@@ -436,7 +608,7 @@ impl Span {
     /// begins (the `tracing` layer times a span from its first enter). Does nothing once the
     /// span finished, or for a span that records nothing.
     pub fn set_start_now(&self) {
-        if self.repr.slot.is_some() {
+        if self.is_recording() {
             let now = self.repr.tx.time_at(self.repr.tx.now_offset());
             self.with_state(|s| s.start_timestamp = now);
         }
@@ -446,7 +618,7 @@ impl Span {
     /// (instrumentation that may see the first enter of a span more than once, e.g. on
     /// several threads).
     pub fn set_start_once(&self) {
-        if self.repr.slot.is_some() {
+        if self.is_recording() {
             let now = self.repr.tx.time_at(self.repr.tx.now_offset());
             self.with_state(|s| {
                 if !s.start_moved {
@@ -465,17 +637,16 @@ impl Span {
     /// Finishes the span now. Finishing twice, or after the transaction finished, does
     /// nothing (a span finished after its transaction is not sent).
     pub fn finish(self) {
-        if let Some(slot) = self.repr.slot {
-            let end = self.repr.tx.time_at(self.repr.tx.now_offset());
-            self.finish_recording(slot, end);
-        }
+        let end = match self.repr.slot.load(Ordering::Relaxed) {
+            SLOT_NONE => None,
+            _ => Some(self.repr.tx.time_at(self.repr.tx.now_offset())),
+        };
+        self.finish_recording(end);
     }
 
     /// Finishes the span with an explicit end time.
     pub fn finish_at(self, timestamp: SystemTime) {
-        if let Some(slot) = self.repr.slot {
-            self.finish_recording(slot, timestamp);
-        }
+        self.finish_recording(Some(timestamp));
     }
 
     /// The `sentry-trace` header value for requests made inside this span.
@@ -513,10 +684,15 @@ impl Span {
     pub fn trace_context(&self) -> TraceContext {
         let mut op = None;
         let mut status = None;
-        self.with_state(|s| {
-            op = Some(s.op.to_string());
-            status = s.status;
-        });
+        if self.repr.slot.load(Ordering::Relaxed) == SLOT_OWNED {
+            // No setter ran yet: the handle's own start data, no lock.
+            op = Some(self.repr.op.to_owned());
+        } else {
+            self.with_state(|s| {
+                op = Some(s.op.to_string());
+                status = s.status;
+            });
+        }
         TraceContext {
             trace_id: self.trace_id(),
             span_id: self.span_id(),
@@ -529,16 +705,103 @@ impl Span {
 }
 
 impl Span {
-    /// Closes the span's record in its transaction (one lock); nothing when it already
-    /// finished or its transaction did.
-    fn finish_recording(&self, slot: usize, end: SystemTime) {
-        if !self.repr.tx.close_span(slot, end) {
+    /// Closes the span's record in its transaction, or hands it over closed when this handle
+    /// holds it (one lock either way); nothing when it already finished or its transaction
+    /// did, or when it records nothing (`end` is `None` then). The handle's reference on the
+    /// transaction is kept for the thread's next span (see [`tx_handle`]).
+    fn finish_recording(self, end: Option<SystemTime>) {
+        let Span {
+            repr:
+                SpanRepr {
+                    tx,
+                    span_id,
+                    parent_span_id,
+                    slot,
+                    op,
+                    description,
+                    start,
+                },
+        } = self;
+        let done = match (slot.into_inner(), end) {
+            (SLOT_NONE, _) | (_, None) => true,
+            (SLOT_OWNED, Some(end)) => tx.push_finished_span(
+                SpanStart {
+                    span_id,
+                    parent_span_id,
+                    op: Cow::Borrowed(op),
+                    description: description.map(Cow::Borrowed),
+                    code: None,
+                    data: SpanData::new(),
+                },
+                start,
+                end,
+            ),
+            (slot, Some(end)) => tx.close_span(slot as usize, end),
+        };
+        if !done {
             sdk_transport::sdk_debug!(
-                "span {} finished twice or after its transaction; it is not sent again",
-                self.repr.span_id
+                "span {span_id} finished twice or after its transaction; it is not sent again"
             );
         }
+        keep_tx_handle(tx);
     }
+}
+
+thread_local! {
+    /// The reference on a transaction that the last span finished on this thread held, kept
+    /// for the thread's next span of that transaction: starting and finishing a span then
+    /// changes no reference count (two locked instructions fewer per span). At most one per
+    /// thread; a transaction finishing on this thread takes it over (see [`take_tx_handle`]).
+    static SPARE_TX: Cell<Option<Arc<TxShared>>> = const { Cell::new(None) };
+}
+
+/// A reference on `tx` for a new span: the one this thread kept when it is `tx`'s, else a
+/// new one.
+#[inline]
+fn tx_handle(tx: &Arc<TxShared>) -> Arc<TxShared> {
+    // Another transaction's reference is left for its own next span.
+    take_tx_handle(tx).unwrap_or_else(|| tx.clone())
+}
+
+/// Keeps a finished span's reference on its transaction for the thread's next span (the
+/// reference kept before, if any, is released).
+#[inline]
+fn keep_tx_handle(tx: Arc<TxShared>) {
+    let mut tx = Some(tx);
+    let previous = SPARE_TX.try_with(|spare| spare.replace(tx.take()));
+    // Released outside the thread-local's access (a drop never reaches back into it).
+    drop(previous);
+    drop(tx);
+}
+
+/// Takes the reference this thread keeps on `tx`, if any (its transaction is finishing: no
+/// more spans are recorded, and the reference serves the finished transaction instead).
+pub(crate) fn take_tx_handle(tx: &Arc<TxShared>) -> Option<Arc<TxShared>> {
+    SPARE_TX
+        .try_with(|spare| {
+            let kept = spare.take()?;
+            if Arc::ptr_eq(&kept, tx) {
+                Some(kept)
+            } else {
+                spare.set(Some(kept));
+                None
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+/// The number of references on `tx` this thread keeps (0 or 1; a test probe).
+#[cfg(test)]
+pub(crate) fn kept_tx_handles(tx: &Arc<TxShared>) -> usize {
+    SPARE_TX
+        .try_with(|spare| {
+            let kept = spare.take();
+            let n = usize::from(kept.as_ref().is_some_and(|k| Arc::ptr_eq(k, tx)));
+            spare.set(kept);
+            n
+        })
+        .unwrap_or(0)
 }
 
 /// Either a transaction or a span: what the scope binds and what new spans nest under.

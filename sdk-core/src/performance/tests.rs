@@ -545,3 +545,285 @@ fn code_location_and_data_given_at_the_start_arrive() {
     assert_eq!(json["contexts"]["trace"]["data"]["code.line.number"], 7);
     assert_eq!(json["spans"][0]["data"]["code.file.path"], "src/jobs.rs");
 }
+
+#[test]
+fn a_span_neither_cloned_nor_changed_reaches_its_transaction_only_when_it_finishes() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let span = tx.start_child("db.query", "SELECT 1");
+    assert!(span.is_recording());
+    // The handle holds the start data: the transaction has no record of the span yet.
+    assert_eq!(tx.pending_spans(), 0);
+    assert_eq!(span.trace_context().op.as_deref(), Some("db.query"));
+    assert_eq!(span.status(), None);
+    assert_eq!(tx.pending_spans(), 0, "reading it moves nothing");
+    span.finish();
+    assert_eq!(tx.pending_spans(), 1);
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    assert_eq!(sent.spans.len(), 1);
+    assert_eq!(sent.spans[0].op, "db.query");
+    assert_eq!(sent.spans[0].description.as_deref(), Some("SELECT 1"));
+    assert!(sent.spans[0].start_timestamp >= sent.start_timestamp);
+    assert!(sent.spans[0].timestamp >= sent.spans[0].start_timestamp);
+}
+
+#[test]
+fn cloning_or_changing_a_span_moves_its_record_into_the_transaction_once() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let cloned = tx.start_child("s", "cloned");
+    let other = cloned.clone();
+    assert_eq!(tx.pending_spans(), 1, "the clone shares one record");
+    let third = other.clone();
+    assert_eq!(tx.pending_spans(), 1, "cloning again adds no record");
+    let changed = tx.start_child("s", "changed");
+    changed.set_tag("k", "v");
+    changed.set_status(SpanStatus::Ok);
+    assert_eq!(tx.pending_spans(), 2);
+    assert_eq!(changed.status(), Some(SpanStatus::Ok));
+    third.set_status(SpanStatus::Cancelled);
+    assert_eq!(
+        cloned.status(),
+        Some(SpanStatus::Cancelled),
+        "handles share it"
+    );
+    // Finishing every handle of a span sends it once.
+    other.finish();
+    cloned.finish();
+    third.finish();
+    changed.finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    let descriptions: Vec<_> = sent
+        .spans
+        .iter()
+        .map(|s| s.description.as_deref())
+        .collect();
+    assert_eq!(descriptions, [Some("cloned"), Some("changed")]);
+    assert_eq!(sent.spans[0].status, Some(SpanStatus::Cancelled));
+    assert_eq!(sent.spans[1].tags()["k"], "v");
+    assert_eq!(sent.spans[1].status, Some(SpanStatus::Ok));
+}
+
+#[test]
+fn spans_in_and_out_of_their_handles_arrive_in_finish_order() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let shared = tx.start_child("s", "shared first");
+    let bound = shared.clone();
+    let plain = tx.start_child("s", "plain second");
+    let data: SpanData = [("rows", 1)].into_iter().collect();
+    let with_data = tx.start_child_with("s", "data third", None, data);
+    // Finished in the order third, second, first.
+    with_data.finish();
+    plain.finish();
+    bound.finish();
+    drop(shared);
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    let descriptions: Vec<_> = sent
+        .spans
+        .iter()
+        .map(|s| s.description.as_deref())
+        .collect();
+    assert_eq!(
+        descriptions,
+        [
+            Some("data third"),
+            Some("plain second"),
+            Some("shared first")
+        ]
+    );
+}
+
+#[test]
+fn max_spans_counts_spans_when_they_are_recorded_and_each_excess_span_once() {
+    let config = TracingConfig {
+        sampling: SamplingOptions::with_rate(1.0),
+        max_spans: 3,
+        ..Default::default()
+    };
+    let sink = Arc::new(RecordingSink::new(config));
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    // All open at once, finished later (last started first): the first three to be
+    // recorded, at their finish, are kept.
+    let spans: Vec<_> = ["0", "1", "2", "3", "4"]
+        .into_iter()
+        .map(|d| tx.start_child("s", d))
+        .collect();
+    assert_eq!(tx.pending_spans(), 0);
+    for span in spans.into_iter().rev() {
+        span.finish();
+    }
+    // An excess span that is cloned and changed is counted once, when it is first shared.
+    let excess = tx.start_child("s", "excess");
+    let clone = excess.clone();
+    assert!(!excess.is_recording() && !clone.is_recording());
+    clone.set_status(SpanStatus::Ok);
+    clone.finish();
+    excess.finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    let descriptions: Vec<_> = sent
+        .spans
+        .iter()
+        .map(|s| s.description.as_deref())
+        .collect();
+    assert_eq!(descriptions, [Some("4"), Some("3"), Some("2")]);
+    assert_eq!(
+        sink.discarded(DiscardReason::BufferOverflow, DataCategory::Span),
+        3
+    );
+}
+
+#[test]
+fn a_span_cloned_on_another_thread_is_sent_once() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let span = tx.start_child("s", "threads");
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let span = &span;
+            scope.spawn(move || {
+                let clone = span.clone();
+                clone.set_data("seen", true);
+                clone.finish();
+            });
+        }
+    });
+    span.finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    assert_eq!(sent.spans.len(), 1);
+    assert_eq!(sent.spans[0].data()["seen"], true);
+}
+
+#[test]
+fn spans_started_and_finished_in_turn_reuse_one_reference_on_their_transaction() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let weak = Arc::downgrade(&tx.shared);
+    tx.start_child("s", "first").finish();
+    // The finished span's reference is kept by the thread for the next span...
+    assert_eq!(span::kept_tx_handles(&tx.shared), 1);
+    assert_eq!(Arc::strong_count(&tx.shared), 2);
+    let second = tx.start_child("s", "second");
+    // ...which takes it: no new reference.
+    assert_eq!(span::kept_tx_handles(&tx.shared), 0);
+    assert_eq!(Arc::strong_count(&tx.shared), 2);
+    second.finish();
+    // Another transaction's span finishing on this thread releases the kept reference.
+    let other = Transaction::start(TransactionContext::new("other", "op"), sink.clone());
+    other.start_child("s", "other").finish();
+    assert_eq!(span::kept_tx_handles(&tx.shared), 0);
+    assert_eq!(Arc::strong_count(&tx.shared), 1);
+    tx.start_child("s", "third").finish();
+    // Finishing the transaction releases what the thread kept: only the finished transaction
+    // (held by the sink until it is delivered) refers to its state.
+    tx.finish();
+    other.finish();
+    assert_eq!(sink.transactions()[0].spans.len(), 3);
+    assert_eq!(weak.strong_count(), 1);
+}
+
+#[test]
+fn a_span_record_is_small_enough_to_be_copied_inline() {
+    // Within 128 bytes, a record moves with inline vector stores, not a `memcpy` call (it is
+    // moved once per span, into its transaction).
+    assert!(
+        std::mem::size_of::<SpanRecord>() <= 128,
+        "{}",
+        std::mem::size_of::<SpanRecord>()
+    );
+}
+
+#[test]
+fn span_origins_arrive_and_default_to_manual() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let auto = tx.start_child("db.query", "SELECT 1");
+    auto.set_origin("auto.db.sqlx");
+    auto.finish();
+    tx.start_child("s", "plain").finish();
+    tx.finish();
+    let mut sent = (*sink.transactions()[0]).clone();
+    assert_eq!(sent.spans[0].origin(), Some("auto.db.sqlx"));
+    assert_eq!(sent.spans[1].origin(), None);
+    let v = json(&sent);
+    assert_eq!(v["spans"][0]["origin"], "auto.db.sqlx");
+    assert_eq!(v["spans"][1]["origin"], "manual");
+    // Editable like the other parts (e.g. in `before_send_transaction`).
+    sent.spans[0].set_origin(None);
+    sent.spans[1].set_origin(Some("auto.test".into()));
+    let v = json(&sent);
+    assert_eq!(v["spans"][0]["origin"], "manual");
+    assert_eq!(v["spans"][1]["origin"], "auto.test");
+}
+
+#[test]
+fn a_span_started_with_a_code_location_or_data_is_in_its_transaction_from_the_start() {
+    static CODE: CodeLocation = CodeLocation {
+        file: Some("src/lib.rs"),
+        line: Some(1),
+        module: None,
+        target: None,
+    };
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let with_code = tx.start_child_with("s", "code", Some(&CODE), SpanData::new());
+    assert_eq!(tx.pending_spans(), 1);
+    let data: SpanData = [("rows", 1)].into_iter().collect();
+    let with_data = tx.start_child_with("s", "data", None, data);
+    assert_eq!(tx.pending_spans(), 2);
+    // Cloning them (as instrumentation does at once) adds nothing.
+    let clones = (with_code.clone(), with_data.clone());
+    assert_eq!(tx.pending_spans(), 2);
+    drop(clones);
+    with_code.finish();
+    with_data.finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    assert_eq!(sent.spans[0].code, Some(&CODE));
+    assert_eq!(sent.spans[1].data()["rows"], 1);
+}
+
+#[test]
+fn a_span_named_at_run_time_is_in_its_transaction_from_the_start_and_arrives() {
+    let sink = sink(1.0);
+    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let owned = tx.start_child("db.query", format!("SELECT {}", 1));
+    assert_eq!(tx.pending_spans(), 1);
+    let static_op_owned = tx.start_child(String::from("cache.get"), "key");
+    assert_eq!(tx.pending_spans(), 2);
+    static_op_owned.finish();
+    owned.finish();
+    tx.finish();
+    let sent = &sink.transactions()[0];
+    let names: Vec<_> = sent
+        .spans
+        .iter()
+        .map(|s| (s.op.as_ref(), s.description.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        [("cache.get", Some("key")), ("db.query", Some("SELECT 1"))]
+    );
+}
+
+#[test]
+fn a_span_handle_stays_small() {
+    // Handles are moved around by instrumentation (`TransactionOrSpan` in `tracing`
+    // extensions and the entered-span stack): the start data a handle holds is kept to the
+    // op, description and start offset.
+    assert!(
+        std::mem::size_of::<Span>() <= 88,
+        "{}",
+        std::mem::size_of::<Span>()
+    );
+    assert!(
+        std::mem::size_of::<TransactionOrSpan>() <= 88,
+        "{}",
+        std::mem::size_of::<TransactionOrSpan>()
+    );
+}

@@ -20,7 +20,8 @@ use super::protocol::FinishedTransaction;
 use super::sampling::{sample_rand_from_trace_id, DecisionSource, SamplingDecision};
 use super::sink::TransactionSink;
 use super::span::{
-    lock, record_span_overflow, CodeLocation, Measurement, Span, SpanRecord, SpanStart,
+    lock, record_span_overflow, take_tx_handle, CodeLocation, Measurement, Span, SpanRecord,
+    SpanRepr, SpanStart, SLOT_NONE, SLOT_OWNED,
 };
 use crate::ids::{SpanId, TraceId};
 use crate::protocol::{SpanStatus, TraceContext};
@@ -349,11 +350,16 @@ pub(crate) struct TxState {
     data: SpanData,
     /// Absent until a measurement is set.
     measurements: Option<BTreeMap<String, Measurement>>,
-    /// Recorded spans in start order, open ones included (a span's slot is its index):
-    /// at most `max_spans` of them. A record is built in place and closed in place.
+    /// Recorded spans, at most `max_spans` of them: a span whose handle kept its start data
+    /// is pushed closed when it finishes (so in finish order); a span cloned, changed or
+    /// started with data is pushed open when that happens (its slot is its index) and closed
+    /// in place.
     spans: Vec<SpanRecord>,
     /// Spans finished so far (the last one's place in the finish order).
     finished_spans: u32,
+    /// Whether any record was pushed open: only then can `spans` hold open records or be out
+    /// of finish order.
+    pushed_open: bool,
     finished: bool,
 }
 
@@ -418,21 +424,18 @@ impl TxShared {
         }
     }
 
-    /// Starts recording a span now: its record's slot, or `None` when it must not be
-    /// recorded (unsampled, over `max_spans` (counted as a discard), or the transaction
-    /// already finished). One lock, no allocation but the transaction's first span's.
-    pub(crate) fn open_span(&self, span: SpanStart) -> Option<usize> {
-        if !self.sampled {
-            self.count_unsampled_span();
-            return None;
-        }
-        let start = self.time_at(self.now_offset());
+    /// Starts recording a span that started at offset `start` with its record in the state:
+    /// its record's slot, or `None` when it must not be recorded (over `max_spans` (counted
+    /// as a discard), or the transaction already finished). One lock, no allocation but the
+    /// transaction's first span's.
+    pub(crate) fn open_span(&self, span: SpanStart, start: i64) -> Option<usize> {
+        let start = self.time_at(start);
         let mut state = lock(&self.state);
         if state.finished {
             return None;
         }
         let slot = state.spans.len();
-        if slot >= self.max_spans {
+        if slot >= self.max_spans || slot >= SLOT_NONE as usize {
             drop(state);
             record_span_overflow(self);
             return None;
@@ -442,7 +445,61 @@ impl TxShared {
             state.spans = Vec::with_capacity(16);
         }
         state.spans.push(SpanRecord::open(span, start));
+        state.pushed_open = true;
         Some(slot)
+    }
+
+    /// The slot of the span's record in `state` (under the lock), moving the record there
+    /// first when the handle `repr` still holds it; `None` when the span records nothing
+    /// (`overflow` is set when that is because of `max_spans`, for the caller to count once
+    /// the lock is released).
+    fn span_slot(
+        &self,
+        state: &mut TxState,
+        repr: &SpanRepr,
+        overflow: &mut bool,
+    ) -> Option<usize> {
+        // Read again under the lock: another thread sharing the handle may have moved the
+        // record in the meantime.
+        match repr.slot.load(Ordering::Relaxed) {
+            SLOT_NONE => return None,
+            SLOT_OWNED => {}
+            slot => return Some(slot as usize),
+        }
+        let slot = state.spans.len();
+        let recorded = !state.finished;
+        let fits = slot < self.max_spans && slot < SLOT_NONE as usize;
+        if !(recorded && fits) {
+            *overflow = recorded;
+            repr.slot.store(SLOT_NONE, Ordering::Relaxed);
+            return None;
+        }
+        let record = SpanRecord::open(
+            SpanStart {
+                span_id: repr.span_id,
+                parent_span_id: repr.parent_span_id,
+                op: Cow::Borrowed(repr.op),
+                description: repr.description.map(Cow::Borrowed),
+                code: None,
+                data: SpanData::new(),
+            },
+            self.time_at(repr.start),
+        );
+        state.spans.push(record);
+        state.pushed_open = true;
+        repr.slot.store(slot as u32, Ordering::Relaxed);
+        Some(slot)
+    }
+
+    /// Moves a span's record from its handle into the state (one lock), for its clones:
+    /// the record's slot, `None` when it records nothing.
+    pub(crate) fn share_span(&self, repr: &SpanRepr) -> Option<usize> {
+        let mut overflow = false;
+        let slot = self.span_slot(&mut lock(&self.state), repr, &mut overflow);
+        if overflow {
+            record_span_overflow(self);
+        }
+        slot
     }
 
     /// Counts a span of an unsampled transaction (for its client report).
@@ -450,12 +507,49 @@ impl TxShared {
         self.children.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Runs `f` on an open span's record; nothing once it (or the transaction) finished.
-    pub(crate) fn with_open_span(&self, slot: usize, f: impl FnOnce(&mut SpanRecord)) {
-        let mut state = lock(&self.state);
-        if let Some(span) = state.spans.get_mut(slot).filter(|s| s.is_open()) {
-            f(span);
+    /// Runs `f` on an open span's record (moved into the state first when the handle holds
+    /// it); nothing once it (or the transaction) finished. One lock.
+    pub(crate) fn edit_span(&self, repr: &SpanRepr, f: impl FnOnce(&mut SpanRecord)) {
+        let mut overflow = false;
+        {
+            let mut state = lock(&self.state);
+            if let Some(slot) = self.span_slot(&mut state, repr, &mut overflow) {
+                if let Some(span) = state.spans.get_mut(slot).filter(|s| s.is_open()) {
+                    f(span);
+                }
+            }
         }
+        if overflow {
+            record_span_overflow(self);
+        }
+    }
+
+    /// Finishes a span whose handle holds its start data: its closed record goes to the
+    /// end of the state's records (which are in finish order), under one lock. `false` when
+    /// the transaction already finished.
+    pub(crate) fn push_finished_span(&self, span: SpanStart, start: i64, end: SystemTime) -> bool {
+        let tx = self;
+        let start_timestamp = tx.time_at(start);
+        let mut state = lock(&tx.state);
+        if state.finished {
+            return false;
+        }
+        let slot = state.spans.len();
+        if slot >= tx.max_spans || slot >= SLOT_NONE as usize {
+            drop(state);
+            record_span_overflow(tx);
+            return true;
+        }
+        if state.spans.capacity() == 0 {
+            // A direct allocation (not `reserve`'s growth path) for the first span.
+            state.spans = Vec::with_capacity(16);
+        }
+        let seq = state.finished_spans.saturating_add(1);
+        state.finished_spans = seq;
+        state
+            .spans
+            .push(SpanRecord::closed(span, start_timestamp, end, seq));
+        true
     }
 
     /// Closes an open span's record, ending it at `end`; `false` when it already finished
@@ -565,8 +659,7 @@ pub struct Transaction {
 impl Transaction {
     /// Starts a transaction: samples it with the sink's config and records its start time.
     /// An unsampled transaction records nothing but still propagates its trace.
-    pub fn start(ctx: TransactionContext, sink: Arc<dyn TransactionSink>) -> Transaction {
-        let mut ctx = ctx;
+    pub fn start(mut ctx: TransactionContext, sink: Arc<dyn TransactionSink>) -> Transaction {
         let config = sink.config();
         if ctx.parent_span_id.is_some() {
             let incoming_org = ctx.dsc.as_ref().and_then(|d| d.org_id.as_deref());
@@ -882,6 +975,9 @@ impl Transaction {
 
     fn finish_with(self, end: Option<i64>) {
         let Transaction { shared } = self;
+        // A reference this thread kept for the next span serves the finished transaction
+        // (no new one), or is released.
+        let kept = take_tx_handle(&shared);
         // The parts that are sent are taken field by field (not the whole state swapped for a
         // default one): what is left behind is empty and dropped with the transaction.
         let state = {
@@ -902,6 +998,7 @@ impl Transaction {
                 status: g.status,
                 start_offset: shared.start_offset.load(Ordering::Relaxed),
                 spans: std::mem::take(&mut g.spans),
+                pushed_open: g.pushed_open,
                 tags: g.tags.take().unwrap_or_default(),
                 data: std::mem::take(&mut g.data),
                 measurements: g.measurements.take().unwrap_or_default(),
@@ -921,7 +1018,12 @@ impl Transaction {
             }
             return;
         }
-        let spans = finished_in_order(state.spans);
+        // Records all pushed closed are in finish order already: nothing to look at.
+        let spans = if state.pushed_open {
+            finished_in_order(state.spans)
+        } else {
+            state.spans
+        };
         let config = shared.sink.config();
         // Never before the start (offset 0 unless the start was moved).
         let end = end
@@ -950,7 +1052,7 @@ impl Transaction {
             extra: serde_json::Map::new(),
             shared_fields: None,
             scope: None,
-            trace: shared.clone(),
+            trace: kept.unwrap_or_else(|| shared.clone()),
         };
         shared.sink.send(Arc::new(finished));
     }
@@ -966,6 +1068,7 @@ struct TakenState {
     status: Option<SpanStatus>,
     start_offset: i64,
     spans: Vec<SpanRecord>,
+    pushed_open: bool,
     tags: BTreeMap<String, String>,
     data: SpanData,
     measurements: BTreeMap<String, Measurement>,
