@@ -11,6 +11,11 @@ fn sink(rate: f64) -> Arc<RecordingSink> {
     Arc::new(RecordingSink::with_sample_rate(rate))
 }
 
+/// A transaction named "t" with op "op", sending to `sink`.
+fn start_tx(sink: &Arc<RecordingSink>) -> Transaction {
+    Transaction::start(TransactionContext::new("t", "op"), sink.clone())
+}
+
 fn json(tx: &FinishedTransaction) -> serde_json::Value {
     tx.to_json().unwrap()
 }
@@ -68,7 +73,7 @@ fn span_tree_arrives_with_parents_ops_and_statuses() {
 #[test]
 fn explicit_times_are_kept() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let start = sink.transactions().len(); // 0; keeps the borrow checker honest below
     assert_eq!(start, 0);
     let span = tx.start_child("work", "step");
@@ -94,7 +99,7 @@ fn spans_over_max_spans_are_dropped_and_counted() {
         ..Default::default()
     };
     let sink = Arc::new(RecordingSink::new(config));
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     for _ in 0..8 {
         tx.start_child("s", "d").finish();
     }
@@ -109,7 +114,7 @@ fn spans_over_max_spans_are_dropped_and_counted() {
 #[test]
 fn spans_finished_after_their_transaction_are_not_sent() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let early = tx.start_child("s", "early");
     let late = tx.start_child("s", "late");
     early.finish();
@@ -128,7 +133,7 @@ fn spans_finished_after_their_transaction_are_not_sent() {
 #[test]
 fn unsampled_transactions_record_nothing_and_count_their_spans() {
     let sink = sink(0.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     assert!(!tx.is_sampled());
     let span = tx.start_child("s", "d");
     assert!(!span.is_recording());
@@ -152,7 +157,7 @@ fn unsampled_transactions_record_nothing_and_count_their_spans() {
 #[test]
 fn with_tracing_off_nothing_is_sent_or_counted_but_the_trace_propagates() {
     let sink = Arc::new(RecordingSink::new(TracingConfig::default()));
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let headers: Vec<_> = tx.iter_headers().collect();
     assert_eq!(headers[0].1, format!("{}-{}", tx.trace_id(), tx.span_id()));
     assert!(!headers[1].1.contains("sentry-sampled"), "{}", headers[1].1);
@@ -286,7 +291,7 @@ fn url_names_stay_out_of_the_dsc() {
 #[test]
 fn measurements_tags_data_and_extra_fields_are_written() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     tx.set_measurement("memory", 1024.0, "byte");
     tx.set_tag("region", "eu");
     tx.set_data("thread", "main");
@@ -315,7 +320,7 @@ fn measurements_tags_data_and_extra_fields_are_written() {
 #[test]
 fn envelope_has_one_transaction_item_with_its_span_count() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     for _ in 0..10 {
         tx.start_child("db.query", "SELECT").finish();
     }
@@ -336,7 +341,7 @@ fn envelope_has_one_transaction_item_with_its_span_count() {
 #[test]
 fn finishing_twice_sends_once_and_setters_after_finish_are_ignored() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let clone = tx.clone();
     tx.finish();
     clone.set_tag("late", "1");
@@ -348,7 +353,7 @@ fn finishing_twice_sends_once_and_setters_after_finish_are_ignored() {
 #[test]
 fn transaction_or_span_binds_either() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let bound: TransactionOrSpan = tx.clone().into();
     let span = bound.start_child("a", "b");
     let bound_span: TransactionOrSpan = span.clone().into();
@@ -374,7 +379,7 @@ fn code_locations_are_written_into_data_without_overriding_fields() {
         target: Some("app::db"),
     };
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     tx.set_code_location(&HERE);
     let span = tx.start_child("db.query", "SELECT");
     span.set_code_location(&HERE);
@@ -393,7 +398,7 @@ fn code_locations_are_written_into_data_without_overriding_fields() {
 #[test]
 fn absurd_explicit_times_do_not_panic_and_keep_start_before_end() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let span = tx.start_child("a", "b");
     span.finish_at(SystemTime::UNIX_EPOCH);
     let far = SystemTime::UNIX_EPOCH + Duration::from_secs(400 * 365 * 86_400);
@@ -406,7 +411,7 @@ fn absurd_explicit_times_do_not_panic_and_keep_start_before_end() {
 #[test]
 fn span_records_expose_and_edit_their_tags_and_data() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let plain = tx.start_child("plain", "p");
     plain.finish();
     let rich = tx.start_child("rich", "r");
@@ -458,7 +463,7 @@ fn spans_left_open_do_not_leak_into_the_next_transaction_on_the_thread() {
 #[test]
 fn spans_arrive_in_finish_order_and_open_ones_are_left_out() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let first = tx.start_child("s", "first started");
     let open = tx.start_child("s", "never finished");
     let third = tx.start_child("s", "third started");
@@ -549,7 +554,7 @@ fn code_location_and_data_given_at_the_start_arrive() {
 #[test]
 fn a_span_neither_cloned_nor_changed_reaches_its_transaction_only_when_it_finishes() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let span = tx.start_child("db.query", "SELECT 1");
     assert!(span.is_recording());
     // The handle holds the start data: the transaction has no record of the span yet.
@@ -571,7 +576,7 @@ fn a_span_neither_cloned_nor_changed_reaches_its_transaction_only_when_it_finish
 #[test]
 fn cloning_or_changing_a_span_moves_its_record_into_the_transaction_once() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let cloned = tx.start_child("s", "cloned");
     let other = cloned.clone();
     assert_eq!(tx.pending_spans(), 1, "the clone shares one record");
@@ -609,7 +614,7 @@ fn cloning_or_changing_a_span_moves_its_record_into_the_transaction_once() {
 #[test]
 fn spans_in_and_out_of_their_handles_arrive_in_finish_order() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let shared = tx.start_child("s", "shared first");
     let bound = shared.clone();
     let plain = tx.start_child("s", "plain second");
@@ -645,7 +650,7 @@ fn max_spans_counts_spans_when_they_are_recorded_and_each_excess_span_once() {
         ..Default::default()
     };
     let sink = Arc::new(RecordingSink::new(config));
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     // All open at once, finished later (last started first): the first three to be
     // recorded, at their finish, are kept.
     let spans: Vec<_> = ["0", "1", "2", "3", "4"]
@@ -680,7 +685,7 @@ fn max_spans_counts_spans_when_they_are_recorded_and_each_excess_span_once() {
 #[test]
 fn a_span_cloned_on_another_thread_is_sent_once() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let span = tx.start_child("s", "threads");
     std::thread::scope(|scope| {
         for _ in 0..4 {
@@ -702,7 +707,7 @@ fn a_span_cloned_on_another_thread_is_sent_once() {
 #[test]
 fn spans_started_and_finished_in_turn_reuse_one_reference_on_their_transaction() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let weak = Arc::downgrade(&tx.shared);
     tx.start_child("s", "first").finish();
     // The finished span's reference is kept by the thread for the next span...
@@ -741,7 +746,7 @@ fn a_span_record_is_small_enough_to_be_copied_inline() {
 #[test]
 fn span_origins_arrive_and_default_to_manual() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let auto = tx.start_child("db.query", "SELECT 1");
     auto.set_origin("auto.db.sqlx");
     auto.finish();
@@ -770,7 +775,7 @@ fn a_span_started_with_a_code_location_or_data_is_in_its_transaction_from_the_st
         target: None,
     };
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let with_code = tx.start_child_with("s", "code", Some(&CODE), SpanData::new());
     assert_eq!(tx.pending_spans(), 1);
     let data: SpanData = [("rows", 1)].into_iter().collect();
@@ -791,7 +796,7 @@ fn a_span_started_with_a_code_location_or_data_is_in_its_transaction_from_the_st
 #[test]
 fn a_span_named_at_run_time_is_in_its_transaction_from_the_start_and_arrives() {
     let sink = sink(1.0);
-    let tx = Transaction::start(TransactionContext::new("t", "op"), sink.clone());
+    let tx = start_tx(&sink);
     let owned = tx.start_child("db.query", format!("SELECT {}", 1));
     assert_eq!(tx.pending_spans(), 1);
     let static_op_owned = tx.start_child(String::from("cache.get"), "key");
