@@ -205,32 +205,6 @@ impl SpanRecord {
         }
     }
 
-    /// A closed record: a span that started at `start_timestamp` and ended at `end` (never
-    /// before its start), as the transaction's `seq`-th finished span.
-    /// Its data (given at the start) is dropped: a span with data has its record in the
-    /// transaction from the start.
-    #[inline]
-    pub(crate) fn closed(
-        span: SpanStart,
-        start_timestamp: SystemTime,
-        end: SystemTime,
-        seq: u32,
-    ) -> SpanRecord {
-        SpanRecord {
-            span_id: span.span_id,
-            parent_span_id: span.parent_span_id,
-            op: span.op,
-            description: span.description,
-            status: None,
-            code: span.code,
-            start_timestamp,
-            timestamp: end.max(start_timestamp),
-            extras: None,
-            seq: seq.max(1),
-            start_moved: false,
-        }
-    }
-
     /// Whether the span is still open.
     pub(crate) fn is_open(&self) -> bool {
         self.seq == 0

@@ -363,6 +363,33 @@ pub(crate) struct TxState {
     finished: bool,
 }
 
+/// Why a span's record was not taken into its transaction's state.
+enum Refused {
+    /// The transaction already finished.
+    Finished,
+    /// The transaction holds `max_spans` records (counted as a discard by the caller, once
+    /// the lock is released).
+    Overflow,
+}
+
+impl TxState {
+    /// The slot the next span record takes, when the transaction may still record one; the
+    /// first record allocates room for 16 directly (not `reserve`'s growth path).
+    fn next_slot(&mut self, max_spans: usize) -> Result<usize, Refused> {
+        if self.finished {
+            return Err(Refused::Finished);
+        }
+        let slot = self.spans.len();
+        if slot >= max_spans || slot >= SLOT_NONE as usize {
+            return Err(Refused::Overflow);
+        }
+        if self.spans.capacity() == 0 {
+            self.spans = Vec::with_capacity(16);
+        }
+        Ok(slot)
+    }
+}
+
 /// What a transaction and all its spans share.
 pub(crate) struct TxShared {
     pub(crate) trace_id: TraceId,
@@ -431,22 +458,19 @@ impl TxShared {
     pub(crate) fn open_span(&self, span: SpanStart, start: i64) -> Option<usize> {
         let start = self.time_at(start);
         let mut state = lock(&self.state);
-        if state.finished {
-            return None;
+        match state.next_slot(self.max_spans) {
+            Ok(slot) => {
+                state.spans.push(SpanRecord::open(span, start));
+                state.pushed_open = true;
+                Some(slot)
+            }
+            Err(Refused::Finished) => None,
+            Err(Refused::Overflow) => {
+                drop(state);
+                record_span_overflow(self);
+                None
+            }
         }
-        let slot = state.spans.len();
-        if slot >= self.max_spans || slot >= SLOT_NONE as usize {
-            drop(state);
-            record_span_overflow(self);
-            return None;
-        }
-        if state.spans.capacity() == 0 {
-            // A direct allocation (not `reserve`'s growth path) for the first span.
-            state.spans = Vec::with_capacity(16);
-        }
-        state.spans.push(SpanRecord::open(span, start));
-        state.pushed_open = true;
-        Some(slot)
     }
 
     /// The slot of the span's record in `state` (under the lock), moving the record there
@@ -466,14 +490,14 @@ impl TxShared {
             SLOT_OWNED => {}
             slot => return Some(slot as usize),
         }
-        let slot = state.spans.len();
-        let recorded = !state.finished;
-        let fits = slot < self.max_spans && slot < SLOT_NONE as usize;
-        if !(recorded && fits) {
-            *overflow = recorded;
-            repr.slot.store(SLOT_NONE, Ordering::Relaxed);
-            return None;
-        }
+        let slot = match state.next_slot(self.max_spans) {
+            Ok(slot) => slot,
+            Err(refused) => {
+                *overflow = matches!(refused, Refused::Overflow);
+                repr.slot.store(SLOT_NONE, Ordering::Relaxed);
+                return None;
+            }
+        };
         let record = SpanRecord::open(
             SpanStart {
                 span_id: repr.span_id,
@@ -528,28 +552,24 @@ impl TxShared {
     /// end of the state's records (which are in finish order), under one lock. `false` when
     /// the transaction already finished.
     pub(crate) fn push_finished_span(&self, span: SpanStart, start: i64, end: SystemTime) -> bool {
-        let tx = self;
-        let start_timestamp = tx.time_at(start);
-        let mut state = lock(&tx.state);
-        if state.finished {
-            return false;
+        let start_timestamp = self.time_at(start);
+        let mut state = lock(&self.state);
+        match state.next_slot(self.max_spans) {
+            Ok(_) => {
+                let seq = state.finished_spans.saturating_add(1);
+                state.finished_spans = seq;
+                let mut record = SpanRecord::open(span, start_timestamp);
+                record.close(end, seq);
+                state.spans.push(record);
+                true
+            }
+            Err(Refused::Finished) => false,
+            Err(Refused::Overflow) => {
+                drop(state);
+                record_span_overflow(self);
+                true
+            }
         }
-        let slot = state.spans.len();
-        if slot >= tx.max_spans || slot >= SLOT_NONE as usize {
-            drop(state);
-            record_span_overflow(tx);
-            return true;
-        }
-        if state.spans.capacity() == 0 {
-            // A direct allocation (not `reserve`'s growth path) for the first span.
-            state.spans = Vec::with_capacity(16);
-        }
-        let seq = state.finished_spans.saturating_add(1);
-        state.finished_spans = seq;
-        state
-            .spans
-            .push(SpanRecord::closed(span, start_timestamp, end, seq));
-        true
     }
 
     /// Closes an open span's record, ending it at `end`; `false` when it already finished
