@@ -10,27 +10,13 @@ use serde_json::Value;
 use tracing_subscriber::prelude::*;
 
 use super::*;
+use crate::test_support::{capture, envelope_texts, first_body};
 
 fn bodies(envelopes: &[Envelope], ty: ItemType) -> Vec<Value> {
-    envelopes
+    envelope_texts(envelopes, ty)
         .iter()
-        .filter(|e| e.items.iter().any(|i| i.item_type == ty))
-        .map(|e| {
-            let text = String::from_utf8(e.to_vec().expect("writes")).expect("utf8");
-            let body = text.lines().nth(2).expect("body");
-            serde_json::from_str(body).expect("json")
-        })
+        .map(|text| serde_json::from_str(first_body(text)).expect("json"))
         .collect()
-}
-
-fn capture(layer: SentryLayer, f: impl FnOnce()) -> Vec<Envelope> {
-    let subscriber = tracing_subscriber::registry().with(layer);
-    with_captured_envelopes_options(
-        || tracing::subscriber::with_default(subscriber, f),
-        ClientOptions::new()
-            .dsn("https://key@o1.ingest.example.com/1")
-            .traces_sample_rate(1.0),
-    )
 }
 
 /// A user type whose `Debug` and `Display` write a little, then fail.

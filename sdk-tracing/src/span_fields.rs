@@ -90,26 +90,14 @@ impl Visit for SpanFields {
 
 #[cfg(test)]
 mod tests {
-    use sdk_core::testing::with_captured_envelopes_options;
     use sdk_core::transport::ItemType;
-    use sdk_core::ClientOptions;
-    use tracing_subscriber::prelude::*;
+
+    use crate::test_support::{capture, envelope_texts, first_body};
 
     /// The sent transaction's body: raw text and parsed.
     fn transaction_body(f: impl FnOnce()) -> (String, serde_json::Value) {
-        let subscriber = tracing_subscriber::registry().with(crate::layer());
-        let envelopes = with_captured_envelopes_options(
-            || tracing::subscriber::with_default(subscriber, f),
-            ClientOptions::new()
-                .dsn("https://key@o1.ingest.example.com/1")
-                .traces_sample_rate(1.0),
-        );
-        let envelope = envelopes
-            .iter()
-            .find(|e| e.items.iter().any(|i| i.item_type == ItemType::Transaction))
-            .expect("a transaction was sent");
-        let text = String::from_utf8(envelope.to_vec().expect("writes")).expect("utf8");
-        let raw = text.lines().nth(2).expect("body").to_owned();
+        let texts = envelope_texts(&capture(crate::layer(), f), ItemType::Transaction);
+        let raw = first_body(texts.first().expect("a transaction was sent")).to_owned();
         let body = serde_json::from_str(&raw).expect("json");
         (raw, body)
     }

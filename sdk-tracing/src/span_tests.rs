@@ -2,8 +2,11 @@
 
 use sdk_core::performance::entered_span;
 use sdk_core::testing::with_captured_envelopes_options;
+use sdk_core::transport::ItemType;
 use sdk_core::ClientOptions;
 use tracing_subscriber::prelude::*;
+
+use crate::test_support::{capture, envelope_texts, first_body};
 
 #[test]
 fn entered_spans_are_active_until_exited_innermost_first() {
@@ -60,25 +63,10 @@ fn now_secs() -> f64 {
 }
 
 /// The transactions sent by `f`, as JSON bodies.
-fn transactions(f: impl FnOnce() + Send) -> Vec<serde_json::Value> {
-    let subscriber = tracing_subscriber::registry().with(crate::layer());
-    let envelopes = with_captured_envelopes_options(
-        || tracing::subscriber::with_default(subscriber, f),
-        ClientOptions::new()
-            .dsn("https://key@o1.ingest.example.com/1")
-            .traces_sample_rate(1.0),
-    );
-    envelopes
+fn transactions(f: impl FnOnce()) -> Vec<serde_json::Value> {
+    envelope_texts(&capture(crate::layer(), f), ItemType::Transaction)
         .iter()
-        .filter(|e| {
-            e.items
-                .iter()
-                .any(|i| i.item_type == sdk_core::transport::ItemType::Transaction)
-        })
-        .map(|e| {
-            let text = String::from_utf8(e.to_vec().expect("writes")).expect("utf8");
-            serde_json::from_str(text.lines().nth(2).expect("body")).expect("json")
-        })
+        .map(|text| serde_json::from_str(first_body(text)).expect("json"))
         .collect()
 }
 

@@ -1,36 +1,22 @@
 //! The layer's mapping, checked on what reaches an in-memory transport.
 
-use sdk_core::testing::with_captured_envelopes_options;
 use sdk_core::transport::{Envelope, ItemType};
 use sdk_core::ClientOptions;
 use serde_json::Value;
 use tracing_subscriber::prelude::*;
 
 use super::*;
+use crate::test_support::{capture, envelope_texts, first_body};
 
 fn bodies(envelopes: &[Envelope], ty: ItemType) -> Vec<(Value, Value)> {
-    envelopes
+    envelope_texts(envelopes, ty)
         .iter()
-        .filter(|e| e.items.iter().any(|i| i.item_type == ty))
-        .map(|e| {
-            let text = String::from_utf8(e.to_vec().expect("writes")).expect("utf8");
-            let mut lines = text.lines();
-            let header = serde_json::from_str(lines.next().expect("header")).expect("json");
-            lines.next();
-            let body = serde_json::from_str(lines.next().expect("body")).expect("json");
+        .map(|text| {
+            let header = serde_json::from_str(text.lines().next().expect("header")).expect("json");
+            let body = serde_json::from_str(first_body(text)).expect("json");
             (header, body)
         })
         .collect()
-}
-
-fn capture(layer: SentryLayer, f: impl FnOnce()) -> Vec<Envelope> {
-    let subscriber = tracing_subscriber::registry().with(layer);
-    with_captured_envelopes_options(
-        || tracing::subscriber::with_default(subscriber, f),
-        ClientOptions::new()
-            .dsn("https://key@o1.ingest.example.com/1")
-            .traces_sample_rate(1.0),
-    )
 }
 
 #[test]
